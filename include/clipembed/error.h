@@ -1,0 +1,42 @@
+// clipembed/error.h: the one error type of the library.
+//
+//   try {
+//     auto model = clipembed::ClipVisionModel::load("models/clip-vit-base-patch32");
+//   } catch (const clipembed::Error& e) {
+//     std::cerr << clipembed::code_name(e.code()) << ": " << e.what() << "\n";
+//   }
+//
+// Every failure that reaches a caller is a clipembed::Error. Its code says what kind of failure it
+// is (stable, machine-readable); its message says what went wrong and names the file or tensor.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace clipembed {
+
+enum class ErrorCode {
+  kInvalidArgument,  // A caller passed a value the API does not accept.
+  kIo,               // A file could not be opened, read, mapped or written.
+  kModelInvalid,     // A model directory, config or weight file is missing, malformed or mismatched.
+  kImageDecode,      // Bytes are not a supported image or are corrupt or truncated.
+  kImageTooLarge,    // An image has more pixels than the configured limit.
+  kUnsupported,      // A valid input uses a feature clipembed does not implement.
+  kInvalidBase64,    // Base64 text or a data: URI is malformed.
+  kInternal,         // A bug or an unexpected failure inside clipembed.
+};
+
+// Returns the snake_case name of a code, e.g. "image_decode", as used in JSON output.
+std::string_view code_name(ErrorCode code);
+
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  ErrorCode code() const noexcept { return code_; }
+
+ private:
+  ErrorCode code_;
+};
+
+}  // namespace clipembed

@@ -1,0 +1,99 @@
+// clipembed/model.h: a CLIP vision tower loaded from a Hugging Face model directory.
+//
+//   auto model = clipembed::ClipVisionModel::load("clip-vit-base-patch32");  // throws Error
+//   std::vector<float> v = model->embed_file("cat.jpg", {.normalize = true});
+//   model->dimension();  // 512 for ViT-B/32
+//
+// The directory holds config.json (CLIPModel, CLIPVisionModel or CLIPVisionModelWithProjection),
+// preprocessor_config.json and model.safetensors. Outputs equal transformers' `image_embeds`
+// (or the pooled output of a CLIPVisionModel, which has no projection).
+//
+// Threading rule: a loaded model is immutable and may be used from any number of threads at
+// once; weights are memory-mapped and shared. Each call computes on shared_runtime() and blocks
+// until done; calling from a runtime thread is safe (see runtime.h).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "clipembed/image.h"
+#include "clipembed/preprocess.h"
+
+namespace clipembed {
+
+enum class HiddenAct { kQuickGelu, kGelu };
+
+struct VisionConfig {
+  int hidden_size = 768;
+  int intermediate_size = 3072;
+  int num_hidden_layers = 12;
+  int num_attention_heads = 12;
+  int num_channels = 3;
+  int image_size = 224;
+  int patch_size = 32;
+  HiddenAct hidden_act = HiddenAct::kQuickGelu;
+  float layer_norm_eps = 1e-5f;
+  int projection_dim = 512;  // 0 when the checkpoint has no visual projection.
+  // True for CLIPVisionModel(WithProjection) configs, whose checkpoints may lack the projection
+  // (a plain CLIPVisionModel then yields its pooled output); false for a full CLIPModel.
+  bool vision_only = false;
+
+  // Parses config.json text: a CLIPModel config (vision_config + top-level projection_dim) or a
+  // vision-only config. Missing keys take CLIPVisionConfig's defaults (as transformers omits
+  // them). Throws Error(kModelInvalid) naming `source`.
+  static VisionConfig parse(const std::string& json_text, const std::string& source);
+
+  int grid() const { return image_size / patch_size; }
+  int num_positions() const { return grid() * grid() + 1; }
+  int64_t parameter_count() const;
+};
+
+struct EmbedOptions {
+  bool normalize = false;  // L2-normalise each embedding.
+};
+
+struct LoadOptions {
+  DecodeOptions decode;  // Limits applied by embed_file() and embed_encoded().
+};
+
+class ClipVisionModel {
+ public:
+  // Loads a model directory. Throws Error: kIo for unreadable files, kModelInvalid for
+  // malformed or mismatched configs and weights, kUnsupported for unsupported settings.
+  static std::shared_ptr<const ClipVisionModel> load(const std::string& directory,
+                                                     const LoadOptions& options = {});
+  ~ClipVisionModel();
+  ClipVisionModel(const ClipVisionModel&) = delete;
+  ClipVisionModel& operator=(const ClipVisionModel&) = delete;
+
+  int dimension() const;
+  const VisionConfig& vision_config() const;
+  const PreprocessConfig& preprocess_config() const;
+  const std::string& directory() const;
+
+  // The crop the network sees for a decoded image.
+  Image preprocess(const Image& image) const;
+
+  std::vector<float> embed(const Image& image, const EmbedOptions& options = {}) const;
+  // One vector per image, equal to embedding each alone.
+  std::vector<std::vector<float>> embed_batch(std::span<const Image> images,
+                                              const EmbedOptions& options = {}) const;
+  std::vector<float> embed_encoded(std::span<const uint8_t> bytes,
+                                   const EmbedOptions& options = {}) const;
+  std::vector<float> embed_file(const std::string& path, const EmbedOptions& options = {}) const;
+
+  // Runs the network on already preprocessed pixels: `count` x 3 x H x W floats, channels first.
+  // Writes count x dimension() floats to `out`.
+  void forward(const float* pixel_values, int64_t count, float* out,
+               const EmbedOptions& options = {}) const;
+
+ private:
+  struct State;
+  explicit ClipVisionModel(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace clipembed

@@ -1,0 +1,36 @@
+// clipembed: the command-line front end. See README.md for every command with an example.
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: clipembed <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  embed --model DIR [--normalize] FILE...    print one JSON line per image\n"
+    "  preprocess --model DIR IMAGE -o OUT.png     write the crop the model sees\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? clipembed::cli::kExitUsage : clipembed::cli::kExitOk;
+  }
+  const std::string command = argv[1];
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  try {
+    if (command == "embed") return clipembed::cli::embed_command(args);
+    if (command == "preprocess") return clipembed::cli::preprocess_command(args);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "clipembed: %s\n", e.what());
+    return clipembed::cli::kExitUsage;
+  }
+  std::fprintf(stderr, "clipembed: unknown command '%s'\n%s", command.c_str(), kUsage);
+  return clipembed::cli::kExitUsage;
+}

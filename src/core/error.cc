@@ -1,0 +1,27 @@
+#include "clipembed/error.h"
+
+namespace clipembed {
+
+std::string_view code_name(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument:
+      return "invalid_argument";
+    case ErrorCode::kIo:
+      return "io";
+    case ErrorCode::kModelInvalid:
+      return "model_invalid";
+    case ErrorCode::kImageDecode:
+      return "image_decode";
+    case ErrorCode::kImageTooLarge:
+      return "image_too_large";
+    case ErrorCode::kUnsupported:
+      return "unsupported";
+    case ErrorCode::kInvalidBase64:
+      return "invalid_base64";
+    case ErrorCode::kInternal:
+      return "internal";
+  }
+  return "internal";
+}
+
+}  // namespace clipembed

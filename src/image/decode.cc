@@ -1,0 +1,81 @@
+#include <cstring>
+#include <string>
+
+#include "clipembed/error.h"
+#include "clipembed/image.h"
+#include "image/decoders.h"
+#include "io/file.h"
+
+namespace clipembed {
+namespace image {
+
+Format sniff_format(std::span<const uint8_t> b) {
+  auto starts_with = [&](const char* magic, size_t at = 0) {
+    size_t n = std::strlen(magic);
+    return b.size() >= at + n && std::memcmp(b.data() + at, magic, n) == 0;
+  };
+  if (b.size() >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return Format::kJpeg;
+  if (starts_with("\x89PNG\r\n\x1a\n")) return Format::kPng;
+  if (starts_with("RIFF") && starts_with("WEBP", 8)) return Format::kWebp;
+  if (starts_with("GIF87a") || starts_with("GIF89a")) return Format::kGif;
+  if (starts_with("BM")) return Format::kBmp;
+  return Format::kUnknown;
+}
+
+void check_dimensions(int64_t width, int64_t height, const DecodeOptions& options,
+                      const char* format) {
+  if (width <= 0 || height <= 0) {
+    throw Error(ErrorCode::kImageDecode, std::string(format) + " image has an invalid size " +
+                                             std::to_string(width) + "x" + std::to_string(height));
+  }
+  // Each factor fits in 32 bits here in practice; guard the product against overflow anyway.
+  if (width > (int64_t{1} << 31) || height > (int64_t{1} << 31) ||
+      static_cast<uint64_t>(width) * static_cast<uint64_t>(height) > options.max_pixels) {
+    throw Error(ErrorCode::kImageTooLarge,
+                std::string(format) + " image of " + std::to_string(width) + "x" +
+                    std::to_string(height) + " pixels exceeds the limit of " +
+                    std::to_string(options.max_pixels) + " pixels");
+  }
+}
+
+Image make_rgb_image(int width, int height) {
+  Image img;
+  img.width = width;
+  img.height = height;
+  img.rgb.resize(static_cast<size_t>(width) * static_cast<size_t>(height) * 3);
+  return img;
+}
+
+}  // namespace image
+
+Image decode_image(std::span<const uint8_t> bytes, const DecodeOptions& options) {
+  using image::Format;
+  switch (image::sniff_format(bytes)) {
+    case Format::kJpeg:
+      return image::decode_jpeg(bytes, options);
+    case Format::kPng:
+      return image::decode_png(bytes, options);
+    case Format::kWebp:
+      return image::decode_webp(bytes, options);
+    case Format::kGif:
+      return image::decode_gif(bytes, options);
+    case Format::kBmp:
+      return image::decode_bmp(bytes, options);
+    case Format::kUnknown:
+      break;
+  }
+  if (bytes.empty()) throw Error(ErrorCode::kImageDecode, "empty input is not an image");
+  throw Error(ErrorCode::kImageDecode,
+              "unrecognised image format (supported: JPEG, PNG, WebP, GIF, BMP)");
+}
+
+Image read_image_file(const std::string& path, const DecodeOptions& options) {
+  std::vector<uint8_t> bytes = io::read_file(path);
+  try {
+    return decode_image(bytes, options);
+  } catch (const Error& e) {
+    throw Error(e.code(), path + ": " + e.what());
+  }
+}
+
+}  // namespace clipembed

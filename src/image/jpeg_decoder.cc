@@ -1,0 +1,128 @@
+// JPEG through libjpeg-turbo with the settings Pillow uses: the library defaults (ISLOW IDCT,
+// fancy upsampling), grayscale replicated to RGB, CMYK/YCCK read as inverted ("Adobe") CMYK and
+// converted with Pillow's integer formula. A truncated stream is an error, as in Pillow.
+#include <csetjmp>
+#include <cstdio>
+// jpeglib.h needs size_t and FILE declared first.
+#include <jerror.h>
+#include <jpeglib.h>
+
+#include <string>
+
+#include "clipembed/error.h"
+#include "image/decoders.h"
+
+namespace clipembed::image {
+namespace {
+
+struct ErrorManager {
+  jpeg_error_mgr pub;  // Must be first: libjpeg hands us a pointer to it.
+  jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+  bool truncated;
+};
+
+// libjpeg cannot unwind through C++ frames, so errors longjmp back to decode_jpeg, whose frame
+// holds only objects with trivial destructors between setjmp and the jump.
+[[noreturn]] void on_error_exit(j_common_ptr cinfo) {
+  auto* err = reinterpret_cast<ErrorManager*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, err->message);
+  std::longjmp(err->jump, 1);
+}
+
+// Warnings are ignored as Pillow ignores them, except premature end of data: Pillow refuses a
+// truncated JPEG ("image file is truncated") where libjpeg would pad it with grey.
+void on_message(j_common_ptr cinfo, int level) {
+  auto* err = reinterpret_cast<ErrorManager*>(cinfo->err);
+  if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) err->truncated = true;
+}
+
+// Pillow's cmyk2rgb: R = (255 - K) - round(C * (255 - K) / 255), with C, K already un-inverted.
+inline uint8_t cmyk_channel(int c, int k) {
+  int nk = 255 - k;
+  int t = c * nk + 128;
+  int v = nk - (((t >> 8) + t) >> 8);
+  return static_cast<uint8_t>(v < 0 ? 0 : v);
+}
+
+void convert_row(const uint8_t* in, int components, int width, uint8_t* out) {
+  if (components == 1) {
+    for (int x = 0; x < width; ++x) out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = in[x];
+  } else if (components == 4) {
+    // Pillow opens every 4-component JPEG with rawmode "CMYK;I" (Adobe convention: inverted).
+    for (int x = 0; x < width; ++x) {
+      const uint8_t* p = in + 4 * x;
+      int k = 255 - p[3];
+      out[3 * x + 0] = cmyk_channel(255 - p[0], k);
+      out[3 * x + 1] = cmyk_channel(255 - p[1], k);
+      out[3 * x + 2] = cmyk_channel(255 - p[2], k);
+    }
+  }
+}
+
+}  // namespace
+
+Image decode_jpeg(std::span<const uint8_t> bytes, const DecodeOptions& options) {
+  jpeg_decompress_struct cinfo{};
+  ErrorManager err{};
+  Image img;
+  std::vector<uint8_t> row;
+  cinfo.err = jpeg_std_error(&err.pub);
+  err.pub.error_exit = on_error_exit;
+  err.pub.emit_message = on_message;
+
+  // Objects that must survive a longjmp are declared above; nothing below owns resources
+  // except `cinfo`, which jpeg_destroy_decompress releases on both paths.
+  if (setjmp(err.jump) != 0) {
+    jpeg_destroy_decompress(&cinfo);
+    throw Error(ErrorCode::kImageDecode, std::string("invalid JPEG: ") + err.message);
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
+  jpeg_read_header(&cinfo, TRUE);
+
+  int components = 0;
+  switch (cinfo.jpeg_color_space) {
+    case JCS_GRAYSCALE:
+      cinfo.out_color_space = JCS_GRAYSCALE;
+      components = 1;
+      break;
+    case JCS_CMYK:
+    case JCS_YCCK:
+      cinfo.out_color_space = JCS_CMYK;
+      components = 4;
+      break;
+    case JCS_RGB:
+    case JCS_YCbCr:
+      cinfo.out_color_space = JCS_RGB;
+      components = 3;
+      break;
+    default:
+      jpeg_destroy_decompress(&cinfo);
+      throw Error(ErrorCode::kUnsupported, "JPEG with an unsupported colour space");
+  }
+  try {
+    check_dimensions(cinfo.image_width, cinfo.image_height, options, "JPEG");
+    img = make_rgb_image(static_cast<int>(cinfo.image_width), static_cast<int>(cinfo.image_height));
+    row.resize(static_cast<size_t>(cinfo.image_width) * components);
+  } catch (...) {
+    jpeg_destroy_decompress(&cinfo);
+    throw;
+  }
+
+  jpeg_start_decompress(&cinfo);
+  const size_t stride = static_cast<size_t>(img.width) * 3;
+  while (cinfo.output_scanline < cinfo.output_height) {
+    uint8_t* dst = img.rgb.data() + static_cast<size_t>(cinfo.output_scanline) * stride;
+    JSAMPROW target = components == 3 ? dst : row.data();
+    jpeg_read_scanlines(&cinfo, &target, 1);
+    if (components != 3) convert_row(row.data(), components, img.width, dst);
+    if (err.truncated) break;
+  }
+  if (!err.truncated) jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  if (err.truncated) throw Error(ErrorCode::kImageDecode, "JPEG data is truncated");
+  return img;
+}
+
+}  // namespace clipembed::image

@@ -1,0 +1,185 @@
+#include "clipembed/preprocess.h"
+
+#include <nlohmann/json.hpp>
+
+#include "clipembed/error.h"
+#include "image/resize.h"
+#include "io/file.h"
+
+namespace clipembed {
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void bad(const std::string& source, const std::string& what) {
+  throw Error(ErrorCode::kModelInvalid, source + ": " + what);
+}
+
+int positive_int(const json& v, const std::string& source, const char* key) {
+  if (!v.is_number_integer() || v.get<int64_t>() <= 0 || v.get<int64_t>() > 65536) {
+    bad(source, std::string("'") + key + "' must be a positive integer");
+  }
+  return v.get<int>();
+}
+
+bool flag(const json& j, const char* key, bool fallback, const std::string& source) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  if (!j[key].is_boolean()) bad(source, std::string("'") + key + "' must be true or false");
+  return j[key].get<bool>();
+}
+
+std::array<float, 3> triple(const json& j, const char* key, std::array<float, 3> fallback,
+                            const std::string& source) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  const json& v = j[key];
+  if (v.is_number()) {
+    float x = v.get<float>();
+    return {x, x, x};
+  }
+  if (!v.is_array() || v.size() != 3) bad(source, std::string("'") + key + "' must have 3 values");
+  std::array<float, 3> out{};
+  for (int i = 0; i < 3; ++i) {
+    if (!v[i].is_number()) bad(source, std::string("'") + key + "' must hold numbers");
+    out[i] = v[i].get<float>();
+  }
+  return out;
+}
+
+int64_t floor_div2(int64_t v) { return v >= 0 ? v / 2 : -((-v + 1) / 2); }
+
+}  // namespace
+
+PreprocessConfig PreprocessConfig::parse(const std::string& text, const std::string& source) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) bad(source, "not a JSON object");
+  PreprocessConfig c;
+  c.do_resize = flag(j, "do_resize", c.do_resize, source);
+  c.do_center_crop = flag(j, "do_center_crop", c.do_center_crop, source);
+  c.do_rescale = flag(j, "do_rescale", c.do_rescale, source);
+  c.do_normalize = flag(j, "do_normalize", c.do_normalize, source);
+  if (j.contains("size") && !j["size"].is_null()) {
+    const json& s = j["size"];
+    if (s.is_number()) {
+      c.shortest_edge = positive_int(s, source, "size");
+    } else if (s.is_object() && s.contains("shortest_edge")) {
+      c.shortest_edge = positive_int(s["shortest_edge"], source, "size.shortest_edge");
+    } else if (s.is_object() && s.contains("height") && s.contains("width")) {
+      c.shortest_edge = 0;
+      c.resize_height = positive_int(s["height"], source, "size.height");
+      c.resize_width = positive_int(s["width"], source, "size.width");
+    } else {
+      bad(source, "'size' must be a number, {shortest_edge} or {height, width}");
+    }
+  }
+  if (j.contains("crop_size") && !j["crop_size"].is_null()) {
+    const json& s = j["crop_size"];
+    if (s.is_number()) {
+      c.crop_height = c.crop_width = positive_int(s, source, "crop_size");
+    } else if (s.is_object() && s.contains("height") && s.contains("width")) {
+      c.crop_height = positive_int(s["height"], source, "crop_size.height");
+      c.crop_width = positive_int(s["width"], source, "crop_size.width");
+    } else {
+      bad(source, "'crop_size' must be a number or {height, width}");
+    }
+  }
+  if (j.contains("rescale_factor") && !j["rescale_factor"].is_null()) {
+    if (!j["rescale_factor"].is_number()) bad(source, "'rescale_factor' must be a number");
+    c.rescale_factor = j["rescale_factor"].get<double>();
+  }
+  c.mean = triple(j, "image_mean", c.mean, source);
+  c.std = triple(j, "image_std", c.std, source);
+  for (float s : c.std) {
+    if (!(s > 0.0f)) bad(source, "'image_std' values must be positive");
+  }
+  if (j.contains("resample") && !j["resample"].is_null()) {
+    if (!j["resample"].is_number_integer()) bad(source, "'resample' must be an integer");
+    if (j["resample"].get<int>() != 3) {
+      throw Error(ErrorCode::kUnsupported,
+                  source + ": only bicubic resampling (resample = 3) is supported, got " +
+                      j["resample"].dump());
+    }
+  }
+  return c;
+}
+
+PreprocessConfig PreprocessConfig::parse_file(const std::string& path) {
+  std::vector<uint8_t> bytes = io::read_file(path);
+  return parse(std::string(bytes.begin(), bytes.end()), path);
+}
+
+int PreprocessConfig::output_height() const {
+  if (do_center_crop) return crop_height;
+  return shortest_edge == 0 ? resize_height : shortest_edge;
+}
+
+int PreprocessConfig::output_width() const {
+  if (do_center_crop) return crop_width;
+  return shortest_edge == 0 ? resize_width : shortest_edge;
+}
+
+Image resize_and_crop(const Image& image, const PreprocessConfig& config) {
+  Image resized;
+  const Image* current = &image;
+  if (config.do_resize) {
+    int w = 0, h = 0;
+    if (config.shortest_edge == 0) {
+      w = config.resize_width, h = config.resize_height;
+    } else {
+      // transformers: new_long = int(size * long / short), a float division then truncation.
+      const int64_t shorter = std::min(image.width, image.height);
+      const int64_t longer = std::max(image.width, image.height);
+      const int scaled = static_cast<int>(static_cast<double>(config.shortest_edge * longer) /
+                                          static_cast<double>(shorter));
+      const bool portrait = image.width <= image.height;
+      w = portrait ? config.shortest_edge : scaled;
+      h = portrait ? scaled : config.shortest_edge;
+    }
+    if (w < 1 || h < 1) throw Error(ErrorCode::kImageDecode, "image is too thin to resize");
+    resized = image::resize_bicubic(image, w, h);
+    current = &resized;
+  }
+  if (!config.do_center_crop) {
+    if (!config.do_resize) return image;
+    return resized;
+  }
+  const Image& src = *current;
+  Image crop;
+  crop.width = config.crop_width;
+  crop.height = config.crop_height;
+  crop.rgb.assign(static_cast<size_t>(crop.width) * crop.height * 3, 0);
+  // transformers' center_crop: offsets (size - crop) // 2, zero padding where the image is smaller.
+  const int64_t top = floor_div2(int64_t{src.height} - crop.height);
+  const int64_t left = floor_div2(int64_t{src.width} - crop.width);
+  for (int y = 0; y < crop.height; ++y) {
+    const int64_t sy = y + top;
+    if (sy < 0 || sy >= src.height) continue;
+    for (int x = 0; x < crop.width; ++x) {
+      const int64_t sx = x + left;
+      if (sx < 0 || sx >= src.width) continue;
+      const uint8_t* p = &src.rgb[(static_cast<size_t>(sy) * src.width + sx) * 3];
+      uint8_t* q = &crop.rgb[(static_cast<size_t>(y) * crop.width + x) * 3];
+      q[0] = p[0], q[1] = p[1], q[2] = p[2];
+    }
+  }
+  return crop;
+}
+
+void to_pixel_values(const Image& crop, const PreprocessConfig& config, float* out) {
+  // transformers rescales in float64 then casts to float32, and normalises in float32; a table
+  // per channel gives the same values for each of the 256 inputs.
+  float table[3][256];
+  for (int c = 0; c < 3; ++c) {
+    for (int v = 0; v < 256; ++v) {
+      float x = config.do_rescale ? static_cast<float>(v * config.rescale_factor)
+                                  : static_cast<float>(v);
+      if (config.do_normalize) x = (x - config.mean[c]) / config.std[c];
+      table[c][v] = x;
+    }
+  }
+  const size_t plane = static_cast<size_t>(crop.width) * crop.height;
+  for (size_t i = 0; i < plane; ++i) {
+    for (int c = 0; c < 3; ++c) out[c * plane + i] = table[c][crop.rgb[3 * i + c]];
+  }
+}
+
+}  // namespace clipembed

@@ -1,0 +1,14 @@
+// Internal: Pillow's resampling, reproduced exactly.
+#pragma once
+
+#include "clipembed/image.h"
+
+namespace clipembed::image {
+
+// Resizes with Pillow's BICUBIC filter (a = -0.5, support widened by the reduction factor for
+// antialiasing, 22-bit fixed-point coefficients, 8-bit intermediate rows), giving byte-identical
+// results to Image.resize((width, height), Image.BICUBIC). A pass whose size does not change is
+// skipped, as in Pillow. Requires width, height >= 1.
+Image resize_bicubic(const Image& in, int width, int height);
+
+}  // namespace clipembed::image

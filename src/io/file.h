@@ -1,0 +1,36 @@
+// Internal: whole-file reads and read-only memory maps, with errors as clipembed::Error(kIo).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace clipembed::io {
+
+// Reads a whole regular file. Throws kIo naming the path on any failure.
+std::vector<uint8_t> read_file(const std::string& path);
+
+// Writes bytes to a file, replacing it. Throws kIo on failure.
+void write_file(const std::string& path, std::span<const uint8_t> bytes);
+
+// A read-only, private memory map of a whole file. The mapping lives as long as the object; it is
+// immutable and may be read from any number of threads.
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  std::span<const uint8_t> bytes() const { return {data_, size_}; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace clipembed::io

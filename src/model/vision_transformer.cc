@@ -1,0 +1,114 @@
+#include "model/vision_transformer.h"
+
+#include <cstring>
+#include <vector>
+
+#include "kernels/activation.h"
+#include "kernels/layer_norm.h"
+#include "ops/attention.h"
+#include "ops/linear.h"
+
+namespace clipembed::model {
+namespace {
+
+// Rows of elementwise work per chunk: small enough to spread, large enough to amortise dispatch.
+constexpr int64_t kRowGrain = 8;
+
+void layer_norm_rows(Runtime& runtime, const float* in, float* out, int64_t rows, int64_t dim,
+                     const LayerNormWeights& w, float eps) {
+  runtime.parallel_for(
+      0, rows,
+      [&](int64_t begin, int64_t end) {
+        kernels::layer_norm(in, out, dim, begin, end, w.gamma, w.beta, eps);
+      },
+      kRowGrain);
+}
+
+}  // namespace
+
+int64_t VisionTransformer::activation_bytes(int64_t count) const {
+  const int64_t tokens = count * config_.num_positions();
+  const int64_t d = config_.hidden_size, f = config_.intermediate_size;
+  const int64_t patch_in = int64_t{config_.num_channels} * config_.patch_size * config_.patch_size;
+  const int64_t grid2 = int64_t{config_.grid()} * config_.grid();
+  const int64_t floats = tokens * (6 * d + f) + count * grid2 * (patch_in + d) +
+                         count * (2 * d + output_dimension());
+  return floats * static_cast<int64_t>(sizeof(float));
+}
+
+void VisionTransformer::forward(Runtime& runtime, const float* pixels, int64_t count,
+                                float* out) const {
+  const VisionConfig& c = config_;
+  const int64_t d = c.hidden_size, f = c.intermediate_size, p = c.patch_size, s = c.image_size;
+  const int64_t grid = c.grid(), n = c.num_positions(), tokens = count * n;
+  const int64_t patch_in = int64_t{c.num_channels} * p * p;
+  const kernels::Activation act = c.hidden_act == HiddenAct::kGelu
+                                      ? kernels::Activation::kGelu
+                                      : kernels::Activation::kQuickGelu;
+
+  // Patch embedding: a stride-P convolution is a product of the unfolded patches with the kernel.
+  std::vector<float> patches(static_cast<size_t>(count * grid * grid * patch_in));
+  runtime.parallel_for(0, count * grid, [&](int64_t begin, int64_t end) {
+    for (int64_t bg = begin; bg < end; ++bg) {
+      const int64_t b = bg / grid, gy = bg % grid;
+      for (int64_t gx = 0; gx < grid; ++gx) {
+        float* dst = &patches[static_cast<size_t>(((b * grid + gy) * grid + gx) * patch_in)];
+        for (int64_t ch = 0; ch < c.num_channels; ++ch) {
+          for (int64_t ky = 0; ky < p; ++ky) {
+            const float* src = pixels + ((b * c.num_channels + ch) * s + gy * p + ky) * s + gx * p;
+            std::memcpy(dst + (ch * p + ky) * p, src, static_cast<size_t>(p) * sizeof(float));
+          }
+        }
+      }
+    }
+  });
+  std::vector<float> embedded(static_cast<size_t>(count * grid * grid * d));
+  ops::linear(runtime, patches.data(), count * grid * grid, weights_.patch, embedded.data());
+  patches = {};
+
+  std::vector<float> x(static_cast<size_t>(tokens * d));
+  for (int64_t b = 0; b < count; ++b) {
+    for (int64_t t = 0; t < n; ++t) {
+      float* row = &x[static_cast<size_t>((b * n + t) * d)];
+      const float* pos = weights_.position_embedding + t * d;
+      const float* src = t == 0 ? weights_.class_embedding
+                                : &embedded[static_cast<size_t>((b * grid * grid + t - 1) * d)];
+      for (int64_t i = 0; i < d; ++i) row[i] = src[i] + pos[i];
+    }
+  }
+  embedded = {};
+  layer_norm_rows(runtime, x.data(), x.data(), tokens, d, weights_.pre_ln, c.layer_norm_eps);
+
+  std::vector<float> h(x.size()), q(x.size()), k(x.size()), v(x.size()), attn(x.size());
+  std::vector<float> mlp(static_cast<size_t>(tokens * f));
+  const ops::AttentionShape shape{count, n, c.num_attention_heads, d / c.num_attention_heads};
+  for (const EncoderLayerWeights& w : weights_.layers) {
+    layer_norm_rows(runtime, x.data(), h.data(), tokens, d, w.ln1, c.layer_norm_eps);
+    ops::linear(runtime, h.data(), tokens, w.q, q.data());
+    ops::linear(runtime, h.data(), tokens, w.k, k.data());
+    ops::linear(runtime, h.data(), tokens, w.v, v.data());
+    ops::attention(runtime, q.data(), k.data(), v.data(), d, shape, attn.data(), d);
+    ops::linear(runtime, attn.data(), tokens, w.out, x.data(), kernels::Activation::kNone,
+                /*accumulate=*/true);
+    layer_norm_rows(runtime, x.data(), h.data(), tokens, d, w.ln2, c.layer_norm_eps);
+    ops::linear(runtime, h.data(), tokens, w.fc1, mlp.data(), act);
+    ops::linear(runtime, mlp.data(), tokens, w.fc2, x.data(), kernels::Activation::kNone,
+                /*accumulate=*/true);
+  }
+
+  // Pool the class token of each image, normalise it, and project it.
+  std::vector<float> pooled(static_cast<size_t>(count * d));
+  for (int64_t b = 0; b < count; ++b) {
+    std::memcpy(&pooled[static_cast<size_t>(b * d)], &x[static_cast<size_t>(b * n * d)],
+                static_cast<size_t>(d) * sizeof(float));
+  }
+  kernels::layer_norm(pooled.data(), pooled.data(), d, 0, count, weights_.post_ln.gamma,
+                      weights_.post_ln.beta, c.layer_norm_eps);
+  if (weights_.projection.weight == nullptr) {
+    std::memcpy(out, pooled.data(), pooled.size() * sizeof(float));
+    return;
+  }
+  ops::linear(runtime, pooled.data(), count, weights_.projection, out);
+}
+
+}  // namespace clipembed::model

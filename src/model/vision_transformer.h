@@ -1,0 +1,34 @@
+// Internal: the CLIP vision transformer forward pass over a batch of preprocessed images.
+#pragma once
+
+#include <cstdint>
+
+#include "clipembed/model.h"
+#include "clipembed/runtime.h"
+#include "model/vision_weights.h"
+
+namespace clipembed::model {
+
+// Stateless apart from references to immutable config and weights: any number of threads may run
+// forward() at once, each with its own activations.
+class VisionTransformer {
+ public:
+  VisionTransformer(const VisionConfig& config, const VisionWeights& weights)
+      : config_(config), weights_(weights) {}
+
+  int output_dimension() const {
+    return config_.projection_dim > 0 ? config_.projection_dim : config_.hidden_size;
+  }
+
+  // pixels: count x 3 x S x S (S = image_size), channels first. out: count x output_dimension().
+  void forward(Runtime& runtime, const float* pixels, int64_t count, float* out) const;
+
+  // Bytes of activations forward() allocates for a batch of `count` images.
+  int64_t activation_bytes(int64_t count) const;
+
+ private:
+  const VisionConfig& config_;
+  const VisionWeights& weights_;
+};
+
+}  // namespace clipembed::model

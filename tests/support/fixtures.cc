@@ -1,0 +1,53 @@
+#include "support/fixtures.h"
+
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+
+namespace clipembed::testing {
+namespace {
+
+nlohmann::json manifest() {
+  std::ifstream in(fixture_path("manifest.json"));
+  return nlohmann::json::parse(in);
+}
+
+}  // namespace
+
+std::string fixture_path(const std::string& relative) {
+  return std::string(CLIPEMBED_FIXTURES_DIR) + "/" + relative;
+}
+
+std::vector<std::string> valid_image_names() {
+  const nlohmann::json m = manifest();
+  std::vector<std::string> names;
+  for (const auto& entry : m["images"]) names.push_back(entry["file"]);
+  return names;
+}
+
+std::vector<std::string> bad_image_names() {
+  const nlohmann::json m = manifest();
+  std::vector<std::string> names;
+  for (const auto& [name, _] : m["bad_images"].items()) names.push_back(name);
+  return names;
+}
+
+::testing::AssertionResult embeddings_match(const float* actual, const float* expected, int dim) {
+  double dot = 0, na = 0, ne = 0, max_diff = 0, max_expected = 0;
+  for (int i = 0; i < dim; ++i) {
+    dot += double{actual[i]} * expected[i];
+    na += double{actual[i]} * actual[i];
+    ne += double{expected[i]} * expected[i];
+    max_diff = std::max(max_diff, std::abs(double{actual[i]} - expected[i]));
+    max_expected = std::max(max_expected, std::abs(double{expected[i]}));
+  }
+  const double cosine = dot / std::sqrt(na * ne);
+  if (cosine >= 0.99999 && max_diff <= 1e-4 * max_expected) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << "cosine " << cosine << ", max |diff| " << max_diff
+                                       << " (limit " << 1e-4 * max_expected << ")";
+}
+
+}  // namespace clipembed::testing

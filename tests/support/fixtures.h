@@ -1,0 +1,23 @@
+// Test support: paths of the bundled reference fixtures (tests/fixtures, copied from the
+// project's shared reference data) and the comparison the fixtures' README prescribes.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace clipembed::testing {
+
+std::string fixture_path(const std::string& relative);
+
+// The valid images, in manifest order (the row order of crops_u8.npy and embeds_*.npy).
+std::vector<std::string> valid_image_names();
+
+// The bad images and what the reference raises on each.
+std::vector<std::string> bad_image_names();
+
+// cosine >= 0.99999 and max |diff| <= 1e-4 * max |expected|, as the fixtures' README states.
+::testing::AssertionResult embeddings_match(const float* actual, const float* expected, int dim);
+
+}  // namespace clipembed::testing
