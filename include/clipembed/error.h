@@ -19,12 +19,12 @@ namespace clipembed {
 enum class ErrorCode {
   kInvalidArgument,  // A caller passed a value the API does not accept.
   kIo,               // A file could not be opened, read, mapped or written.
-  kModelInvalid,     // A model directory, config or weight file is missing, malformed or mismatched.
-  kImageDecode,      // Bytes are not a supported image or are corrupt or truncated.
-  kImageTooLarge,    // An image has more pixels than the configured limit.
-  kUnsupported,      // A valid input uses a feature clipembed does not implement.
-  kInvalidBase64,    // Base64 text or a data: URI is malformed.
-  kInternal,         // A bug or an unexpected failure inside clipembed.
+  kModelInvalid,   // A model directory, config or weight file is missing, malformed or mismatched.
+  kImageDecode,    // Bytes are not a supported image or are corrupt or truncated.
+  kImageTooLarge,  // An image has more pixels than the configured limit.
+  kUnsupported,    // A valid input uses a feature clipembed does not implement.
+  kInvalidBase64,  // Base64 text or a data: URI is malformed.
+  kInternal,       // A bug or an unexpected failure inside clipembed.
 };
 
 // Returns the snake_case name of a code, e.g. "image_decode", as used in JSON output.

@@ -77,9 +77,9 @@ int embed_command(const std::vector<std::string>& args) {
     size_t next = 0;
     for (size_t i = 0; i < count; ++i) {
       const std::string& path = files[start + i];
-      std::string line = decoded[i].image ? embedding_line(path, vectors[next++])
-                                          : error_line(path, code_name(decoded[i].code),
-                                                       decoded[i].message);
+      std::string line = decoded[i].image
+                             ? embedding_line(path, vectors[next++])
+                             : error_line(path, code_name(decoded[i].code), decoded[i].message);
       if (!decoded[i].image) any_failed = true;
       std::fputs(line.c_str(), stdout);
       std::fputc('\n', stdout);

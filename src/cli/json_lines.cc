@@ -8,8 +8,8 @@ namespace {
 
 // File names need not be UTF-8; invalid bytes become U+FFFD rather than failing the record.
 std::string json_string(std::string_view s) {
-  return nlohmann::json(std::string(s)).dump(-1, ' ', false,
-                                             nlohmann::json::error_handler_t::replace);
+  return nlohmann::json(std::string(s))
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -26,8 +26,7 @@ std::string embedding_line(const std::string& path, std::span<const float> embed
   return out;
 }
 
-std::string error_line(const std::string& path, std::string_view code,
-                       const std::string& message) {
+std::string error_line(const std::string& path, std::string_view code, const std::string& message) {
   return "{\"path\": " + json_string(path) + ", \"error\": {\"code\": " + json_string(code) +
          ", \"message\": " + json_string(message) + "}}";
 }

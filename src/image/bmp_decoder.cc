@@ -180,7 +180,8 @@ Image decode_bmp(std::span<const uint8_t> b, const DecodeOptions& options) {
   Header h = parse_header(b);
   check_dimensions(h.width, h.height, options, "BMP");
   const bool rle = h.compression == kRle8 || h.compression == kRle4;
-  if (rle && !((h.compression == kRle8 && h.bits == 8) || (h.compression == kRle4 && h.bits == 4))) {
+  if (rle &&
+      !((h.compression == kRle8 && h.bits == 8) || (h.compression == kRle4 && h.bits == 4))) {
     fail("RLE compression with " + std::to_string(h.bits) + " bits per pixel");
   }
   if (!rle && h.compression != kRgb && h.compression != kBitfields &&
@@ -206,7 +207,8 @@ Image decode_bmp(std::span<const uint8_t> b, const DecodeOptions& options) {
     for (int r = 0; r < ht; ++r) {
       uint8_t* out = out_row(r);
       const size_t row_at = h.pixels_offset + r * stride;
-      if (!rle && (row_at > b.size() || stride > b.size() - row_at)) fail("pixel data is truncated");
+      if (!rle && (row_at > b.size() || stride > b.size() - row_at))
+        fail("pixel data is truncated");
       for (int x = 0; x < w; ++x) {
         uint8_t index = 0;
         if (rle) {

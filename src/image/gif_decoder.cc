@@ -37,8 +37,8 @@ struct GifCloser {
 };
 
 [[noreturn]] void throw_gif(const GifFileType* gif) {
-  throw Error(ErrorCode::kImageDecode, std::string("invalid or truncated GIF: ") +
-                                           GifErrorString(gif->Error));
+  throw Error(ErrorCode::kImageDecode,
+              std::string("invalid or truncated GIF: ") + GifErrorString(gif->Error));
 }
 
 // Reads records up to the first image descriptor, returning the transparent index from the

@@ -170,8 +170,8 @@ void to_pixel_values(const Image& crop, const PreprocessConfig& config, float* o
   float table[3][256];
   for (int c = 0; c < 3; ++c) {
     for (int v = 0; v < 256; ++v) {
-      float x = config.do_rescale ? static_cast<float>(v * config.rescale_factor)
-                                  : static_cast<float>(v);
+      float x =
+          config.do_rescale ? static_cast<float>(v * config.rescale_factor) : static_cast<float>(v);
       if (config.do_normalize) x = (x - config.mean[c]) / config.std[c];
       table[c][v] = x;
     }

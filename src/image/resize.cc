@@ -40,9 +40,10 @@ Coefficients precompute(int in_size, int out_size) {
   for (int xx = 0; xx < out_size; ++xx) {
     const double center = (xx + 0.5) * scale;
     const double ss = 1.0 / filter_scale;
-    int xmin = static_cast<int>(center - support + 0.5);
+    // Pillow truncates (x + 0.5) here, which differs from lround for negative x; keep it exact.
+    int xmin = static_cast<int>(center - support + 0.5);  // NOLINT(bugprone-incorrect-roundings)
     if (xmin < 0) xmin = 0;
-    int xmax = static_cast<int>(center + support + 0.5);
+    int xmax = static_cast<int>(center + support + 0.5);  // NOLINT(bugprone-incorrect-roundings)
     if (xmax > in_size) xmax = in_size;
     xmax -= xmin;
     double total = 0.0;
@@ -53,9 +54,8 @@ Coefficients precompute(int in_size, int out_size) {
     for (int x = 0; x < xmax; ++x) {
       const double w = total != 0.0 ? k[x] / total : k[x];
       // Pillow rounds half away from zero when converting to fixed point.
-      c.weights[static_cast<size_t>(xx) * c.taps_capacity + x] =
-          static_cast<int32_t>(w < 0 ? -0.5 + w * (1 << kPrecisionBits)
-                                     : 0.5 + w * (1 << kPrecisionBits));
+      c.weights[static_cast<size_t>(xx) * c.taps_capacity + x] = static_cast<int32_t>(
+          w < 0 ? -0.5 + w * (1 << kPrecisionBits) : 0.5 + w * (1 << kPrecisionBits));
     }
     c.first[xx] = xmin;
     c.count[xx] = xmax;

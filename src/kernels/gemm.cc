@@ -10,14 +10,14 @@
 
 namespace clipembed::kernels {
 
-void gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-          const float* b, int64_t ldb, bool b_transposed, float beta, float* c, int64_t ldc) {
+void gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda, const float* b,
+          int64_t ldb, bool b_transposed, float beta, float* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
   // Debian's oneDNN threads with OpenMP. Our runtime owns the parallelism, so each calling thread
   // runs oneDNN with a team of one: no OpenMP threads are ever started.
   if (omp_get_max_threads() != 1) omp_set_num_threads(1);
-  dnnl_status_t status = dnnl_sgemm('N', b_transposed ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb,
-                                    beta, c, ldc);
+  dnnl_status_t status =
+      dnnl_sgemm('N', b_transposed ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   if (status != dnnl_success) {
     throw Error(ErrorCode::kInternal, "oneDNN sgemm failed with status " + std::to_string(status));
   }

@@ -54,7 +54,7 @@ std::shared_ptr<const ClipVisionModel> ClipVisionModel::load(const std::string& 
                     "model.safetensors, e.g. a download of openai/clip-vit-base-patch32)");
   }
   auto require = [&](const std::string& name) {
-    const std::string path = directory + "/" + name;
+    std::string path = directory + "/" + name;
     struct stat fst {};
     if (::stat(path.c_str(), &fst) != 0) {
       throw Error(ErrorCode::kModelInvalid, "model directory '" + directory + "' has no " + name);

@@ -10,16 +10,17 @@ namespace {
 
 using nlohmann::json;
 
-// Headers of real checkpoints are a few hundred KiB; the format's own reference caps them at 100 MB.
+// Headers of real checkpoints are a few hundred KiB; the format's own reference caps them at 100
+// MB.
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 
 bool parse_dtype(const std::string& name, DType* out) {
   static const std::pair<const char*, DType> kNames[] = {
-      {"F64", DType::kF64}, {"F32", DType::kF32},   {"F16", DType::kF16},
-      {"BF16", DType::kBF16}, {"I64", DType::kI64}, {"I32", DType::kI32},
-      {"I16", DType::kI16}, {"I8", DType::kI8},     {"U8", DType::kU8},
+      {"F64", DType::kF64},   {"F32", DType::kF32},        {"F16", DType::kF16},
+      {"BF16", DType::kBF16}, {"I64", DType::kI64},        {"I32", DType::kI32},
+      {"I16", DType::kI16},   {"I8", DType::kI8},          {"U8", DType::kU8},
       {"BOOL", DType::kBool}, {"F8_E4M3", DType::kOther8}, {"F8_E5M2", DType::kOther8},
-      {"U16", DType::kI16}, {"U32", DType::kI32},   {"U64", DType::kI64}};
+      {"U16", DType::kI16},   {"U32", DType::kI32},        {"U64", DType::kI64}};
   for (const auto& [n, d] : kNames) {
     if (name == n) {
       *out = d;

@@ -31,8 +31,8 @@ int64_t VisionTransformer::activation_bytes(int64_t count) const {
   const int64_t d = config_.hidden_size, f = config_.intermediate_size;
   const int64_t patch_in = int64_t{config_.num_channels} * config_.patch_size * config_.patch_size;
   const int64_t grid2 = int64_t{config_.grid()} * config_.grid();
-  const int64_t floats = tokens * (6 * d + f) + count * grid2 * (patch_in + d) +
-                         count * (2 * d + output_dimension());
+  const int64_t floats =
+      tokens * (6 * d + f) + count * grid2 * (patch_in + d) + count * (2 * d + output_dimension());
   return floats * static_cast<int64_t>(sizeof(float));
 }
 

@@ -90,8 +90,8 @@ VisionWeights::VisionWeights(std::unique_ptr<SafetensorsFile> file, VisionConfig
   for (int i = 0; i < c.num_hidden_layers; ++i) {
     const std::string l = "vision_model.encoder.layers." + std::to_string(i) + ".";
     auto linear = [&](const std::string& name, int64_t out, int64_t in) {
-      return ops::LinearWeights{bind(l + name + ".weight", {out, in}), bind(l + name + ".bias", {out}),
-                                in, out};
+      return ops::LinearWeights{bind(l + name + ".weight", {out, in}),
+                                bind(l + name + ".bias", {out}), in, out};
     };
     EncoderLayerWeights w;
     w.ln1 = {bind(l + "layer_norm1.weight", {d}), bind(l + "layer_norm1.bias", {d})};

@@ -31,8 +31,8 @@ class VisionWeights {
   // to 0. Throws Error(kModelInvalid) naming the file and the tensor.
   VisionWeights(std::unique_ptr<SafetensorsFile> file, VisionConfig& config);
 
-  const float* class_embedding = nullptr;  // [D]
-  ops::LinearWeights patch;                // [D x 3*P*P], no bias
+  const float* class_embedding = nullptr;     // [D]
+  ops::LinearWeights patch;                   // [D x 3*P*P], no bias
   const float* position_embedding = nullptr;  // [positions x D]
   LayerNormWeights pre_ln, post_ln;
   std::vector<EncoderLayerWeights> layers;

@@ -94,7 +94,8 @@ void Runtime::parallel_for_inside(int64_t begin, int64_t end,
     std::exception_ptr error;
   } shared{chunks - 1, nullptr};
   auto chunk_range = [&](int64_t i) {
-    return std::pair<int64_t, int64_t>{begin + total * i / chunks, begin + total * (i + 1) / chunks};
+    return std::pair<int64_t, int64_t>{begin + total * i / chunks,
+                                       begin + total * (i + 1) / chunks};
   };
   {
     std::lock_guard<std::mutex> lock(mutex_);

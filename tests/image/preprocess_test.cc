@@ -46,7 +46,7 @@ TEST(PreprocessTest, PixelValuesAreRescaledAndNormalisedChannelsFirst) {
   crop.width = 224;
   crop.height = 224;
   crop.rgb.assign(224 * 224 * 3, 0);
-  crop.rgb[0] = 255;  // Red of pixel (0, 0).
+  crop.rgb[0] = 255;          // Red of pixel (0, 0).
   crop.rgb[3 * 5 + 2] = 128;  // Blue of pixel (5, 0).
   std::vector<float> pixels(3 * 224 * 224);
   to_pixel_values(crop, config, pixels.data());

@@ -1,5 +1,3 @@
-#include "clipembed/model.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,6 +5,7 @@
 #include <filesystem>
 
 #include "clipembed/error.h"
+#include "clipembed/model.h"
 #include "support/fixtures.h"
 #include "support/npy.h"
 
@@ -27,9 +26,8 @@ void expect_reference_embeddings(const std::string& model_dir, const std::string
   const auto vectors = model->embed_batch(images);
   ASSERT_EQ(vectors.size(), names.size());
   for (size_t i = 0; i < names.size(); ++i) {
-    EXPECT_TRUE(testing::embeddings_match(vectors[i].data(),
-                                          expected.as<float>() + i * model->dimension(),
-                                          model->dimension()))
+    EXPECT_TRUE(testing::embeddings_match(
+        vectors[i].data(), expected.as<float>() + i * model->dimension(), model->dimension()))
         << names[i];
   }
 }

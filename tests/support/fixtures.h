@@ -2,10 +2,10 @@
 // project's shared reference data) and the comparison the fixtures' README prescribes.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace clipembed::testing {
 

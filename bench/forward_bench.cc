@@ -1,0 +1,59 @@
+// Forward-pass throughput of a CLIP vision tower (default: the regenerated ViT-B/32 random weights
+// in build/models/vit-b-32; override with CLIPEMBED_BENCH_MODEL). Threads: CLIPEMBED_THREADS,
+// default 2 to match the ONNX Runtime figure printed beside it by bench/compare.
+//
+//   build/bench/forward_bench --benchmark_min_time=5
+#include <benchmark/benchmark.h>
+#include <clipembed/clipembed.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace {
+
+std::shared_ptr<const clipembed::ClipVisionModel> bench_model() {
+  static std::shared_ptr<const clipembed::ClipVisionModel> model = [] {
+    const char* env = std::getenv("CLIPEMBED_BENCH_MODEL");
+    return clipembed::ClipVisionModel::load(
+        env ? env : std::string(CLIPEMBED_BUILD_DIR) + "/models/vit-b-32");
+  }();
+  return model;
+}
+
+void BM_Forward(benchmark::State& state) {
+  std::shared_ptr<const clipembed::ClipVisionModel> model;
+  try {
+    model = bench_model();
+  } catch (const clipembed::Error& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  const int64_t batch = state.range(0);
+  const int64_t side = model->vision_config().image_size;
+  // The same synthetic input as tools/ort_bench.mjs: sin(i * 0.37).
+  std::vector<float> pixels(batch * 3 * side * side);
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = std::sin(static_cast<float>(i) * 0.37f);
+  std::vector<float> out(batch * model->dimension());
+  model->forward(pixels.data(), batch, out.data());  // Warm-up: page in the weights.
+  for (auto _ : state) {
+    model->forward(pixels.data(), batch, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["images/s"] = benchmark::Counter(static_cast<double>(batch) * state.iterations(),
+                                                  benchmark::Counter::kIsRate);
+  state.counters["threads"] = clipembed::shared_runtime().num_threads();
+}
+
+BENCHMARK(BM_Forward)->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (std::getenv("CLIPEMBED_THREADS") == nullptr) setenv("CLIPEMBED_THREADS", "2", 1);
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
