@@ -1,1 +1,96 @@
+// Runs the real `clipembed` binary and checks its output, exit codes and vectors.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "clipembed/model.h"
+#include "support/fixtures.h"
+
+namespace clipembed {
+namespace {
+
+using testing::fixture_path;
+
+struct Result {
+  int exit_code;
+  std::string out;
+};
+
+Result run(const std::string& args) {
+  const std::string command = std::string(CLIPEMBED_CLI_PATH) + " " + args + " 2>/dev/null";
+  FILE* pipe = popen(command.c_str(), "r");
+  Result r{-1, ""};
+  if (pipe == nullptr) return r;
+  char buf[4096];
+  size_t n = 0;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+TEST(CliTest, EmbedWritesOneLinePerInputInOrderAndReportsFailures) {
+  const std::string model = fixture_path("models/tiny");
+  const std::string good1 = fixture_path("images/square.jpg");
+  const std::string bad = fixture_path("images/truncated.jpg");
+  const std::string good2 = fixture_path("images/palette.png");
+  const Result r = run("embed --model " + model + " " + good1 + " " + bad + " " + good2);
+  EXPECT_EQ(r.exit_code, 3);
+  std::istringstream lines(r.out);
+  std::vector<nlohmann::json> records;
+  for (std::string line; std::getline(lines, line);) records.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0]["path"], good1);
+  EXPECT_EQ(records[1]["path"], bad);
+  EXPECT_EQ(records[1]["error"]["code"], "image_decode");
+  EXPECT_EQ(records[2]["path"], good2);
+
+  auto lib = ClipVisionModel::load(model);
+  const std::vector<float> expected = lib->embed_file(good2);
+  const std::vector<float> actual = records[2]["embedding"].get<std::vector<float>>();
+  ASSERT_EQ(actual.size(), expected.size());
+  // The CLI batches its inputs; a batch may round differently from a single image in the last
+  // bits, so compare as the reference comparison does.
+  EXPECT_TRUE(testing::embeddings_match(actual.data(), expected.data(),
+                                        static_cast<int>(expected.size())));
+}
+
+TEST(CliTest, ExitCodes) {
+  EXPECT_EQ(run("embed --model " + fixture_path("models/tiny") + " " +
+                fixture_path("images/square.jpg"))
+                .exit_code,
+            0);
+  EXPECT_EQ(run("embed").exit_code, 2);
+  EXPECT_EQ(run("frobnicate").exit_code, 2);
+  EXPECT_EQ(run("embed --model /nonexistent " + fixture_path("images/square.jpg")).exit_code, 2);
+}
+
+TEST(CliTest, NormalizeGivesUnitVectors) {
+  const Result r = run("embed --normalize --model " + fixture_path("models/tiny-p16") + " " +
+                       fixture_path("images/wide.png"));
+  ASSERT_EQ(r.exit_code, 0);
+  const auto v = nlohmann::json::parse(r.out)["embedding"].get<std::vector<double>>();
+  double norm = 0;
+  for (double x : v) norm += x * x;
+  EXPECT_NEAR(norm, 1.0, 1e-5);
+}
+
+TEST(CliTest, PreprocessWritesTheCropTheModelSees) {
+  const std::string out = (std::filesystem::temp_directory_path() / "clipembed_crop.png").string();
+  const Result r = run("preprocess --model " + fixture_path("models/tiny") + " " +
+                       fixture_path("images/hd.jpg") + " -o " + out);
+  ASSERT_EQ(r.exit_code, 0);
+  auto model = ClipVisionModel::load(fixture_path("models/tiny"));
+  const Image expected = model->preprocess(read_image_file(fixture_path("images/hd.jpg")));
+  const Image written = read_image_file(out);
+  EXPECT_EQ(written.width, 224);
+  EXPECT_EQ(written.rgb, expected.rgb);
+  std::filesystem::remove(out);
+}
+
+}  // namespace
+}  // namespace clipembed

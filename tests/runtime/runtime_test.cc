@@ -1,1 +1,57 @@
+#include "clipembed/runtime.h"
+
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <vector>
+
+namespace clipembed {
+namespace {
+
+TEST(RuntimeTest, ParallelForCoversTheRangeOnce) {
+  Runtime runtime(RuntimeOptions{.threads = 3});
+  std::vector<std::atomic<int>> hits(1000);
+  runtime.parallel_for(0, 1000, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) hits[i]++;
+  });
+  for (auto& h : hits) ASSERT_EQ(h.load(), 1);
+}
+
+TEST(RuntimeTest, ExceptionsReachTheCaller) {
+  Runtime runtime(RuntimeOptions{.threads = 2});
+  EXPECT_THROW(runtime.parallel_for(0, 100,
+                                    [](int64_t b, int64_t) {
+                                      if (b > 0) throw std::runtime_error("chunk failed");
+                                    }),
+               std::runtime_error);
+  auto f = runtime.submit([]() -> int { throw std::logic_error("task failed"); });
+  EXPECT_THROW(f.get(), std::logic_error);
+}
+
+// Every task blocks on nested parallel work while all threads are busy with such tasks: the
+// helping wait must keep this from deadlocking.
+TEST(RuntimeTest, BlockingInsideTheRuntimeDoesNotDeadlock) {
+  Runtime runtime(RuntimeOptions{.threads = 2});
+  std::vector<std::future<int64_t>> results;
+  for (int t = 0; t < 200; ++t) {
+    results.push_back(runtime.submit([&runtime, t] {
+      std::atomic<int64_t> sum{0};
+      runtime.parallel_for(0, 64, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) sum += i + t;
+      });
+      return sum.load();
+    }));
+  }
+  for (int t = 0; t < 200; ++t) EXPECT_EQ(results[t].get(), 64 * 63 / 2 + 64 * t);
+}
+
+TEST(RuntimeTest, ThreadCountComesFromOptions) {
+  Runtime runtime(RuntimeOptions{.threads = 3});
+  EXPECT_EQ(runtime.num_threads(), 3);
+  EXPECT_FALSE(runtime.in_runtime_thread());
+  EXPECT_TRUE(runtime.submit([&] { return runtime.in_runtime_thread(); }).get());
+}
+
+}  // namespace
+}  // namespace clipembed
