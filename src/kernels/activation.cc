@@ -2,6 +2,9 @@
 
 #include <cmath>
 
+#include "kernels/activation_simd.h"
+#include "kernels/cpu_features.h"
+
 namespace clipembed::kernels {
 
 float quick_gelu(float x) { return x / (1.0f + std::exp(-1.702f * x)); }
@@ -27,6 +30,15 @@ void apply(float* x, int64_t ld, int64_t row_begin, int64_t row_end, int64_t col
 
 void bias_activation(float* x, int64_t ld, int64_t row_begin, int64_t row_end, int64_t col_begin,
                      int64_t col_end, const float* bias, Activation act) {
+  if (cpu_features().avx2_fma) {
+    bias_activation_avx2(x, ld, row_begin, row_end, col_begin, col_end, bias, act);
+  } else {
+    bias_activation_scalar(x, ld, row_begin, row_end, col_begin, col_end, bias, act);
+  }
+}
+
+void bias_activation_scalar(float* x, int64_t ld, int64_t row_begin, int64_t row_end,
+                            int64_t col_begin, int64_t col_end, const float* bias, Activation act) {
   switch (act) {
     case Activation::kNone:
       if (bias != nullptr) {

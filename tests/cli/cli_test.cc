@@ -55,15 +55,15 @@ TEST(CliTest, EmbedWritesOneLinePerInputInOrderAndReportsFailures) {
   ASSERT_EQ(actual.size(), expected.size());
   // The CLI batches its inputs; a batch may round differently from a single image in the last
   // bits, so compare as the reference comparison does.
-  EXPECT_TRUE(testing::embeddings_match(actual.data(), expected.data(),
-                                        static_cast<int>(expected.size())));
+  EXPECT_TRUE(
+      testing::embeddings_match(actual.data(), expected.data(), static_cast<int>(expected.size())));
 }
 
 TEST(CliTest, ExitCodes) {
-  EXPECT_EQ(run("embed --model " + fixture_path("models/tiny") + " " +
-                fixture_path("images/square.jpg"))
-                .exit_code,
-            0);
+  EXPECT_EQ(
+      run("embed --model " + fixture_path("models/tiny") + " " + fixture_path("images/square.jpg"))
+          .exit_code,
+      0);
   EXPECT_EQ(run("embed").exit_code, 2);
   EXPECT_EQ(run("frobnicate").exit_code, 2);
   EXPECT_EQ(run("embed --model /nonexistent " + fixture_path("images/square.jpg")).exit_code, 2);

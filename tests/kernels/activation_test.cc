@@ -34,3 +34,34 @@ TEST(ActivationTest, BiasActivationTouchesOnlyTheSlice) {
 
 }  // namespace
 }  // namespace clipembed::kernels
+
+#include "kernels/activation_simd.h"
+#include "kernels/cpu_features.h"
+
+namespace clipembed::kernels {
+namespace {
+
+// Every SIMD path against the scalar reference, over a range covering both tails of the
+// activations and the lane remainder (37 columns).
+TEST(ActivationTest, Avx2PathMatchesScalarReference) {
+  if (!cpu_features().avx2_fma) GTEST_SKIP() << "CPU without AVX2/FMA";
+  const int rows = 4, ld = 41;
+  std::vector<float> input(rows * ld), bias(ld);
+  for (int i = 0; i < rows * ld; ++i) input[i] = -12.0f + 24.0f * i / (rows * ld);
+  for (int c = 0; c < ld; ++c) bias[c] = 0.01f * c - 0.2f;
+  for (Activation act : {Activation::kNone, Activation::kQuickGelu, Activation::kGelu}) {
+    for (const float* b :
+         {static_cast<const float*>(nullptr), static_cast<const float*>(bias.data())}) {
+      std::vector<float> simd = input, scalar = input;
+      bias_activation_avx2(simd.data(), ld, 0, rows, 2, 39, b, act);
+      bias_activation_scalar(scalar.data(), ld, 0, rows, 2, 39, b, act);
+      for (int i = 0; i < rows * ld; ++i) {
+        ASSERT_NEAR(simd[i], scalar[i], 2e-6f * (1.0f + std::abs(scalar[i])))
+            << "act " << static_cast<int>(act) << " at " << i;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace clipembed::kernels

@@ -28,8 +28,8 @@ TEST(GemmTest, MatchesReference) {
       auto c = random_vector(static_cast<size_t>(m) * ldc, rng);
       auto expected = c;
       gemm(m, n, k, 0.5f, a.data(), lda, b.data(), ldb, transposed, 1.0f, c.data(), ldc);
-      gemm_reference(m, n, k, 0.5f, a.data(), lda, b.data(), ldb, transposed, 1.0f,
-                     expected.data(), ldc);
+      gemm_reference(m, n, k, 0.5f, a.data(), lda, b.data(), ldb, transposed, 1.0f, expected.data(),
+                     ldc);
       for (size_t i = 0; i < c.size(); ++i) ASSERT_NEAR(c[i], expected[i], 1e-4f * (1 + k));
     }
   }

@@ -49,7 +49,8 @@ TEST(SafetensorsFuzzTest, TruncatedAndMutatedFilesGiveTypedErrors) {
   for (int i = 0; i < 2000; ++i) {
     std::vector<uint8_t> bytes = original;
     for (int e = 0; e < 3; ++e) {
-      bytes[8 + rng() % (header_end - 8)] = static_cast<uint8_t>("0123456789[]{},:\"-eE"[rng() % 20]);
+      bytes[8 + rng() % (header_end - 8)] =
+          static_cast<uint8_t>("0123456789[]{},:\"-eE"[rng() % 20]);
     }
     try_load(bytes, config);
   }

@@ -89,7 +89,8 @@ TEST(SafetensorsTest, MissingOrMisshapedTensorIsNamed) {
     header << (data.empty() ? "" : ",") << '"' << name << "\":{\"dtype\":\"" << info.dtype_name
            << "\",\"shape\":[";
     for (size_t i = 0; i < info.shape.size(); ++i) header << (i ? "," : "") << info.shape[i];
-    header << "],\"data_offsets\":[" << data.size() << "," << data.size() + info.data.size() << "]}";
+    header << "],\"data_offsets\":[" << data.size() << "," << data.size() + info.data.size()
+           << "]}";
     data.insert(data.end(), info.data.begin(), info.data.end());
   }
   header << "}";

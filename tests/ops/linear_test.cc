@@ -23,8 +23,8 @@ TEST(LinearTest, MatchesReferenceWithBiasActivationAndResidual) {
   const LinearWeights weights{w.data(), b.data(), in, out};
 
   std::vector<float> expected(m * out);
-  kernels::gemm_reference(m, out, in, 1.0f, x.data(), in, w.data(), in, true, 0.0f,
-                          expected.data(), out);
+  kernels::gemm_reference(m, out, in, 1.0f, x.data(), in, w.data(), in, true, 0.0f, expected.data(),
+                          out);
   std::vector<float> y(m * out);
   linear(runtime, x.data(), m, weights, y.data(), kernels::Activation::kQuickGelu);
   for (int64_t i = 0; i < m * out; ++i) {

@@ -2,7 +2,6 @@
 
 #include <fstream>
 #include <iterator>
-#include <regex>
 #include <stdexcept>
 
 namespace clipembed::testing {
@@ -25,24 +24,34 @@ NpyArray read_npy(const std::string& path) {
     offset = 12;
   }
   const std::string header(bytes.begin() + offset, bytes.begin() + offset + header_len);
-  std::smatch m;
+  // The header is a Python dict literal such as
+  // {'descr': '<f4', 'fortran_order': False, 'shape': (23, 16), }
+  auto value_after = [&](const std::string& key) {
+    const size_t at = header.find("'" + key + "':");
+    if (at == std::string::npos) throw std::runtime_error(path + ": no " + key);
+    size_t v = at + key.size() + 3;
+    while (v < header.size() && header[v] == ' ') ++v;
+    return v;
+  };
   NpyArray a;
-  if (!std::regex_search(header, m, std::regex("'descr':\\s*'([^']+)'"))) {
-    throw std::runtime_error(path + ": no descr");
-  }
-  a.dtype = m[1];
-  if (header.find("'fortran_order': False") == std::string::npos) {
+  size_t v = value_after("descr");
+  const size_t close = header.find('\'', v + 1);
+  a.dtype = header.substr(v + 1, close - v - 1);
+  if (header.compare(value_after("fortran_order"), 5, "False") != 0) {
     throw std::runtime_error(path + ": only C order is supported");
   }
-  if (!std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)"))) {
-    throw std::runtime_error(path + ": no shape");
+  v = value_after("shape");
+  const size_t end = header.find(')', v);
+  int64_t dim = -1;
+  for (size_t i = v + 1; i < end; ++i) {
+    if (header[i] >= '0' && header[i] <= '9') {
+      dim = (dim < 0 ? 0 : dim * 10) + (header[i] - '0');
+    } else if (dim >= 0) {
+      a.shape.push_back(dim);
+      dim = -1;
+    }
   }
-  const std::string dims = m[1];
-  std::regex number("\\d+");
-  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), number);
-       it != std::sregex_iterator(); ++it) {
-    a.shape.push_back(std::stoll(it->str()));
-  }
+  if (dim >= 0) a.shape.push_back(dim);
   a.data.assign(bytes.begin() + offset + header_len, bytes.end());
   return a;
 }
