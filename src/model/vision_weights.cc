@@ -39,7 +39,7 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-const float* VisionWeights::bind(const std::string& name, std::vector<int64_t> shape) {
+const float* VisionWeights::bind(const std::string& name, const std::vector<int64_t>& shape) {
   const TensorInfo* t = file_->find(name);
   auto bad = [&](const std::string& what) {
     throw Error(ErrorCode::kModelInvalid, file_->path() + ": tensor '" + name + "' " + what);

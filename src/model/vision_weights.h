@@ -42,7 +42,7 @@ class VisionWeights {
   size_t converted_bytes() const;
 
  private:
-  const float* bind(const std::string& name, std::vector<int64_t> shape);
+  const float* bind(const std::string& name, const std::vector<int64_t>& shape);
 
   std::unique_ptr<SafetensorsFile> file_;
   std::vector<std::vector<float>> converted_;
