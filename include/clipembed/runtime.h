@@ -10,6 +10,7 @@
 // chunks itself and helps run queued tasks while it waits, so it never waits on itself.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -60,6 +61,7 @@ class Runtime {
 
  private:
   void enqueue(std::function<void()> task);
+  void notify_if_sleeping(std::unique_lock<std::mutex>& lock);
   bool run_one_queued_task(std::unique_lock<std::mutex>& lock);
   void worker_loop();
   void parallel_for_inside(int64_t begin, int64_t end,
@@ -69,6 +71,10 @@ class Runtime {
   std::condition_variable wake_;  // Signalled on new tasks, finished chunks and shutdown.
   std::deque<std::function<void()>> queue_;
   bool stopping_ = false;
+  int sleepers_ = 0;  // Threads blocked on wake_; guarded by mutex_.
+  // Mirrors of queue_.size() and stopping_ that spinning threads read without the lock.
+  std::atomic<size_t> queued_{0};
+  std::atomic<bool> stopping_flag_{false};
   std::vector<std::thread> threads_;
 };
 
