@@ -10,8 +10,10 @@
 // a runtime thread, is safe. Errors are clipembed::Error (error.h), never a crash.
 #pragma once
 
+#include "clipembed/embedder.h"
 #include "clipembed/error.h"
 #include "clipembed/image.h"
 #include "clipembed/model.h"
+#include "clipembed/pool.h"
 #include "clipembed/preprocess.h"
 #include "clipembed/runtime.h"

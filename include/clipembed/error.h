@@ -24,7 +24,13 @@ enum class ErrorCode {
   kImageTooLarge,  // An image has more pixels than the configured limit.
   kUnsupported,    // A valid input uses a feature clipembed does not implement.
   kInvalidBase64,  // Base64 text or a data: URI is malformed.
-  kInternal,       // A bug or an unexpected failure inside clipembed.
+  kOverloaded,     // A queue is full; retry later.
+  kDeadlineExceeded,  // A request did not complete within its deadline.
+  kCancelled,         // The pool shut down before the request ran.
+  kMemoryExhausted,   // Loading would exceed the memory budget.
+  kUnavailable,       // A model's circuit breaker is open after repeated engine faults.
+  kUrlFetch,          // An image URL could not be fetched (DNS, connection, status, size, time).
+  kInternal,          // A bug or an unexpected failure inside clipembed.
 };
 
 // Returns the snake_case name of a code, e.g. "image_decode", as used in JSON output.

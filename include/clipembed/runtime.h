@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -58,6 +59,18 @@ class Runtime {
   // thread takes part.
   void parallel_for(int64_t begin, int64_t end, const std::function<void(int64_t, int64_t)>& fn,
                     int64_t grain = 1);
+
+  // Waits for a future. On a runtime thread it runs queued tasks while it waits instead of
+  // blocking, so a task may wait on work queued behind it without deadlocking the pool.
+  template <typename T>
+  T wait(std::future<T>& future) {
+    help_until(
+        [&] { return future.wait_for(std::chrono::seconds(0)) == std::future_status::ready; });
+    return future.get();
+  }
+
+  // Returns when ready() is true; from a runtime thread, runs queued tasks meanwhile.
+  void help_until(const std::function<bool()>& ready);
 
  private:
   void enqueue(std::function<void()> task);

@@ -18,6 +18,18 @@ std::string_view code_name(ErrorCode code) {
       return "unsupported";
     case ErrorCode::kInvalidBase64:
       return "invalid_base64";
+    case ErrorCode::kOverloaded:
+      return "overloaded";
+    case ErrorCode::kDeadlineExceeded:
+      return "deadline_exceeded";
+    case ErrorCode::kCancelled:
+      return "cancelled";
+    case ErrorCode::kMemoryExhausted:
+      return "memory_exhausted";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
+    case ErrorCode::kUrlFetch:
+      return "url_fetch";
     case ErrorCode::kInternal:
       return "internal";
   }

@@ -26,13 +26,16 @@ void layer_norm_rows(Runtime& runtime, const float* in, float* out, int64_t rows
 
 }  // namespace
 
-int64_t VisionTransformer::activation_bytes(int64_t count) const {
-  const int64_t tokens = count * config_.num_positions();
-  const int64_t d = config_.hidden_size, f = config_.intermediate_size;
-  const int64_t patch_in = int64_t{config_.num_channels} * config_.patch_size * config_.patch_size;
-  const int64_t grid2 = int64_t{config_.grid()} * config_.grid();
-  const int64_t floats =
-      tokens * (6 * d + f) + count * grid2 * (patch_in + d) + count * (2 * d + output_dimension());
+int64_t VisionTransformer::activation_bytes(const VisionConfig& c, int64_t count) {
+  const int64_t tokens = count * c.num_positions();
+  const int64_t d = c.hidden_size, f = c.intermediate_size;
+  const int64_t patch_in = int64_t{c.num_channels} * c.patch_size * c.patch_size;
+  const int64_t grid2 = int64_t{c.grid()} * c.grid();
+  const int64_t out = c.projection_dim > 0 ? c.projection_dim : d;
+  // x, h, q, k, v, attn and the MLP buffer; unfolded patches and their embedding; pooled rows and
+  // outputs; the pixels. Per-thread attention scores are small and not counted.
+  const int64_t floats = tokens * (6 * d + f) + count * grid2 * (patch_in + d) +
+                         count * (2 * d + out) + count * 3 * c.image_size * c.image_size;
   return floats * static_cast<int64_t>(sizeof(float));
 }
 

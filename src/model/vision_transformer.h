@@ -24,7 +24,7 @@ class VisionTransformer {
   void forward(Runtime& runtime, const float* pixels, int64_t count, float* out) const;
 
   // Bytes of activations forward() allocates for a batch of `count` images.
-  int64_t activation_bytes(int64_t count) const;
+  static int64_t activation_bytes(const VisionConfig& config, int64_t count);
 
  private:
   const VisionConfig& config_;

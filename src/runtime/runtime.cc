@@ -26,8 +26,8 @@ int resolve_thread_count(const RuntimeOptions& options) {
 }
 
 // Spins for a short while (tens of microseconds) until `ready()` before a thread falls back to
-// sleeping: a forward pass wakes the pool a hundred times, and on a VM a futex wake-up costs tens of
-// microseconds, which left a core idle for about 15% of a ViT-B/32 batch.
+// sleeping: a forward pass wakes the pool a hundred times, and on a VM a futex wake-up costs tens
+// of microseconds, which left a core idle for about 15% of a ViT-B/32 batch.
 template <typename Pred>
 bool spin_until(Pred ready) {
   constexpr int kSpins = 4000;
@@ -183,6 +183,32 @@ void Runtime::parallel_for_inside(int64_t begin, int64_t end,
   lock.unlock();
   if (own_error) std::rethrow_exception(own_error);
   if (shared.error) std::rethrow_exception(shared.error);
+}
+
+void Runtime::help_until(const std::function<bool()>& ready) {
+  if (!in_runtime_thread()) {
+    // Outside the runtime nothing needs our help; poll with growing sleeps (futures give no
+    // shared wake-up to block on).
+    auto pause = std::chrono::microseconds(20);
+    while (!ready()) {
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::microseconds(2000));
+    }
+    return;
+  }
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!ready()) {
+    if (run_one_queued_task(lock)) continue;
+    lock.unlock();
+    spin_until([&] { return queued_.load(std::memory_order_relaxed) > 0 || ready(); });
+    lock.lock();
+    if (!queue_.empty() || ready()) continue;
+    // The awaited work runs elsewhere (another runtime thread, an I/O thread or a timer):
+    // sleep briefly, waking early for new tasks.
+    ++sleepers_;
+    wake_.wait_for(lock, std::chrono::microseconds(500));
+    --sleepers_;
+  }
 }
 
 Runtime& shared_runtime(const RuntimeOptions& options) {

@@ -1,0 +1,106 @@
+// clipembed/pool.h: models served by workers on the shared runtime, keyed by name.
+//
+//   clipembed::PoolOptions options;
+//   options.model_directories["openai/clip-vit-base-patch32"] = "/models/clip-vit-base-patch32";
+//   clipembed::ModelPool pool(options);
+//   auto embedder = pool.embedder("openai/clip-vit-base-patch32");   // loads on first request
+//   std::vector<float> v = embedder->embed_image("cat.jpg");
+//
+// A worker is an execution slot (its own activations) running on shared_runtime(), not a thread:
+// adding workers or models never adds threads. Weights are loaded once per model and shared by its
+// workers. Requests queue per model (bounded: a full queue answers kOverloaded at once), and
+// concurrent single-image requests are coalesced into batches.
+//
+// Threading rule: every method is thread-safe. The pool owns one timer thread (batch flushing,
+// deadlines, idle eviction), whatever the number of models or workers.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "clipembed/embedder.h"
+#include "clipembed/image.h"
+
+namespace clipembed {
+
+struct PoolOptions {
+  // Memory the pool may use for weights and activations; 0 means 80% of physical memory.
+  uint64_t memory_budget_bytes = 0;
+  int max_workers_per_model = 4;
+  int max_batch_size = 8;
+  std::chrono::microseconds max_batch_wait{2000};
+  size_t max_queued_requests = 256;  // Per model, counting requests being decoded.
+  std::chrono::milliseconds request_deadline{30000};
+  std::chrono::milliseconds idle_worker_timeout{10000};
+  std::chrono::milliseconds idle_model_timeout{300000};
+  std::chrono::milliseconds maintenance_interval{100};
+  // Consecutive engine faults (failed loads, internal errors) that open a model's circuit breaker,
+  // and how long it stays open. Bad user input never counts.
+  int breaker_threshold = 5;
+  std::chrono::milliseconds breaker_cooldown{10000};
+  DecodeOptions decode;
+  size_t max_base64_bytes = 32u << 20;
+  // Keys that are not directories are looked up here (e.g. "openai/clip-vit-base-patch32").
+  std::map<std::string, std::string> model_directories;
+};
+
+// What the pool knows about a model it has seen.
+struct ModelStats {
+  bool loaded = false;
+  int workers = 0;
+  int busy_workers = 0;
+  size_t queued = 0;
+  uint64_t batches = 0;
+  uint64_t images = 0;
+  uint64_t loads = 0;
+};
+
+class ModelPool {
+ public:
+  explicit ModelPool(PoolOptions options = {});
+  ~ModelPool();  // Calls shutdown().
+  ModelPool(const ModelPool&) = delete;
+  ModelPool& operator=(const ModelPool&) = delete;
+
+  // The embedder for a key (a directory, or a key of options.model_directories). The model loads
+  // on its first request; a failed load fails the waiting requests and is retried by the next.
+  std::shared_ptr<ImageEmbedder> embedder(const std::string& key);
+
+  // Stops intake (new requests fail with kCancelled), completes queued requests with kCancelled,
+  // waits for running batches, and returns. Idempotent.
+  void shutdown();
+
+  ModelStats stats(const std::string& key) const;
+  const PoolOptions& options() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+// Estimated memory of a model from its config: fp32 weights, and activations per worker at a batch.
+struct MemoryEstimate {
+  uint64_t weight_bytes = 0;
+  uint64_t activation_bytes_per_worker = 0;
+};
+
+struct VisionConfig;
+// Estimates a model's memory from its config (fp32 weights; activations of one worker at a batch).
+MemoryEstimate estimate_memory(const VisionConfig& config, int batch_size);
+
+// Known models: key, embedding dimension and estimate, computed from their published configs.
+struct KnownModel {
+  std::string key;
+  int dimension = 0;
+  MemoryEstimate estimate;
+};
+std::vector<KnownModel> known_models(int batch_size = 8);
+
+// The distinct embedding dimensions of the known models (e.g. 512, 768).
+std::vector<int> supported_dimensions();
+
+}  // namespace clipembed

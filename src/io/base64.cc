@@ -1,0 +1,86 @@
+#include "io/base64.h"
+
+#include <array>
+#include <string>
+
+#include "clipembed/error.h"
+
+namespace clipembed::io {
+namespace {
+
+constexpr std::array<int8_t, 256> make_table() {
+  std::array<int8_t, 256> t{};
+  for (auto& v : t) v = -1;
+  constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (size_t i = 0; i < kAlphabet.size(); ++i) {
+    t[static_cast<uint8_t>(kAlphabet[i])] = static_cast<int8_t>(i);
+  }
+  return t;
+}
+
+constexpr std::array<int8_t, 256> kTable = make_table();
+
+[[noreturn]] void fail(const std::string& why) {
+  throw Error(ErrorCode::kInvalidBase64, "invalid base64: " + why);
+}
+
+// Strips a data: URI prefix, checking that it declares base64 image data.
+std::string_view payload_of(std::string_view text) {
+  if (text.substr(0, 5) != "data:") return text;
+  const size_t comma = text.find(',');
+  if (comma == std::string_view::npos) fail("data URI has no ',' before its data");
+  const std::string_view header = text.substr(5, comma - 5);
+  if (header.size() < 7 || header.substr(header.size() - 7) != ";base64") {
+    fail("data URI is not ;base64 encoded");
+  }
+  if (header.substr(0, 6) != "image/" && header != ";base64") {
+    fail("data URI media type '" + std::string(header.substr(0, header.size() - 7)) +
+         "' is not an image");
+  }
+  return text.substr(comma + 1);
+}
+
+}  // namespace
+
+std::vector<uint8_t> decode_base64(std::string_view text, size_t max_decoded_bytes) {
+  const std::string_view data = payload_of(text);
+  if (data.empty()) fail("no data");
+  if (data.size() % 4 != 0) {
+    fail("length " + std::to_string(data.size()) + " is not a multiple of 4 (missing padding?)");
+  }
+  size_t padding = 0;
+  if (data.back() == '=') padding = data[data.size() - 2] == '=' ? 2 : 1;
+  const size_t decoded = data.size() / 4 * 3 - padding;
+  if (decoded > max_decoded_bytes) {
+    fail("decoded size " + std::to_string(decoded) + " exceeds the limit of " +
+         std::to_string(max_decoded_bytes) + " bytes");
+  }
+  std::vector<uint8_t> out;
+  out.reserve(decoded);
+  for (size_t i = 0; i < data.size(); i += 4) {
+    const bool last = i + 4 == data.size();
+    uint32_t group = 0;
+    for (size_t k = 0; k < 4; ++k) {
+      const char c = data[i + k];
+      int v = kTable[static_cast<uint8_t>(c)];
+      if (c == '=' && last && k >= 4 - padding) {
+        v = 0;
+      } else if (v < 0) {
+        fail("character " + std::to_string(i + k) + " is not in the base64 alphabet");
+      }
+      group = (group << 6) | static_cast<uint32_t>(v);
+    }
+    out.push_back(static_cast<uint8_t>(group >> 16));
+    if (!last || padding < 2) out.push_back(static_cast<uint8_t>(group >> 8));
+    if (!last || padding < 1) out.push_back(static_cast<uint8_t>(group));
+    // Canonical encodings leave the bits under the padding zero; anything else is corrupt.
+    if (last &&
+        ((padding == 1 && (group & 0xFF) != 0) || (padding == 2 && (group & 0xFFFF) != 0))) {
+      fail("non-zero bits under the padding");
+    }
+  }
+  return out;
+}
+
+}  // namespace clipembed::io

@@ -1,0 +1,16 @@
+// Internal: strict base64 decoding of plain text or data: URIs.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace clipembed::io {
+
+// Decodes standard base64 (RFC 4648 alphabet, '=' padding required to a multiple of 4 characters)
+// or a `data:image/...;base64,` URI. Whitespace is not allowed inside the data. Throws
+// Error(kInvalidBase64) on any malformed input, naming the offending position, and when the decoded
+// size would exceed `max_decoded_bytes`.
+std::vector<uint8_t> decode_base64(std::string_view text, size_t max_decoded_bytes);
+
+}  // namespace clipembed::io

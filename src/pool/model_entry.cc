@@ -1,0 +1,334 @@
+#include "pool/model_entry.h"
+
+#include <algorithm>
+
+#include "clipembed/runtime.h"
+#include "io/file.h"
+#include "model/vision_transformer.h"
+
+namespace clipembed::pool {
+namespace {
+
+std::string mib(uint64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB"; }
+
+void fail(const RequestPtr& r, ErrorCode code, const std::string& message) {
+  const Error error(code, message);
+  r->finish(nullptr, &error);
+}
+
+}  // namespace
+
+ModelEntry::ModelEntry(std::string key, std::string directory, const PoolOptions& options,
+                       MemoryBudget& budget, std::function<void(Clock::time_point)> wake_at)
+    : key_(std::move(key)),
+      directory_(std::move(directory)),
+      options_(options),
+      budget_(budget),
+      wake_at_(std::move(wake_at)) {}
+
+bool ModelEntry::take_locked(const RequestPtr& request) { return admitted_.erase(request) > 0; }
+
+void ModelEntry::record_fault_locked(Clock::time_point now) {
+  if (++consecutive_faults_ >= options_.breaker_threshold) {
+    breaker_open_until_ = now + options_.breaker_cooldown;
+    consecutive_faults_ = 0;
+  }
+}
+
+void ModelEntry::submit(std::function<Image()> produce,
+                        std::function<void(Embedding*, const Error*)> finish) {
+  auto request = std::make_shared<Request>();
+  request->produce = std::move(produce);
+  request->finish = std::move(finish);
+  const Clock::time_point now = Clock::now();
+  request->deadline = now + options_.request_deadline;
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (shut_down_) {
+    lock.unlock();
+    return fail(request, ErrorCode::kCancelled, "the model pool is shut down");
+  }
+  if (now < breaker_open_until_) {
+    lock.unlock();
+    return fail(request, ErrorCode::kUnavailable,
+                key_ + " is unavailable after repeated engine faults; retry later");
+  }
+  if (admitted_.size() >= options_.max_queued_requests) {
+    lock.unlock();
+    return fail(
+        request, ErrorCode::kOverloaded,
+        key_ + " has " + std::to_string(admitted_.size()) + " requests queued; retry later");
+  }
+  admitted_.insert(request);
+  if (state_ == State::kReady) {
+    auto model = model_;
+    lock.unlock();
+    start_preprocess(request, std::move(model));
+    return;
+  }
+  waiting_for_load_.push_back(request);
+  if (state_ == State::kUnloaded) start_load_locked();
+}
+
+void ModelEntry::start_load_locked() {
+  state_ = State::kLoading;
+  ++load_generation_;
+  shared_runtime().submit([self = shared_from_this()] { self->load(); });
+}
+
+void ModelEntry::load() {
+  std::shared_ptr<const ClipVisionModel> model;
+  std::optional<Error> error;
+  uint64_t weights = 0, per_worker = 0;
+  int workers = 0;
+  try {
+    // Size the cold start from the config before touching the weights.
+    std::vector<uint8_t> text;
+    try {
+      text = io::read_file(directory_ + "/config.json");
+    } catch (const Error& e) {
+      throw Error(ErrorCode::kModelInvalid, "cannot load model '" + key_ + "' from directory '" +
+                                                directory_ + "': " + e.what());
+    }
+    const VisionConfig config =
+        VisionConfig::parse(std::string(text.begin(), text.end()), directory_ + "/config.json");
+    const MemoryEstimate estimate = estimate_memory(config, options_.max_batch_size);
+    weights = estimate.weight_bytes;
+    per_worker = estimate.activation_bytes_per_worker;
+    if (!budget_.try_reserve(weights + per_worker)) {
+      throw Error(ErrorCode::kMemoryExhausted,
+                  "loading " + key_ + " needs " + mib(weights + per_worker) + " (weights " +
+                      mib(weights) + " + one worker " + mib(per_worker) + " at batch " +
+                      std::to_string(options_.max_batch_size) + ") but the budget has " +
+                      mib(budget_.headroom()) + " free of " + mib(budget_.total()));
+    }
+    workers = 1;
+    if (options_.max_workers_per_model >= 2 && budget_.try_reserve(per_worker)) workers = 2;
+    try {
+      model = ClipVisionModel::load(directory_, LoadOptions{options_.decode});
+    } catch (...) {
+      budget_.release(weights + per_worker * workers);
+      throw;
+    }
+  } catch (const Error& e) {
+    error = e;
+  } catch (const std::exception& e) {
+    error = Error(ErrorCode::kInternal, std::string("loading ") + key_ + ": " + e.what());
+  }
+
+  std::vector<RequestPtr> to_start, to_fail;
+  std::unique_lock<std::mutex> lock(mutex_);
+  const Clock::time_point now = Clock::now();
+  if (!error && shut_down_) {
+    budget_.release(weights + per_worker * workers);
+    error = Error(ErrorCode::kCancelled, "the model pool is shut down");
+  }
+  for (const RequestPtr& r : waiting_for_load_) {
+    if (error) {
+      if (take_locked(r)) to_fail.push_back(r);
+    } else if (admitted_.count(r) != 0) {
+      to_start.push_back(r);
+    }
+  }
+  waiting_for_load_.clear();
+  if (error) {
+    // The next request retries the load.
+    state_ = State::kUnloaded;
+    last_load_error_ = error;
+    if (error->code() != ErrorCode::kCancelled) record_fault_locked(now);
+  } else {
+    model_ = model;
+    state_ = State::kReady;
+    weight_bytes_ = weights;
+    worker_bytes_ = per_worker;
+    workers_ = workers;
+    last_used_ = last_retired_ = now;
+    consecutive_faults_ = 0;
+    ++counters_.loads;
+  }
+  lock.unlock();
+  for (const RequestPtr& r : to_fail) r->finish(nullptr, &*error);
+  for (const RequestPtr& r : to_start) start_preprocess(r, model);
+}
+
+void ModelEntry::start_preprocess(const RequestPtr& request,
+                                  std::shared_ptr<const ClipVisionModel> model) {
+  shared_runtime().submit([self = shared_from_this(), request, model = std::move(model)] {
+    std::optional<Error> error;
+    try {
+      request->crop = model->preprocess(request->produce());
+    } catch (const Error& e) {
+      error = e;  // Bad input: never counted as an engine fault.
+    } catch (const std::exception& e) {
+      error = Error(ErrorCode::kInternal, e.what());
+    }
+    std::unique_lock<std::mutex> lock(self->mutex_);
+    if (self->admitted_.count(request) == 0) return;  // Cancelled or expired meanwhile.
+    if (error) {
+      self->take_locked(request);
+      lock.unlock();
+      request->finish(nullptr, &*error);
+      return;
+    }
+    const Clock::time_point now = Clock::now();
+    request->ready_at = now;
+    self->ready_.push_back(request);
+    self->dispatch_locked(now, false);
+  });
+}
+
+void ModelEntry::dispatch_locked(Clock::time_point now, bool flush) {
+  const size_t max_batch = static_cast<size_t>(std::max(1, options_.max_batch_size));
+  while (true) {
+    // Requests that expired or were cancelled while queued are skipped here.
+    while (!ready_.empty() && admitted_.count(ready_.front()) == 0) ready_.pop_front();
+    if (ready_.empty() || state_ != State::kReady) return;
+    const bool full = ready_.size() >= max_batch;
+    const Clock::time_point flush_at = ready_.front()->ready_at + options_.max_batch_wait;
+    if (!full && !flush && now < flush_at) {
+      wake_at_(flush_at);  // The timer flushes this partial batch if nothing fills it first.
+      return;
+    }
+    if (busy_ >= workers_) {
+      if (workers_ >= options_.max_workers_per_model || !budget_.try_reserve(worker_bytes_)) return;
+      ++workers_;  // Every worker is busy and the budget allows one more.
+    }
+    std::vector<RequestPtr> batch;
+    while (!ready_.empty() && batch.size() < max_batch) {
+      if (admitted_.count(ready_.front()) != 0) batch.push_back(ready_.front());
+      ready_.pop_front();
+    }
+    ++busy_;
+    ++counters_.batches;
+    shared_runtime().submit([self = shared_from_this(), batch = std::move(batch), model = model_] {
+      self->run_batch(batch, model);
+    });
+  }
+}
+
+void ModelEntry::run_batch(std::vector<RequestPtr> batch,
+                           std::shared_ptr<const ClipVisionModel> model) {
+  const int dim = model->dimension();
+  const PreprocessConfig& pre = model->preprocess_config();
+  const size_t per_image = static_cast<size_t>(3) * pre.output_height() * pre.output_width();
+  std::vector<float> pixels(per_image * batch.size()), out(static_cast<size_t>(dim) * batch.size());
+  std::optional<Error> error;
+  try {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      to_pixel_values(batch[i]->crop, pre, pixels.data() + i * per_image);
+    }
+    model->forward(pixels.data(), static_cast<int64_t>(batch.size()), out.data());
+  } catch (const Error& e) {
+    error = e;
+  } catch (const std::exception& e) {
+    error = Error(ErrorCode::kInternal, e.what());
+  }
+  std::vector<std::pair<RequestPtr, size_t>> mine;
+  std::unique_lock<std::mutex> lock(mutex_);
+  const Clock::time_point now = Clock::now();
+  --busy_;
+  last_used_ = now;
+  counters_.images += batch.size();
+  if (error) record_fault_locked(now);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (take_locked(batch[i])) mine.emplace_back(batch[i], i);
+  }
+  dispatch_locked(now, false);
+  lock.unlock();
+  for (auto& [request, i] : mine) {
+    if (error) {
+      request->finish(nullptr, &*error);
+    } else {
+      Embedding e(out.begin() + i * dim, out.begin() + (i + 1) * dim);
+      request->finish(&e, nullptr);
+    }
+  }
+}
+
+std::shared_ptr<const ClipVisionModel> ModelEntry::loaded_model() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (state_ == State::kReady) return model_;
+  if (shut_down_) throw Error(ErrorCode::kCancelled, "the model pool is shut down");
+  if (state_ == State::kUnloaded) start_load_locked();
+  const uint64_t generation = load_generation_;
+  lock.unlock();
+  shared_runtime().help_until([&] {
+    std::lock_guard<std::mutex> check(mutex_);
+    return state_ != State::kLoading || load_generation_ != generation;
+  });
+  lock.lock();
+  if (state_ == State::kReady) return model_;
+  if (last_load_error_) throw *last_load_error_;
+  throw Error(ErrorCode::kInternal, "loading " + key_ + " did not complete");
+}
+
+void ModelEntry::maintain(Clock::time_point now) {
+  std::vector<RequestPtr> expired;
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (auto it = admitted_.begin(); it != admitted_.end();) {
+    if ((*it)->deadline <= now) {
+      expired.push_back(*it);
+      it = admitted_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  dispatch_locked(now, false);
+  const bool idle = state_ == State::kReady && busy_ == 0 && admitted_.empty();
+  if (idle && workers_ > 1 && now - last_used_ >= options_.idle_worker_timeout &&
+      now - last_retired_ >= options_.idle_worker_timeout) {
+    --workers_;  // One at a time.
+    budget_.release(worker_bytes_);
+    last_retired_ = now;
+  }
+  if (idle && now - last_used_ >= options_.idle_model_timeout) {
+    model_.reset();  // The next request cold-starts it again.
+    state_ = State::kUnloaded;
+    budget_.release(weight_bytes_ + worker_bytes_ * static_cast<uint64_t>(workers_));
+    workers_ = 0;
+  }
+  lock.unlock();
+  for (const RequestPtr& r : expired) {
+    fail(r, ErrorCode::kDeadlineExceeded,
+         "request to " + key_ + " exceeded its deadline of " +
+             std::to_string(options_.request_deadline.count()) + " ms");
+  }
+}
+
+void ModelEntry::shutdown() {
+  std::vector<RequestPtr> cancelled;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    shut_down_ = true;
+    cancelled.assign(admitted_.begin(), admitted_.end());
+    admitted_.clear();
+    waiting_for_load_.clear();
+    ready_.clear();
+  }
+  for (const RequestPtr& r : cancelled) {
+    fail(r, ErrorCode::kCancelled, "the model pool shut down before the request ran");
+  }
+  // Running batches and loads finish on the runtime; help it if we are one of its threads.
+  shared_runtime().help_until([&] {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return busy_ == 0 && state_ != State::kLoading;
+  });
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (state_ == State::kReady) {
+    budget_.release(weight_bytes_ + worker_bytes_ * static_cast<uint64_t>(workers_));
+  }
+  model_.reset();
+  state_ = State::kUnloaded;
+  workers_ = 0;
+}
+
+ModelStats ModelEntry::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ModelStats s = counters_;
+  s.loaded = state_ == State::kReady;
+  s.workers = workers_;
+  s.busy_workers = busy_;
+  s.queued = admitted_.size();
+  return s;
+}
+
+}  // namespace clipembed::pool

@@ -1,0 +1,89 @@
+// Internal: one model of the pool: its cold start, request queue, batching and workers.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_set>
+
+#include "clipembed/embedder.h"
+#include "clipembed/model.h"
+#include "clipembed/pool.h"
+#include "pool/memory_budget.h"
+
+namespace clipembed::pool {
+
+using Clock = std::chrono::steady_clock;
+
+// One image request. `produce` makes the decoded image (reading a file, decoding base64) on a
+// runtime thread; `finish` is called exactly once with the embedding or the error.
+struct Request {
+  std::function<Image()> produce;
+  std::function<void(Embedding*, const Error*)> finish;
+  Clock::time_point deadline;
+  Clock::time_point ready_at;  // When its crop joined the batch queue.
+  Image crop;
+};
+using RequestPtr = std::shared_ptr<Request>;
+
+class ModelEntry : public std::enable_shared_from_this<ModelEntry> {
+ public:
+  // `wake_at` asks the pool's timer to call maintain() at a given time (to flush a partial batch).
+  ModelEntry(std::string key, std::string directory, const PoolOptions& options,
+             MemoryBudget& budget, std::function<void(Clock::time_point)> wake_at);
+
+  // Admits a request (or finishes it at once with kOverloaded, kCancelled or kUnavailable).
+  void submit(std::function<Image()> produce, std::function<void(Embedding*, const Error*)> finish);
+
+  // Loads the model if needed and returns it; throws the load error. Helps the runtime while
+  // waiting when called from a runtime thread.
+  std::shared_ptr<const ClipVisionModel> loaded_model();
+
+  // Timer work: flush partial batches that waited long enough, expire deadlines, retire an idle
+  // worker, unload an idle model.
+  void maintain(Clock::time_point now);
+
+  // Cancels every admitted request not yet running and waits for running batches.
+  void shutdown();
+
+  ModelStats stats() const;
+
+ private:
+  enum class State { kUnloaded, kLoading, kReady };
+
+  void start_load_locked();
+  void load();
+  void start_preprocess(const RequestPtr& request, std::shared_ptr<const ClipVisionModel> model);
+  void dispatch_locked(Clock::time_point now, bool flush);
+  void run_batch(std::vector<RequestPtr> batch, std::shared_ptr<const ClipVisionModel> model);
+  // Removes the request from the admitted set; returns false if it was already finished.
+  bool take_locked(const RequestPtr& request);
+  void record_fault_locked(Clock::time_point now);
+
+  const std::string key_, directory_;
+  const PoolOptions& options_;
+  MemoryBudget& budget_;
+  const std::function<void(Clock::time_point)> wake_at_;
+
+  mutable std::mutex mutex_;
+  State state_ = State::kUnloaded;
+  bool shut_down_ = false;
+  std::shared_ptr<const ClipVisionModel> model_;
+  std::optional<Error> last_load_error_;
+  uint64_t load_generation_ = 0;
+  uint64_t weight_bytes_ = 0, worker_bytes_ = 0;
+  std::unordered_set<RequestPtr> admitted_;  // Admitted and not yet finished.
+  std::deque<RequestPtr> waiting_for_load_, ready_;
+  int workers_ = 0, busy_ = 0;
+  Clock::time_point last_used_ = Clock::now(), last_retired_ = Clock::now();
+  int consecutive_faults_ = 0;
+  Clock::time_point breaker_open_until_{};
+  ModelStats counters_;
+};
+
+}  // namespace clipembed::pool

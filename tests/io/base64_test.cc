@@ -1,0 +1,47 @@
+#include "io/base64.h"
+
+#include <gtest/gtest.h>
+
+#include "clipembed/error.h"
+
+namespace clipembed::io {
+namespace {
+
+std::string decode(std::string_view text) {
+  const auto bytes = decode_base64(text, 1 << 20);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+ErrorCode error_code(std::string_view text, size_t limit = 1 << 20) {
+  try {
+    decode_base64(text, limit);
+  } catch (const Error& e) {
+    return e.code();
+  }
+  return ErrorCode::kInternal;
+}
+
+TEST(Base64Test, DecodesPlainAndDataUris) {
+  EXPECT_EQ(decode("aGVsbG8="), "hello");
+  EXPECT_EQ(decode("aGVsbG8h"), "hello!");
+  EXPECT_EQ(decode("aGk="), "hi");
+  EXPECT_EQ(decode("aA=="), "h");
+  EXPECT_EQ(decode("data:image/png;base64,aGVsbG8="), "hello");
+  EXPECT_EQ(decode("+/+/"), std::string("\xfb\xff\xbf"));
+}
+
+TEST(Base64Test, RejectsMalformedInput) {
+  for (const char* bad :
+       {"", "aGVsbG8", "aGVs bG8=", "aGVsbG8*", "a===", "aGk=aGk=", "aGl=", "data:image/png,aGk=",
+        "data:text/plain;base64,aGk=", "data:image/png", "data:image/png;base64,", "aGVsbG8=\n"}) {
+    EXPECT_EQ(error_code(bad), ErrorCode::kInvalidBase64) << bad;
+  }
+}
+
+TEST(Base64Test, EnforcesTheSizeLimit) {
+  EXPECT_EQ(error_code("aGVsbG8h", 5), ErrorCode::kInvalidBase64);
+  EXPECT_EQ(decode_base64("aGVsbG8h", 6).size(), 6u);
+}
+
+}  // namespace
+}  // namespace clipembed::io

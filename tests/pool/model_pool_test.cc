@@ -1,0 +1,263 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "clipembed/model.h"
+#include "clipembed/pool.h"
+#include "clipembed/runtime.h"
+#include "io/file.h"
+#include "support/fixtures.h"
+
+namespace clipembed {
+namespace {
+
+using testing::fixture_path;
+namespace fs = std::filesystem;
+
+int thread_count() {
+  int n = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+std::string base64_of_file(const std::string& path) {
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const auto bytes = io::read_file(path);
+  std::string out;
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    uint32_t group = bytes[i] << 16;
+    if (i + 1 < bytes.size()) group |= bytes[i + 1] << 8;
+    if (i + 2 < bytes.size()) group |= bytes[i + 2];
+    out += kAlphabet[(group >> 18) & 63];
+    out += kAlphabet[(group >> 12) & 63];
+    out += i + 1 < bytes.size() ? kAlphabet[(group >> 6) & 63] : '=';
+    out += i + 2 < bytes.size() ? kAlphabet[group & 63] : '=';
+  }
+  return out;
+}
+
+ErrorCode code_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.code();
+  }
+  return ErrorCode::kInternal;
+}
+
+PoolOptions small_pool() {
+  PoolOptions options;
+  options.model_directories["tiny"] = fixture_path("models/tiny");
+  options.model_directories["tiny-p16"] = fixture_path("models/tiny-p16");
+  options.model_directories["tiny-gelu"] = fixture_path("models/tiny-gelu");
+  return options;
+}
+
+TEST(ModelPoolTest, EmbedsPathsBase64AndBatchesLikeTheModel) {
+  ModelPool pool(small_pool());
+  auto embedder = pool.embedder("tiny");
+  auto model = ClipVisionModel::load(fixture_path("models/tiny"));
+  const std::string jpg = fixture_path("images/square.jpg"), png = fixture_path("images/gray.png");
+  const auto expected_jpg = model->embed_file(jpg), expected_png = model->embed_file(png);
+  EXPECT_EQ(embedder->embedding_dimension(), 16);
+  EXPECT_TRUE(
+      testing::embeddings_match(embedder->embed_image(jpg).data(), expected_jpg.data(), 16));
+  const auto from_base64 =
+      embedder->embed_image_base64("data:image/png;base64," + base64_of_file(png));
+  EXPECT_TRUE(testing::embeddings_match(from_base64.data(), expected_png.data(), 16));
+
+  const auto results =
+      embedder->batch_embed_images({jpg, fixture_path("images/truncated.jpg"), png});
+  ASSERT_EQ(results.size(), 3u);
+  ASSERT_TRUE(results[0].ok());
+  EXPECT_TRUE(testing::embeddings_match(results[0].embedding.data(), expected_jpg.data(), 16));
+  ASSERT_FALSE(results[1].ok());
+  EXPECT_EQ(results[1].error->code(), ErrorCode::kImageDecode);
+  ASSERT_TRUE(results[2].ok());
+  EXPECT_TRUE(testing::embeddings_match(results[2].embedding.data(), expected_png.data(), 16));
+}
+
+TEST(ModelPoolTest, BadInputsGetTypedErrorsAndDoNotOpenTheBreaker) {
+  PoolOptions options = small_pool();
+  options.breaker_threshold = 2;
+  ModelPool pool(options);
+  auto embedder = pool.embedder("tiny");
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(code_of([&] { embedder->embed_image_base64("not base64!"); }),
+              ErrorCode::kInvalidBase64);
+    EXPECT_EQ(code_of([&] { embedder->embed_image(fixture_path("images/not_an_image.jpg")); }),
+              ErrorCode::kImageDecode);
+    EXPECT_EQ(code_of([&] { embedder->embed_image("/nonexistent.png"); }), ErrorCode::kIo);
+  }
+  EXPECT_EQ(embedder->embed_image(fixture_path("images/square.jpg")).size(), 16u);
+}
+
+// 200 runtime tasks each make a blocking call: the waits help the runtime instead of blocking it.
+TEST(ModelPoolTest, BlockingCallsFromRuntimeTasksComplete) {
+  ModelPool pool(small_pool());
+  auto embedder = pool.embedder("tiny");
+  const std::string path = fixture_path("images/palette.png");
+  const auto expected = ClipVisionModel::load(fixture_path("models/tiny"))->embed_file(path);
+  std::vector<std::future<std::vector<float>>> tasks;
+  for (int i = 0; i < 200; ++i) {
+    tasks.push_back(shared_runtime().submit([&] { return embedder->embed_image(path); }));
+  }
+  for (auto& task : tasks) {
+    const auto v = task.get();
+    ASSERT_TRUE(testing::embeddings_match(v.data(), expected.data(), 16));
+  }
+  EXPECT_LT(pool.stats("tiny").batches, 200u) << "requests were not coalesced";
+}
+
+TEST(ModelPoolTest, ThreadCountDoesNotDependOnWorkersOrModels) {
+  shared_runtime();  // Started once per process, whatever the pool does.
+  auto run = [](int max_workers, const std::vector<std::string>& keys) {
+    PoolOptions options = small_pool();
+    options.max_workers_per_model = max_workers;
+    options.max_batch_size = 1;  // Many batches in flight: workers scale up to the maximum.
+    ModelPool pool(options);
+    std::vector<std::future<Embedding>> pending;
+    for (const std::string& key : keys) {
+      auto embedder = pool.embedder(key);
+      for (int i = 0; i < 48; ++i) {
+        pending.push_back(embedder->embed_image_async(fixture_path("images/square.jpg")));
+      }
+    }
+    for (auto& f : pending) f.get();
+    return thread_count();
+  };
+  const int one_worker = run(1, {"tiny"});
+  EXPECT_EQ(run(16, {"tiny"}), one_worker);
+  EXPECT_EQ(run(16, {"tiny", "tiny-p16", "tiny-gelu"}), one_worker);
+}
+
+TEST(ModelPoolTest, TinyBudgetGivesMemoryExhausted) {
+  PoolOptions options = small_pool();
+  options.memory_budget_bytes = 1000;
+  ModelPool pool(options);
+  EXPECT_EQ(code_of([&] { pool.embedder("tiny")->embed_image(fixture_path("images/square.jpg")); }),
+            ErrorCode::kMemoryExhausted);
+}
+
+TEST(ModelPoolTest, FailedLoadFailsRequestsAndTheNextRequestRetries) {
+  const fs::path dir = fs::temp_directory_path() / "clipembed_pool_retry";
+  fs::remove_all(dir);
+  PoolOptions options;
+  options.model_directories["late"] = dir.string();
+  ModelPool pool(options);
+  auto embedder = pool.embedder("late");
+  EXPECT_EQ(code_of([&] { embedder->embed_image(fixture_path("images/square.jpg")); }),
+            ErrorCode::kModelInvalid);
+  fs::copy(fixture_path("models/tiny"), dir);
+  EXPECT_EQ(embedder->embed_image(fixture_path("images/square.jpg")).size(), 16u);
+  fs::remove_all(dir);
+}
+
+TEST(ModelPoolTest, FullQueueAnswersOverloadedAtOnce) {
+  PoolOptions options = small_pool();
+  options.max_queued_requests = 4;
+  ModelPool pool(options);
+  auto embedder = pool.embedder("tiny");
+  std::vector<std::future<Embedding>> pending;
+  for (int i = 0; i < 64; ++i) {
+    pending.push_back(embedder->embed_image_async(fixture_path("images/hd.jpg")));
+  }
+  int overloaded = 0, ok = 0;
+  for (auto& f : pending) {
+    try {
+      f.get();
+      ++ok;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kOverloaded);
+      ++overloaded;
+    }
+  }
+  EXPECT_GT(overloaded, 0);
+  EXPECT_GE(ok, 4);
+}
+
+TEST(ModelPoolTest, RequestsPastTheirDeadlineFail) {
+  PoolOptions options = small_pool();
+  options.request_deadline = std::chrono::milliseconds(1);
+  options.maintenance_interval = std::chrono::milliseconds(1);
+  ModelPool pool(options);
+  auto embedder = pool.embedder("tiny");
+  std::vector<std::future<Embedding>> pending;
+  for (int i = 0; i < 50; ++i) {
+    pending.push_back(embedder->embed_image_async(fixture_path("images/hd.jpg")));
+  }
+  int expired = 0;
+  for (auto& f : pending) {
+    try {
+      f.get();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kDeadlineExceeded);
+      ++expired;
+    }
+  }
+  EXPECT_GT(expired, 0);
+}
+
+TEST(ModelPoolTest, IdleWorkersRetireAndIdleModelsUnload) {
+  PoolOptions options = small_pool();
+  options.idle_worker_timeout = std::chrono::milliseconds(20);
+  options.idle_model_timeout = std::chrono::milliseconds(150);
+  options.maintenance_interval = std::chrono::milliseconds(5);
+  ModelPool pool(options);
+  auto embedder = pool.embedder("tiny");
+  embedder->embed_image(fixture_path("images/square.jpg"));
+  EXPECT_TRUE(pool.stats("tiny").loaded);
+  EXPECT_EQ(pool.stats("tiny").workers, 2);
+  const auto start = std::chrono::steady_clock::now();
+  while (pool.stats("tiny").loaded &&
+         std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_FALSE(pool.stats("tiny").loaded);
+  EXPECT_EQ(pool.stats("tiny").workers, 0);
+  // The next request cold-starts it again.
+  EXPECT_EQ(embedder->embed_image(fixture_path("images/square.jpg")).size(), 16u);
+  EXPECT_EQ(pool.stats("tiny").loads, 2u);
+}
+
+TEST(ModelPoolTest, ShutdownWithAThousandQueuedRequestsCompletesEveryFuture) {
+  PoolOptions options = small_pool();
+  options.max_queued_requests = 2000;
+  ModelPool pool(options);
+  auto embedder = pool.embedder("tiny");
+  std::vector<std::future<Embedding>> pending;
+  for (int i = 0; i < 1000; ++i) {
+    pending.push_back(embedder->embed_image_async(fixture_path("images/hd.jpg")));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  pool.shutdown();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  int cancelled = 0;
+  for (auto& f : pending) {
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+    try {
+      f.get();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kCancelled);
+      ++cancelled;
+    }
+  }
+  EXPECT_GT(cancelled, 0);
+  EXPECT_EQ(code_of([&] { embedder->embed_image(fixture_path("images/square.jpg")); }),
+            ErrorCode::kCancelled);
+}
+
+TEST(ModelPoolTest, KnownModelEstimatesComeFromTheirConfigs) {
+  const auto models = known_models();
+  ASSERT_EQ(models.size(), 4u);
+  EXPECT_EQ(models[0].key, "openai/clip-vit-base-patch32");
+  // ViT-B/32's vision tower holds about 88M parameters: about 350 MB in fp32.
+  EXPECT_NEAR(models[0].estimate.weight_bytes / 1e6, 351, 5);
+  EXPECT_NEAR(models[3].estimate.weight_bytes / 1e9, 1.22, 0.02);
+  EXPECT_EQ(supported_dimensions(), (std::vector<int>{512, 768}));
+}
+
+}  // namespace
+}  // namespace clipembed
