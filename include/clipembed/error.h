@@ -29,7 +29,14 @@ enum class ErrorCode {
   kCancelled,         // The pool shut down before the request ran.
   kMemoryExhausted,   // Loading would exceed the memory budget.
   kUnavailable,       // A model's circuit breaker is open after repeated engine faults.
-  kUrlFetch,          // An image URL could not be fetched (DNS, connection, status, size, time).
+  kUrlInvalid,        // A URL is malformed or not http(s).
+  kUrlDns,            // A URL's host name did not resolve.
+  kUrlConnect,        // The connection to a URL's host was refused or failed.
+  kUrlTimeout,        // Connecting or downloading took longer than allowed.
+  kUrlStatus,         // The server answered with an HTTP error status.
+  kUrlTooLarge,       // The download exceeded the size limit.
+  kUrlRedirects,      // Too many redirects (or a redirect loop).
+  kUrlFetch,          // Any other transfer failure.
   kInternal,          // A bug or an unexpected failure inside clipembed.
 };
 

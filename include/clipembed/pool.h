@@ -27,6 +27,13 @@
 
 namespace clipembed {
 
+struct UrlLimits {
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds total_timeout{30000};
+  size_t max_bytes = 32u << 20;
+  int max_redirects = 5;
+};
+
 struct PoolOptions {
   // Memory the pool may use for weights and activations; 0 means 80% of physical memory.
   uint64_t memory_budget_bytes = 0;
@@ -44,6 +51,8 @@ struct PoolOptions {
   std::chrono::milliseconds breaker_cooldown{10000};
   DecodeOptions decode;
   size_t max_base64_bytes = 32u << 20;
+  // Image URLs (http and https only): time limits, size limit and redirect limit.
+  UrlLimits url;
   // Keys that are not directories are looked up here (e.g. "openai/clip-vit-base-patch32").
   std::map<std::string, std::string> model_directories;
 };

@@ -28,6 +28,20 @@ std::string_view code_name(ErrorCode code) {
       return "memory_exhausted";
     case ErrorCode::kUnavailable:
       return "unavailable";
+    case ErrorCode::kUrlInvalid:
+      return "url_invalid";
+    case ErrorCode::kUrlDns:
+      return "url_dns";
+    case ErrorCode::kUrlConnect:
+      return "url_connect";
+    case ErrorCode::kUrlTimeout:
+      return "url_timeout";
+    case ErrorCode::kUrlStatus:
+      return "url_status";
+    case ErrorCode::kUrlTooLarge:
+      return "url_too_large";
+    case ErrorCode::kUrlRedirects:
+      return "url_redirects";
     case ErrorCode::kUrlFetch:
       return "url_fetch";
     case ErrorCode::kInternal:

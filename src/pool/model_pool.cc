@@ -9,6 +9,7 @@
 #include "clipembed/pool.h"
 #include "clipembed/runtime.h"
 #include "io/base64.h"
+#include "io/url_fetcher.h"
 #include "model/vision_transformer.h"
 #include "pool/memory_budget.h"
 #include "pool/model_entry.h"
@@ -97,10 +98,25 @@ class PooledEmbedder : public ImageEmbedder {
   }
 
   std::future<Embedding> embed_image_url_async(const std::string& url) override {
-    // URL inputs are not implemented yet; the request fails clearly rather than pretending.
-    return submit([url]() -> Image {
-      throw Error(ErrorCode::kUnsupported, "URL inputs are not supported yet: " + url);
-    });
+    // The download runs on the I/O thread; the bytes then join the queue like any request.
+    auto promise = std::make_shared<std::promise<Embedding>>();
+    auto future = promise->get_future();
+    const DecodeOptions decode = options_.decode;
+    const UrlLimits& limits = options_.url;
+    io::UrlFetcher::instance().fetch(
+        url,
+        io::UrlOptions{limits.connect_timeout, limits.total_timeout, limits.max_bytes,
+                       limits.max_redirects},
+        [entry = entry_, promise, decode](std::vector<uint8_t>* body, const Error* error) {
+          if (error != nullptr) {
+            promise->set_exception(std::make_exception_ptr(*error));
+            return;
+          }
+          auto bytes = std::make_shared<std::vector<uint8_t>>(std::move(*body));
+          entry->submit([bytes, decode] { return decode_image(*bytes, decode); },
+                        to_promise(promise));
+        });
+    return future;
   }
 
   std::future<std::vector<EmbeddingResult>> batch_embed_images_async(

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -9,6 +10,7 @@
 #include "clipembed/runtime.h"
 #include "io/file.h"
 #include "support/fixtures.h"
+#include "support/http_test_server.h"
 
 namespace clipembed {
 namespace {
@@ -247,6 +249,84 @@ TEST(ModelPoolTest, ShutdownWithAThousandQueuedRequestsCompletesEveryFuture) {
   EXPECT_GT(cancelled, 0);
   EXPECT_EQ(code_of([&] { embedder->embed_image(fixture_path("images/square.jpg")); }),
             ErrorCode::kCancelled);
+}
+
+TEST(ModelPoolTest, UrlInputsAreFetchedAndCheckedByContent) {
+  testing::HttpTestServer server;
+  ModelPool pool(small_pool());
+  auto embedder = pool.embedder("tiny");
+  const auto expected = embedder->embed_image(fixture_path("images/gray.png"));
+  const auto v = embedder->embed_image_url(server.url("/image.png"));
+  EXPECT_TRUE(testing::embeddings_match(v.data(), expected.data(), 16));
+  EXPECT_EQ(code_of([&] { embedder->embed_image_url(server.url("/text")); }),
+            ErrorCode::kImageDecode);
+  EXPECT_EQ(code_of([&] { embedder->embed_image_url(server.url("/missing")); }),
+            ErrorCode::kUrlStatus);
+  EXPECT_EQ(code_of([&] { embedder->embed_image_url("gopher://127.0.0.1/x"); }),
+            ErrorCode::kUrlInvalid);
+}
+
+// 8 threads x 100 mixed requests: each good input gets the vector a sequential call gives, each
+// bad one its error code, and the good ones keep succeeding around the bad ones.
+TEST(ModelPoolTest, ConcurrentMixedRequestsMatchSequentialResults) {
+  testing::HttpTestServer server;
+  ModelPool pool(small_pool());
+  auto embedder = pool.embedder("tiny");
+  const std::string jpg = fixture_path("images/landscape.jpg");
+  const std::string png = fixture_path("images/gray.png");
+  const std::string png64 = "data:image/png;base64," + base64_of_file(png);
+  const auto want_jpg = embedder->embed_image(jpg), want_png = embedder->embed_image(png);
+  std::atomic<int> good{0}, bad{0}, wrong{0};
+  auto check = [&](const Embedding& v, const Embedding& want) {
+    if (testing::embeddings_match(v.data(), want.data(), 16)) {
+      ++good;
+    } else {
+      ++wrong;
+    }
+  };
+  auto expect_error = [&](const std::function<void()>& fn, ErrorCode code) {
+    if (code_of(fn) == code) {
+      ++bad;
+    } else {
+      ++wrong;
+    }
+  };
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 8; ++t) {
+    callers.emplace_back([&, t] {
+      for (int i = 0; i < 100; ++i) {
+        switch ((t + i) % 6) {
+          case 0:
+            check(embedder->embed_image(jpg), want_jpg);
+            break;
+          case 1:
+            check(embedder->embed_image_base64(png64), want_png);
+            break;
+          case 2:
+            check(embedder->embed_image_url(server.url("/image.png")), want_png);
+            break;
+          case 3: {
+            const auto r = embedder->batch_embed_images({png, "/nonexistent.jpg", jpg});
+            check(r[0].embedding, want_png);
+            check(r[2].embedding, want_jpg);
+            expect_error([&] { throw *r[1].error; }, ErrorCode::kIo);
+            break;
+          }
+          case 4:
+            expect_error([&] { embedder->embed_image_base64("%%%"); }, ErrorCode::kInvalidBase64);
+            break;
+          default:
+            expect_error([&] { embedder->embed_image(fixture_path("images/truncated.jpg")); },
+                         ErrorCode::kImageDecode);
+            break;
+        }
+      }
+    });
+  }
+  for (auto& c : callers) c.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_GT(good.load(), 400);
+  EXPECT_GT(bad.load(), 200);
 }
 
 TEST(ModelPoolTest, KnownModelEstimatesComeFromTheirConfigs) {

@@ -1,0 +1,195 @@
+#include "io/url_fetcher.h"
+
+#include <curl/curl.h>
+
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace clipembed::io {
+namespace {
+
+struct Transfer {
+  std::string url;
+  UrlOptions options;
+  UrlFetcher::Done done;
+  std::vector<uint8_t> body;
+  bool too_large = false;
+  char error_buffer[CURL_ERROR_SIZE] = {0};
+};
+
+size_t write_body(char* data, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const size_t n = size * count;
+  if (t->body.size() + n > t->options.max_bytes) {
+    t->too_large = true;
+    return 0;  // Aborts the transfer with CURLE_WRITE_ERROR.
+  }
+  t->body.insert(t->body.end(), data, data + n);
+  return n;
+}
+
+std::string describe(ErrorCode code, const Transfer& t, long status) {
+  switch (code) {
+    case ErrorCode::kUrlStatus:
+      return t.url + ": HTTP status " + std::to_string(status);
+    case ErrorCode::kUrlTooLarge:
+      return t.url + ": larger than the limit of " + std::to_string(t.options.max_bytes) + " bytes";
+    case ErrorCode::kUrlRedirects:
+      return t.url + ": more than " + std::to_string(t.options.max_redirects) + " redirects";
+    default:
+      return t.url + ": " + (t.error_buffer[0] ? t.error_buffer : "transfer failed");
+  }
+}
+
+}  // namespace
+
+ErrorCode classify_curl_result(int curl_code, long http_status, bool too_large) {
+  if (too_large || curl_code == CURLE_FILESIZE_EXCEEDED) return ErrorCode::kUrlTooLarge;
+  switch (curl_code) {
+    case CURLE_OK:
+      return http_status >= 400 ? ErrorCode::kUrlStatus : ErrorCode::kInternal;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+      return ErrorCode::kUrlInvalid;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      return ErrorCode::kUrlDns;
+    case CURLE_COULDNT_CONNECT:
+      return ErrorCode::kUrlConnect;
+    case CURLE_OPERATION_TIMEDOUT:
+      return ErrorCode::kUrlTimeout;
+    case CURLE_TOO_MANY_REDIRECTS:
+      return ErrorCode::kUrlRedirects;
+    default:
+      return ErrorCode::kUrlFetch;
+  }
+}
+
+struct UrlFetcher::Impl {
+  CURLM* multi = nullptr;
+  std::mutex mutex;
+  std::deque<std::unique_ptr<Transfer>> incoming;
+  bool stopping = false;
+  std::thread thread;
+  std::set<CURL*> active;  // Easy handles in the multi handle; touched by the I/O thread only.
+
+  void start(std::unique_ptr<Transfer> t);
+  void finish(CURL* easy, CURLcode result);
+  void loop();
+};
+
+void UrlFetcher::Impl::start(std::unique_ptr<Transfer> t) {
+  CURL* easy = curl_easy_init();
+  if (easy == nullptr) {
+    const Error e(ErrorCode::kInternal, "curl_easy_init failed");
+    t->done(nullptr, &e);
+    return;
+  }
+  curl_easy_setopt(easy, CURLOPT_URL, t->url.c_str());
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(easy, CURLOPT_MAXREDIRS, static_cast<long>(t->options.max_redirects));
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(t->options.connect_timeout.count()));
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(t->options.total_timeout.count()));
+  curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(t->options.max_bytes));
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_USERAGENT, "clipembed/0.1");
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_body);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, t.get());
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error_buffer);
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, t.get());
+  curl_multi_add_handle(multi, easy);
+  active.insert(easy);
+  t.release();  // Owned by the easy handle (CURLOPT_PRIVATE) until finish().
+}
+
+void UrlFetcher::Impl::finish(CURL* easy, CURLcode result) {
+  Transfer* raw = nullptr;
+  curl_easy_getinfo(easy, CURLINFO_PRIVATE, &raw);
+  std::unique_ptr<Transfer> t(raw);
+  long status = 0;
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+  curl_multi_remove_handle(multi, easy);
+  curl_easy_cleanup(easy);
+  active.erase(easy);
+  const ErrorCode code = classify_curl_result(result, status, t->too_large);
+  if (code == ErrorCode::kInternal) {
+    t->done(&t->body, nullptr);
+  } else {
+    const Error e(code, describe(code, *t, status));
+    t->done(nullptr, &e);
+  }
+}
+
+void UrlFetcher::Impl::loop() {
+  while (true) {
+    std::deque<std::unique_ptr<Transfer>> fresh;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (stopping) break;
+      fresh.swap(incoming);
+    }
+    for (auto& t : fresh) start(std::move(t));
+    int running = 0;
+    curl_multi_perform(multi, &running);
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
+      if (msg->msg == CURLMSG_DONE) finish(msg->easy_handle, msg->data.result);
+    }
+    curl_multi_poll(multi, nullptr, 0, 100, nullptr);  // Woken early by curl_multi_wakeup.
+  }
+  // Shutting down: fail whatever is still in flight.
+  const std::set<CURL*> remaining = active;
+  for (CURL* easy : remaining) finish(easy, CURLE_ABORTED_BY_CALLBACK);
+}
+
+UrlFetcher& UrlFetcher::instance() {
+  static UrlFetcher fetcher;
+  return fetcher;
+}
+
+UrlFetcher::UrlFetcher() : impl_(new Impl) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  impl_->multi = curl_multi_init();
+  impl_->thread = std::thread([impl = impl_] { impl->loop(); });
+}
+
+UrlFetcher::~UrlFetcher() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  curl_multi_wakeup(impl_->multi);
+  impl_->thread.join();
+  curl_multi_cleanup(impl_->multi);
+  delete impl_;
+}
+
+void UrlFetcher::fetch(const std::string& url, const UrlOptions& options, Done done) {
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+    const Error e(ErrorCode::kUrlInvalid, "not an http(s) URL: " + url);
+    done(nullptr, &e);
+    return;
+  }
+  auto t = std::make_unique<Transfer>();
+  t->url = url;
+  t->options = options;
+  t->done = std::move(done);
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    if (impl_->stopping) {
+      const Error e(ErrorCode::kCancelled, "shutting down");
+      t->done(nullptr, &e);
+      return;
+    }
+    impl_->incoming.push_back(std::move(t));
+  }
+  curl_multi_wakeup(impl_->multi);
+}
+
+}  // namespace clipembed::io

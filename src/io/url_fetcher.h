@@ -1,0 +1,46 @@
+// Internal: HTTP(S) downloads through libcurl on one I/O thread, so transfers never occupy compute
+// threads. Process-wide; created on first use and joined at exit.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "clipembed/error.h"
+
+namespace clipembed::io {
+
+struct UrlOptions {
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds total_timeout{30000};
+  size_t max_bytes = 32u << 20;
+  int max_redirects = 5;
+};
+
+// Maps a libcurl result (and HTTP status when the transfer itself succeeded) to our error codes.
+// Returns ErrorCode::kInternal for success (no error). Exposed for tests.
+ErrorCode classify_curl_result(int curl_code, long http_status, bool too_large);
+
+class UrlFetcher {
+ public:
+  using Done = std::function<void(std::vector<uint8_t>* body, const Error* error)>;
+
+  static UrlFetcher& instance();
+
+  // Starts a download; `done` runs exactly once, on the I/O thread, with the body or the error.
+  // Only http and https URLs are accepted, on the first request and on every redirect.
+  void fetch(const std::string& url, const UrlOptions& options, Done done);
+
+  ~UrlFetcher();
+  UrlFetcher(const UrlFetcher&) = delete;
+  UrlFetcher& operator=(const UrlFetcher&) = delete;
+
+ private:
+  UrlFetcher();
+  struct Impl;
+  Impl* impl_;
+};
+
+}  // namespace clipembed::io
