@@ -153,6 +153,11 @@ void ModelEntry::load() {
 void ModelEntry::start_preprocess(const RequestPtr& request,
                                   std::shared_ptr<const ClipVisionModel> model) {
   shared_runtime().submit([self = shared_from_this(), request, model = std::move(model)] {
+    {
+      // Requests cancelled or expired while queued cost no decoding.
+      std::lock_guard<std::mutex> lock(self->mutex_);
+      if (self->admitted_.count(request) == 0) return;
+    }
     std::optional<Error> error;
     try {
       request->crop = model->preprocess(request->produce());

@@ -212,10 +212,10 @@ void Runtime::help_until(const std::function<bool()>& ready) {
 }
 
 Runtime& shared_runtime(const RuntimeOptions& options) {
-  // Intentionally leaked: joining threads from static destructors races with other static
-  // destruction; a leaked runtime's threads sleep until the process exits.
-  static Runtime* runtime = new Runtime(options);
-  return *runtime;
+  // Destroyed at exit like any function-local static: the destructor runs what is still queued and
+  // joins every thread, so no runtime thread outlives main's static destruction.
+  static Runtime runtime(options);
+  return runtime;
 }
 
 }  // namespace clipembed

@@ -55,3 +55,32 @@ TEST(RuntimeTest, ThreadCountComesFromOptions) {
 
 }  // namespace
 }  // namespace clipembed
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace clipembed {
+namespace {
+
+// A child process uses the shared runtime, leaves work queued and returns from "main" (exit()):
+// static destruction must join the threads and exit cleanly, not crash or hang.
+TEST(RuntimeTest, SharedRuntimeShutsDownCleanlyAtExit) {
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    Runtime& rt = shared_runtime(RuntimeOptions{.threads = 2});
+    for (int i = 0; i < 100; ++i)
+      rt.submit([] { std::this_thread::sleep_for(std::chrono::microseconds(100)); });
+    rt.parallel_for(0, 1000, [](int64_t, int64_t) {});
+    std::exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << "child crashed (signal " << WTERMSIG(status) << ")";
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+}  // namespace
+}  // namespace clipembed
