@@ -4,7 +4,7 @@ MODEL ?= tests/fixtures/models/tiny
 CLI := build/src/clipembed
 PYTHON := /usr/bin/python3
 
-.PHONY: setup build run test test-release test-asan bench lint format clean
+.PHONY: setup build run test test-release test-asan test-tsan bench lint format clean
 
 setup:
 	./scripts/setup
@@ -27,6 +27,14 @@ test-asan: setup
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan -j $(JOBS)
 	ctest --preset asan -j $(JOBS)
+
+# The concurrent parts (runtime, ops split over it, pool, URL fetcher) under ThreadSanitizer.
+TSAN_TESTS := 'Runtime|Linear|Attention|ModelPool|UrlFetcher'
+test-tsan: setup
+	cmake --preset tsan >/dev/null
+	cmake --build --preset tsan -j $(JOBS)
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" ctest --test-dir build-tsan \
+		--output-on-failure -j $(JOBS) -R $(TSAN_TESTS)
 
 # Regenerates ViT-B/32 random weights, checks them against the reference embeddings, then prints
 # clipembed's and ONNX Runtime's images/s from one run (bench/compare).

@@ -53,10 +53,10 @@ void ModelEntry::submit(std::function<Image()> produce,
                 key_ + " is unavailable after repeated engine faults; retry later");
   }
   if (admitted_.size() >= options_.max_queued_requests) {
+    const std::string message =
+        key_ + " has " + std::to_string(admitted_.size()) + " requests queued; retry later";
     lock.unlock();
-    return fail(
-        request, ErrorCode::kOverloaded,
-        key_ + " has " + std::to_string(admitted_.size()) + " requests queued; retry later");
+    return fail(request, ErrorCode::kOverloaded, message);
   }
   admitted_.insert(request);
   if (state_ == State::kReady) {

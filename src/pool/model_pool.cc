@@ -173,7 +173,10 @@ ModelPool::~ModelPool() { shutdown(); }
 const PoolOptions& ModelPool::options() const { return impl_->options; }
 
 std::shared_ptr<ImageEmbedder> ModelPool::embedder(const std::string& key) {
-  std::lock_guard<std::mutex> lock(impl_->mutex);
+  // Entry methods are called without the pool's mutex: entries call back into the pool (wake_at)
+  // while holding their own, so holding both here would invert the lock order.
+  std::shared_ptr<pool::ModelEntry> created;
+  std::unique_lock<std::mutex> lock(impl_->mutex);
   auto& entry = impl_->entries[key];
   if (entry == nullptr) {
     std::string directory = key;
@@ -185,9 +188,12 @@ std::shared_ptr<ImageEmbedder> ModelPool::embedder(const std::string& key) {
     entry = std::make_shared<pool::ModelEntry>(
         key, directory, impl_->options, impl_->budget,
         [impl](pool::Clock::time_point when) { impl->wake_at(when); });
-    if (impl_->stopping) entry->shutdown();
+    if (impl_->stopping) created = entry;
   }
-  return std::make_shared<PooledEmbedder>(entry, impl_->options);
+  auto result = std::make_shared<PooledEmbedder>(entry, impl_->options);
+  lock.unlock();
+  if (created != nullptr) created->shutdown();
+  return result;
 }
 
 void ModelPool::shutdown() {
@@ -203,9 +209,14 @@ void ModelPool::shutdown() {
 }
 
 ModelStats ModelPool::stats(const std::string& key) const {
-  std::lock_guard<std::mutex> lock(impl_->mutex);
-  auto it = impl_->entries.find(key);
-  return it == impl_->entries.end() ? ModelStats{} : it->second->stats();
+  std::shared_ptr<pool::ModelEntry> entry;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    auto it = impl_->entries.find(key);
+    if (it == impl_->entries.end()) return {};
+    entry = it->second;
+  }
+  return entry->stats();
 }
 
 MemoryEstimate estimate_memory(const VisionConfig& config, int batch_size) {

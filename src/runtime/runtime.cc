@@ -87,7 +87,8 @@ bool Runtime::run_one_queued_task(std::unique_lock<std::mutex>& lock) {
   queue_.pop_front();
   queued_.store(queue_.size(), std::memory_order_relaxed);
   lock.unlock();
-  task();  // Tasks made by submit() and parallel_for() never throw: they store exceptions.
+  task();          // Tasks made by submit() and parallel_for() never throw: they store exceptions.
+  task = nullptr;  // Release what the task captured before retaking the lock.
   lock.lock();
   return true;
 }

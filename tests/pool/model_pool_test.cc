@@ -157,6 +157,21 @@ TEST(ModelPoolTest, FailedLoadFailsRequestsAndTheNextRequestRetries) {
   fs::remove_all(dir);
 }
 
+TEST(ModelPoolTest, RepeatedLoadFailuresOpenTheBreakerForAWhile) {
+  PoolOptions options;
+  options.model_directories["broken"] = "/nonexistent/model";
+  options.breaker_threshold = 2;
+  options.breaker_cooldown = std::chrono::milliseconds(200);
+  ModelPool pool(options);
+  auto embedder = pool.embedder("broken");
+  const std::string image = fixture_path("images/square.jpg");
+  EXPECT_EQ(code_of([&] { embedder->embed_image(image); }), ErrorCode::kModelInvalid);
+  EXPECT_EQ(code_of([&] { embedder->embed_image(image); }), ErrorCode::kModelInvalid);
+  EXPECT_EQ(code_of([&] { embedder->embed_image(image); }), ErrorCode::kUnavailable);
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  EXPECT_EQ(code_of([&] { embedder->embed_image(image); }), ErrorCode::kModelInvalid);
+}
+
 TEST(ModelPoolTest, FullQueueAnswersOverloadedAtOnce) {
   PoolOptions options = small_pool();
   options.max_queued_requests = 4;
@@ -272,7 +287,7 @@ TEST(ModelPoolTest, ConcurrentMixedRequestsMatchSequentialResults) {
   testing::HttpTestServer server;
   ModelPool pool(small_pool());
   auto embedder = pool.embedder("tiny");
-  const std::string jpg = fixture_path("images/landscape.jpg");
+  const std::string jpg = fixture_path("images/square.jpg");
   const std::string png = fixture_path("images/gray.png");
   const std::string png64 = "data:image/png;base64," + base64_of_file(png);
   const auto want_jpg = embedder->embed_image(jpg), want_png = embedder->embed_image(png);

@@ -67,6 +67,9 @@ namespace {
 // A child process uses the shared runtime, leaves work queued and returns from "main" (exit()):
 // static destruction must join the threads and exit cleanly, not crash or hang.
 TEST(RuntimeTest, SharedRuntimeShutsDownCleanlyAtExit) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "ThreadSanitizer cannot start threads in a child of a threaded process";
+#endif
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
