@@ -66,7 +66,8 @@ void VisionTransformer::forward(Runtime& runtime, const float* pixels, int64_t c
     }
   });
   std::vector<float> embedded(static_cast<size_t>(count * grid * grid * d));
-  ops::linear(runtime, patches.data(), count * grid * grid, weights_.patch, embedded.data());
+  ops::linear(runtime, patches.data(), count * grid * grid, weights_.patch, embedded.data(),
+              kernels::Activation::kNone, false, grid * grid);
   patches = {};
 
   std::vector<float> x(static_cast<size_t>(tokens * d));
@@ -87,16 +88,16 @@ void VisionTransformer::forward(Runtime& runtime, const float* pixels, int64_t c
   const ops::AttentionShape shape{count, n, c.num_attention_heads, d / c.num_attention_heads};
   for (const EncoderLayerWeights& w : weights_.layers) {
     layer_norm_rows(runtime, x.data(), h.data(), tokens, d, w.ln1, c.layer_norm_eps);
-    ops::linear(runtime, h.data(), tokens, w.q, q.data());
-    ops::linear(runtime, h.data(), tokens, w.k, k.data());
-    ops::linear(runtime, h.data(), tokens, w.v, v.data());
+    ops::linear(runtime, h.data(), tokens, w.q, q.data(), kernels::Activation::kNone, false, n);
+    ops::linear(runtime, h.data(), tokens, w.k, k.data(), kernels::Activation::kNone, false, n);
+    ops::linear(runtime, h.data(), tokens, w.v, v.data(), kernels::Activation::kNone, false, n);
     ops::attention(runtime, q.data(), k.data(), v.data(), d, shape, attn.data(), d);
     ops::linear(runtime, attn.data(), tokens, w.out, x.data(), kernels::Activation::kNone,
-                /*accumulate=*/true);
+                /*accumulate=*/true, n);
     layer_norm_rows(runtime, x.data(), h.data(), tokens, d, w.ln2, c.layer_norm_eps);
-    ops::linear(runtime, h.data(), tokens, w.fc1, mlp.data(), act);
+    ops::linear(runtime, h.data(), tokens, w.fc1, mlp.data(), act, false, n);
     ops::linear(runtime, mlp.data(), tokens, w.fc2, x.data(), kernels::Activation::kNone,
-                /*accumulate=*/true);
+                /*accumulate=*/true, n);
   }
 
   // Pool the class token of each image, normalise it, and project it.
@@ -111,7 +112,8 @@ void VisionTransformer::forward(Runtime& runtime, const float* pixels, int64_t c
     std::memcpy(out, pooled.data(), pooled.size() * sizeof(float));
     return;
   }
-  ops::linear(runtime, pooled.data(), count, weights_.projection, out);
+  ops::linear(runtime, pooled.data(), count, weights_.projection, out, kernels::Activation::kNone,
+              false, 1);
 }
 
 }  // namespace clipembed::model

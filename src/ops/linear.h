@@ -17,8 +17,11 @@ struct LinearWeights {
 };
 
 // y[m x out] = act(x[m x in] W^T + b). With `accumulate`, the product and bias are added to what
-// y holds (a residual connection); `act` must then be kNone.
+// y holds (a residual connection); `act` must then be kNone. With rows_per_item > 0 the rows are
+// multiplied in separate products of that many rows (one per image), which makes each image's
+// result independent of the batch it is in.
 void linear(Runtime& runtime, const float* x, int64_t m, const LinearWeights& w, float* y,
-            kernels::Activation act = kernels::Activation::kNone, bool accumulate = false);
+            kernels::Activation act = kernels::Activation::kNone, bool accumulate = false,
+            int64_t rows_per_item = 0);
 
 }  // namespace clipembed::ops

@@ -65,12 +65,9 @@ TEST(ClipVisionModelTest, BatchEqualsOneAtATime) {
   for (const char* name : {"square.jpg", "wide.png", "palette.png"}) {
     images.push_back(read_image_file(fixture_path(std::string("images/") + name)));
   }
+  // Each image's rows go through their own products, so results are bit-identical.
   const auto batch = model->embed_batch(images);
-  for (size_t i = 0; i < images.size(); ++i) {
-    const auto single = model->embed(images[i]);
-    ASSERT_EQ(single.size(), batch[i].size());
-    for (size_t k = 0; k < single.size(); ++k) EXPECT_NEAR(single[k], batch[i][k], 1e-5);
-  }
+  for (size_t i = 0; i < images.size(); ++i) EXPECT_EQ(model->embed(images[i]), batch[i]);
 }
 
 TEST(ClipVisionModelTest, NormalizeGivesUnitVectors) {

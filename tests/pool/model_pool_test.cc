@@ -64,21 +64,20 @@ TEST(ModelPoolTest, EmbedsPathsBase64AndBatchesLikeTheModel) {
   const std::string jpg = fixture_path("images/square.jpg"), png = fixture_path("images/gray.png");
   const auto expected_jpg = model->embed_file(jpg), expected_png = model->embed_file(png);
   EXPECT_EQ(embedder->embedding_dimension(), 16);
-  EXPECT_TRUE(
-      testing::embeddings_match(embedder->embed_image(jpg).data(), expected_jpg.data(), 16));
+  EXPECT_EQ(embedder->embed_image(jpg), expected_jpg);
   const auto from_base64 =
       embedder->embed_image_base64("data:image/png;base64," + base64_of_file(png));
-  EXPECT_TRUE(testing::embeddings_match(from_base64.data(), expected_png.data(), 16));
+  EXPECT_EQ(from_base64, expected_png);
 
   const auto results =
       embedder->batch_embed_images({jpg, fixture_path("images/truncated.jpg"), png});
   ASSERT_EQ(results.size(), 3u);
   ASSERT_TRUE(results[0].ok());
-  EXPECT_TRUE(testing::embeddings_match(results[0].embedding.data(), expected_jpg.data(), 16));
+  EXPECT_EQ(results[0].embedding, expected_jpg);
   ASSERT_FALSE(results[1].ok());
   EXPECT_EQ(results[1].error->code(), ErrorCode::kImageDecode);
   ASSERT_TRUE(results[2].ok());
-  EXPECT_TRUE(testing::embeddings_match(results[2].embedding.data(), expected_png.data(), 16));
+  EXPECT_EQ(results[2].embedding, expected_png);
 }
 
 TEST(ModelPoolTest, BadInputsGetTypedErrorsAndDoNotOpenTheBreaker) {
@@ -106,15 +105,16 @@ TEST(ModelPoolTest, BlockingCallsFromRuntimeTasksComplete) {
   for (int i = 0; i < 200; ++i) {
     tasks.push_back(shared_runtime().submit([&] { return embedder->embed_image(path); }));
   }
-  for (auto& task : tasks) {
-    const auto v = task.get();
-    ASSERT_TRUE(testing::embeddings_match(v.data(), expected.data(), 16));
-  }
+  for (auto& task : tasks) ASSERT_EQ(task.get(), expected);
   EXPECT_LT(pool.stats("tiny").batches, 200u) << "requests were not coalesced";
 }
 
 TEST(ModelPoolTest, ThreadCountDoesNotDependOnWorkersOrModels) {
   shared_runtime();  // Started once per process, whatever the pool does.
+  struct Observed {
+    int threads;
+    int workers;  // Most workers seen on one model.
+  };
   auto run = [](int max_workers, const std::vector<std::string>& keys) {
     PoolOptions options = small_pool();
     options.max_workers_per_model = max_workers;
@@ -127,12 +127,21 @@ TEST(ModelPoolTest, ThreadCountDoesNotDependOnWorkersOrModels) {
         pending.push_back(embedder->embed_image_async(fixture_path("images/square.jpg")));
       }
     }
-    for (auto& f : pending) f.get();
-    return thread_count();
+    Observed seen{0, 0};
+    for (auto& f : pending) {
+      f.get();
+      seen.threads = std::max(seen.threads, thread_count());
+      for (const std::string& key : keys)
+        seen.workers = std::max(seen.workers, pool.stats(key).workers);
+    }
+    return seen;
   };
-  const int one_worker = run(1, {"tiny"});
-  EXPECT_EQ(run(16, {"tiny"}), one_worker);
-  EXPECT_EQ(run(16, {"tiny", "tiny-p16", "tiny-gelu"}), one_worker);
+  const Observed one_worker = run(1, {"tiny"});
+  EXPECT_EQ(one_worker.workers, 1);
+  const Observed many_workers = run(16, {"tiny"});
+  EXPECT_GT(many_workers.workers, 2) << "workers did not scale up";
+  EXPECT_EQ(many_workers.threads, one_worker.threads);
+  EXPECT_EQ(run(16, {"tiny", "tiny-p16", "tiny-gelu"}).threads, one_worker.threads);
 }
 
 TEST(ModelPoolTest, TinyBudgetGivesMemoryExhausted) {
@@ -272,7 +281,7 @@ TEST(ModelPoolTest, UrlInputsAreFetchedAndCheckedByContent) {
   auto embedder = pool.embedder("tiny");
   const auto expected = embedder->embed_image(fixture_path("images/gray.png"));
   const auto v = embedder->embed_image_url(server.url("/image.png"));
-  EXPECT_TRUE(testing::embeddings_match(v.data(), expected.data(), 16));
+  EXPECT_EQ(v, expected);
   EXPECT_EQ(code_of([&] { embedder->embed_image_url(server.url("/text")); }),
             ErrorCode::kImageDecode);
   EXPECT_EQ(code_of([&] { embedder->embed_image_url(server.url("/missing")); }),
@@ -293,7 +302,7 @@ TEST(ModelPoolTest, ConcurrentMixedRequestsMatchSequentialResults) {
   const auto want_jpg = embedder->embed_image(jpg), want_png = embedder->embed_image(png);
   std::atomic<int> good{0}, bad{0}, wrong{0};
   auto check = [&](const Embedding& v, const Embedding& want) {
-    if (testing::embeddings_match(v.data(), want.data(), 16)) {
+    if (v == want) {  // Identical, whatever batch the request landed in.
       ++good;
     } else {
       ++wrong;
