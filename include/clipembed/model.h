@@ -59,6 +59,15 @@ struct LoadOptions {
   DecodeOptions decode;  // Limits applied by embed_file() and embed_encoded().
 };
 
+// Resolves a model reference: a directory as is, or a Hugging Face repo id such as
+// "openai/clip-vit-base-patch32" found in the local hub cache (HF_HUB_CACHE, else HF_HOME/hub, else
+// ~/.cache/huggingface/hub; snapshot from refs/main). Throws Error(kModelInvalid) saying how to
+// download a missing model.
+std::string locate_model(const std::string& reference);
+
+// The hub cache directory the environment selects (see locate_model).
+std::string hub_cache_directory();
+
 class ClipVisionModel {
  public:
   // Loads a model directory. Throws Error: kIo for unreadable files, kModelInvalid for
@@ -73,6 +82,8 @@ class ClipVisionModel {
   const VisionConfig& vision_config() const;
   const PreprocessConfig& preprocess_config() const;
   const std::string& directory() const;
+  // How the checkpoint stores the weights ("F32", "F16", "BF16"); compute is always float32.
+  const std::string& weights_dtype() const;
 
   // The crop the network sees for a decoded image.
   Image preprocess(const Image& image) const;

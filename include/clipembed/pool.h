@@ -53,7 +53,8 @@ struct PoolOptions {
   size_t max_base64_bytes = 32u << 20;
   // Image URLs (http and https only): time limits, size limit and redirect limit.
   UrlLimits url;
-  // Keys that are not directories are looked up here (e.g. "openai/clip-vit-base-patch32").
+  // Where keys live: a key found here maps to its directory; any other key is used as a directory
+  // or, failing that, as a Hugging Face repo id in the local hub cache (see locate_model()).
   std::map<std::string, std::string> model_directories;
 };
 
@@ -75,7 +76,7 @@ class ModelPool {
   ModelPool(const ModelPool&) = delete;
   ModelPool& operator=(const ModelPool&) = delete;
 
-  // The embedder for a key (a directory, or a key of options.model_directories). The model loads
+  // The embedder for a key (see PoolOptions::model_directories). The model loads
   // on its first request; a failed load fails the waiting requests and is retried by the next.
   std::shared_ptr<ImageEmbedder> embedder(const std::string& key);
 

@@ -12,6 +12,13 @@ constexpr int kExitUsage = 2;
 constexpr int kExitSomeFailed = 3;
 
 int embed_command(const std::vector<std::string>& args);
+int info_command(const std::vector<std::string>& args);
+
+// The model named by --model at args[*i] (advancing *i past its value), or "" if args[*i] is not
+// --model. Values are directories or Hugging Face repo ids (resolved with locate_model()).
+std::string model_argument(const std::vector<std::string>& args, size_t* i);
+// CLIPEMBED_MODEL, or "".
+std::string default_model();
 int preprocess_command(const std::vector<std::string>& args);
 
 }  // namespace clipembed::cli

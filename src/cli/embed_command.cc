@@ -24,12 +24,12 @@ struct Decoded {
 }  // namespace
 
 int embed_command(const std::vector<std::string>& args) {
-  std::string model_dir;
+  std::string model_dir = default_model();
   bool normalize = false;
   std::vector<std::string> files;
   for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--model" && i + 1 < args.size()) {
-      model_dir = args[++i];
+    if (std::string m = model_argument(args, &i); !m.empty()) {
+      model_dir = m;
     } else if (args[i] == "--normalize") {
       normalize = true;
     } else if (args[i].size() > 1 && args[i][0] == '-' && args[i] != "--") {
@@ -45,7 +45,7 @@ int embed_command(const std::vector<std::string>& args) {
   }
   std::shared_ptr<const ClipVisionModel> model;
   try {
-    model = ClipVisionModel::load(model_dir);
+    model = ClipVisionModel::load(locate_model(model_dir));
   } catch (const Error& e) {
     std::fprintf(stderr, "clipembed embed: %s: %s\n", std::string(code_name(e.code())).c_str(),
                  e.what());

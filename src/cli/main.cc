@@ -12,8 +12,12 @@ constexpr const char* kUsage =
     "usage: clipembed <command> [options]\n"
     "\n"
     "commands:\n"
-    "  embed --model DIR [--normalize] FILE...    print one JSON line per image\n"
-    "  preprocess --model DIR IMAGE -o OUT.png     write the crop the model sees\n";
+    "  embed --model REF [--normalize] FILE...    print one JSON line per image\n"
+    "  preprocess --model REF IMAGE -o OUT.png     write the crop the model sees\n"
+    "  info --model REF                            describe a model\n"
+    "\n"
+    "REF: a model directory, or a Hugging Face repo id in the local cache\n"
+    "(e.g. openai/clip-vit-base-patch32); default: $CLIPEMBED_MODEL\n";
 
 }  // namespace
 
@@ -27,6 +31,7 @@ int main(int argc, char** argv) {
   try {
     if (command == "embed") return clipembed::cli::embed_command(args);
     if (command == "preprocess") return clipembed::cli::preprocess_command(args);
+    if (command == "info") return clipembed::cli::info_command(args);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "clipembed: %s\n", e.what());
     return clipembed::cli::kExitUsage;

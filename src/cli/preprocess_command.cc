@@ -9,10 +9,10 @@
 namespace clipembed::cli {
 
 int preprocess_command(const std::vector<std::string>& args) {
-  std::string model_dir, input, output;
+  std::string model_dir = default_model(), input, output;
   for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--model" && i + 1 < args.size()) {
-      model_dir = args[++i];
+    if (std::string m = model_argument(args, &i); !m.empty()) {
+      model_dir = m;
     } else if ((args[i] == "-o" || args[i] == "--output") && i + 1 < args.size()) {
       output = args[++i];
     } else if (input.empty() && !args[i].empty() && args[i][0] != '-') {
@@ -27,7 +27,7 @@ int preprocess_command(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   try {
-    auto model = ClipVisionModel::load(model_dir);
+    auto model = ClipVisionModel::load(locate_model(model_dir));
     Image crop = model->preprocess(read_image_file(input));
     write_png_file(crop, output);
     std::printf("%s: %dx%d crop written to %s\n", input.c_str(), crop.width, crop.height,

@@ -87,6 +87,9 @@ int ClipVisionModel::dimension() const { return state_->network->output_dimensio
 const VisionConfig& ClipVisionModel::vision_config() const { return state_->config; }
 const PreprocessConfig& ClipVisionModel::preprocess_config() const { return state_->preprocess; }
 const std::string& ClipVisionModel::directory() const { return state_->directory; }
+const std::string& ClipVisionModel::weights_dtype() const {
+  return state_->weights->stored_dtype();
+}
 
 Image ClipVisionModel::preprocess(const Image& image) const {
   return resize_and_crop(image, state_->preprocess);

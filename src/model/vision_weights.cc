@@ -81,6 +81,7 @@ VisionWeights::VisionWeights(std::unique_ptr<SafetensorsFile> file, VisionConfig
   const int64_t d = c.hidden_size, f = c.intermediate_size, p = c.patch_size;
   const std::string e = "vision_model.embeddings.";
   class_embedding = bind(e + "class_embedding", {d});
+  stored_dtype_ = file_->find(e + "class_embedding")->dtype_name;
   patch = {bind(e + "patch_embedding.weight", {d, c.num_channels, p, p}), nullptr,
            c.num_channels * p * p, d};
   position_embedding = bind(e + "position_embedding.weight", {c.num_positions(), d});

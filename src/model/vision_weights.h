@@ -40,12 +40,15 @@ class VisionWeights {
 
   // Bytes of float32 weights held outside the mapping (converted tensors).
   size_t converted_bytes() const;
+  // The dtype the checkpoint stores the tower in ("F32", "F16", "BF16").
+  const std::string& stored_dtype() const { return stored_dtype_; }
 
  private:
   const float* bind(const std::string& name, const std::vector<int64_t>& shape);
 
   std::unique_ptr<SafetensorsFile> file_;
   std::vector<std::vector<float>> converted_;
+  std::string stored_dtype_;
 };
 
 }  // namespace clipembed::model

@@ -179,10 +179,17 @@ std::shared_ptr<ImageEmbedder> ModelPool::embedder(const std::string& key) {
   std::unique_lock<std::mutex> lock(impl_->mutex);
   auto& entry = impl_->entries[key];
   if (entry == nullptr) {
+    // A directory, a configured key, or a repo id in the Hugging Face cache; an unknown key keeps
+    // its name and fails at load time like any missing model.
     std::string directory = key;
-    if (!is_directory(key)) {
-      auto it = impl_->options.model_directories.find(key);
-      if (it != impl_->options.model_directories.end()) directory = it->second;
+    auto it = impl_->options.model_directories.find(key);
+    if (it != impl_->options.model_directories.end()) {
+      directory = it->second;
+    } else if (!is_directory(key)) {
+      try {
+        directory = locate_model(key);
+      } catch (const Error&) {
+      }
     }
     Impl* impl = impl_.get();
     entry = std::make_shared<pool::ModelEntry>(

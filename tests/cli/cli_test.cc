@@ -67,6 +67,17 @@ TEST(CliTest, ExitCodes) {
   EXPECT_EQ(run("embed --model /nonexistent " + fixture_path("images/square.jpg")).exit_code, 2);
 }
 
+TEST(CliTest, InfoDescribesTheModel) {
+  const Result r = run("info --model " + fixture_path("models/tiny-336"));
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("dimension:      16"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("patch 14, image 336"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("stored as F32"), std::string::npos) << r.out;
+  EXPECT_NE(run("info --model " + fixture_path("models/tiny-f16")).out.find("stored as F16"),
+            std::string::npos);
+  EXPECT_EQ(run("info --model /nonexistent").exit_code, 2);
+}
+
 TEST(CliTest, NormalizeGivesUnitVectors) {
   const Result r = run("embed --normalize --model " + fixture_path("models/tiny-p16") + " " +
                        fixture_path("images/wide.png"));
