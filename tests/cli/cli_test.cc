@@ -89,7 +89,7 @@ TEST(CliTest, NormalizeGivesUnitVectors) {
 }
 
 TEST(CliTest, PreprocessWritesTheCropTheModelSees) {
-  const std::string out = (std::filesystem::temp_directory_path() / "clipembed_crop.png").string();
+  const std::string out = testing::temp_path("clipembed_crop.png");
   const Result r = run("preprocess --model " + fixture_path("models/tiny") + " " +
                        fixture_path("images/hd.jpg") + " -o " + out);
   ASSERT_EQ(r.exit_code, 0);

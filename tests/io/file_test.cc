@@ -5,12 +5,13 @@
 #include <filesystem>
 
 #include "clipembed/error.h"
+#include "support/fixtures.h"
 
 namespace clipembed::io {
 namespace {
 
 TEST(FileTest, WriteReadAndMapRoundTrip) {
-  const std::string path = (std::filesystem::temp_directory_path() / "clipembed_file_test.bin");
+  const std::string path = clipembed::testing::temp_path("clipembed_file_test.bin");
   const std::vector<uint8_t> data = {1, 2, 3, 250};
   write_file(path, data);
   EXPECT_EQ(read_file(path), data);

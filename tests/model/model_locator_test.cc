@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 class ModelLocatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    cache_ = fs::temp_directory_path() / "clipembed_hub_cache";
+    cache_ = testing::temp_path("clipembed_hub_cache");
     fs::remove_all(cache_);
     const fs::path repo = cache_ / "models--openai--clip-vit-tiny";
     fs::create_directories(repo / "refs");

@@ -74,7 +74,7 @@ TEST(SafetensorsTest, RejectsMalformedFiles) {
 TEST(SafetensorsTest, MissingOrMisshapedTensorIsNamed) {
   const std::string src = testing::fixture_path("models/tiny");
   auto original = SafetensorsFile(src + "/model.safetensors");
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "clipembed_bad_model";
+  const std::filesystem::path dir = testing::temp_path("clipembed_bad_model");
   std::filesystem::create_directories(dir);
   for (const char* name : {"config.json", "preprocessor_config.json"}) {
     std::filesystem::copy_file(src + "/" + name, dir / name,

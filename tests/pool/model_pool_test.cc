@@ -153,7 +153,7 @@ TEST(ModelPoolTest, TinyBudgetGivesMemoryExhausted) {
 }
 
 TEST(ModelPoolTest, FailedLoadFailsRequestsAndTheNextRequestRetries) {
-  const fs::path dir = fs::temp_directory_path() / "clipembed_pool_retry";
+  const fs::path dir = testing::temp_path("clipembed_pool_retry");
   fs::remove_all(dir);
   PoolOptions options;
   options.model_directories["late"] = dir.string();

@@ -1,6 +1,9 @@
 #include "support/fixtures.h"
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -14,6 +17,12 @@ nlohmann::json manifest() {
 }
 
 }  // namespace
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() /
+          (name + "_" + std::to_string(static_cast<long>(::getpid()))))
+      .string();
+}
 
 std::string fixture_path(const std::string& relative) {
   return std::string(CLIPEMBED_FIXTURES_DIR) + "/" + relative;

@@ -11,6 +11,10 @@ namespace clipembed::testing {
 
 std::string fixture_path(const std::string& relative);
 
+// A path in the temporary directory unique to this process: ctest runs tests in parallel
+// processes, which must not share scratch files.
+std::string temp_path(const std::string& name);
+
 // The valid images, in manifest order (the row order of crops_u8.npy and embeds_*.npy).
 std::vector<std::string> valid_image_names();
 
