@@ -75,7 +75,10 @@ class Runtime {
  private:
   void enqueue(std::function<void()> task);
   void notify_if_sleeping(std::unique_lock<std::mutex>& lock);
-  bool run_one_queued_task(std::unique_lock<std::mutex>& lock);
+  // Idle threads take the oldest task (fairness); a thread waiting on work it queued takes the
+  // newest, which is most likely its own, so blocking calls mostly serve themselves instead of
+  // nesting other callers' blocking tasks on their stack.
+  bool run_one_queued_task(std::unique_lock<std::mutex>& lock, bool newest);
   void worker_loop();
   void parallel_for_inside(int64_t begin, int64_t end,
                            const std::function<void(int64_t, int64_t)>& fn, int64_t grain);

@@ -1,13 +1,18 @@
 #include <cstdio>
+#include <cstdlib>
+#include <future>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/input_list.h"
 #include "cli/json_lines.h"
 #include "clipembed/error.h"
 #include "clipembed/model.h"
 #include "clipembed/runtime.h"
+#include "io/url_fetcher.h"
 
 namespace clipembed::cli {
 namespace {
@@ -21,28 +26,88 @@ struct Decoded {
   std::string message;
 };
 
+constexpr const char* kEmbedUsage =
+    "usage: clipembed embed --model REF [options] [PATH|DIR|URL|-]...\n"
+    "  --recursive          descend into subdirectories of DIR arguments\n"
+    "  --glob PATTERN       files to take from directories (default: image extensions)\n"
+    "  --files-from FILE    read one path or URL per line (- for stdin)\n"
+    "  --batch-size N       images per forward pass (default 16)\n"
+    "  --threads N          compute threads (default: CLIPEMBED_THREADS, else one per core)\n"
+    "  --normalize          L2-normalise the embeddings\n";
+
+// Reads an input: a local file, or an http(s) URL fetched on the I/O thread.
+Image load_input(const std::string& input) {
+  if (!is_url(input)) return read_image_file(input);
+  auto promise = std::make_shared<std::promise<std::vector<uint8_t>>>();
+  auto future = promise->get_future();
+  io::UrlFetcher::instance().fetch(input, io::UrlOptions{},
+                                   [promise](std::vector<uint8_t>* body, const Error* error) {
+                                     if (error != nullptr) {
+                                       promise->set_exception(std::make_exception_ptr(*error));
+                                     } else {
+                                       promise->set_value(std::move(*body));
+                                     }
+                                   });
+  const std::vector<uint8_t> bytes = shared_runtime().wait(future);
+  try {
+    return decode_image(bytes);
+  } catch (const Error& e) {
+    throw Error(e.code(), input + ": " + e.what());
+  }
+}
+
 }  // namespace
 
 int embed_command(const std::vector<std::string>& args) {
   std::string model_dir = default_model();
   bool normalize = false;
-  std::vector<std::string> files;
+  size_t group_size = kGroupSize;
+  int threads = 0;
+  InputOptions input_options;
+  std::vector<std::string> arguments;
+  auto number = [&](size_t* i, const char* name) -> long {
+    if (*i + 1 >= args.size()) return -1;
+    char* end = nullptr;
+    const long v = std::strtol(args[++*i].c_str(), &end, 10);
+    if (end == args[*i].c_str() || *end != '\0' || v <= 0 || v > 4096) {
+      std::fprintf(stderr, "clipembed embed: %s needs a positive number\n", name);
+      return -1;
+    }
+    return v;
+  };
   for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
     if (std::string m = model_argument(args, &i); !m.empty()) {
       model_dir = m;
-    } else if (args[i] == "--normalize") {
+    } else if (a == "--normalize") {
       normalize = true;
-    } else if (args[i].size() > 1 && args[i][0] == '-' && args[i] != "--") {
-      std::fprintf(stderr, "clipembed embed: unknown option '%s'\n", args[i].c_str());
+    } else if (a == "--recursive" || a == "-r") {
+      input_options.recursive = true;
+    } else if (a == "--glob" && i + 1 < args.size()) {
+      input_options.glob = args[++i];
+    } else if (a == "--files-from" && i + 1 < args.size()) {
+      input_options.files_from.push_back(args[++i]);
+    } else if (a == "--batch-size") {
+      const long v = number(&i, "--batch-size");
+      if (v < 0) return kExitUsage;
+      group_size = static_cast<size_t>(v);
+    } else if (a == "--threads") {
+      const long v = number(&i, "--threads");
+      if (v < 0) return kExitUsage;
+      threads = static_cast<int>(v);
+    } else if (a.size() > 1 && a[0] == '-') {
+      std::fprintf(stderr, "clipembed embed: unknown option '%s'\n%s", a.c_str(), kEmbedUsage);
       return kExitUsage;
     } else {
-      files.push_back(args[i]);
+      arguments.push_back(a);
     }
   }
-  if (model_dir.empty() || files.empty()) {
-    std::fprintf(stderr, "usage: clipembed embed --model DIR [--normalize] FILE...\n");
+  if (model_dir.empty() || (arguments.empty() && input_options.files_from.empty())) {
+    std::fputs(kEmbedUsage, stderr);
     return kExitUsage;
   }
+  shared_runtime(RuntimeOptions{.threads = threads});  // First use: fixes the thread count.
+  const std::vector<std::string> files = expand_inputs(arguments, input_options);
   std::shared_ptr<const ClipVisionModel> model;
   try {
     model = ClipVisionModel::load(locate_model(model_dir));
@@ -53,13 +118,13 @@ int embed_command(const std::vector<std::string>& args) {
   }
 
   bool any_failed = false;
-  for (size_t start = 0; start < files.size(); start += kGroupSize) {
-    const size_t count = std::min(kGroupSize, files.size() - start);
+  for (size_t start = 0; start < files.size(); start += group_size) {
+    const size_t count = std::min(group_size, files.size() - start);
     std::vector<Decoded> decoded(count);
     shared_runtime().parallel_for(0, static_cast<int64_t>(count), [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
         try {
-          decoded[i].image = model->preprocess(read_image_file(files[start + i]));
+          decoded[i].image = model->preprocess(load_input(files[start + i]));
         } catch (const Error& err) {
           decoded[i].code = err.code();
           decoded[i].message = err.what();

@@ -81,10 +81,16 @@ void Runtime::notify_if_sleeping(std::unique_lock<std::mutex>& lock) {
 }
 
 // Pops and runs one task with the lock released; returns false when the queue is empty.
-bool Runtime::run_one_queued_task(std::unique_lock<std::mutex>& lock) {
+bool Runtime::run_one_queued_task(std::unique_lock<std::mutex>& lock, bool newest) {
   if (queue_.empty()) return false;
-  std::function<void()> task = std::move(queue_.front());
-  queue_.pop_front();
+  std::function<void()> task;
+  if (newest) {
+    task = std::move(queue_.back());
+    queue_.pop_back();
+  } else {
+    task = std::move(queue_.front());
+    queue_.pop_front();
+  }
   queued_.store(queue_.size(), std::memory_order_relaxed);
   lock.unlock();
   task();          // Tasks made by submit() and parallel_for() never throw: they store exceptions.
@@ -97,7 +103,7 @@ void Runtime::worker_loop() {
   current_runtime = this;
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
-    if (run_one_queued_task(lock)) continue;
+    if (run_one_queued_task(lock, /*newest=*/false)) continue;
     if (stopping_) return;
     lock.unlock();
     spin_until([this] {
@@ -172,7 +178,7 @@ void Runtime::parallel_for_inside(int64_t begin, int64_t end,
   std::unique_lock<std::mutex> lock(mutex_);
   auto finished = [&] { return shared.remaining.load(std::memory_order_relaxed) == 0; };
   while (!finished()) {
-    if (run_one_queued_task(lock)) continue;
+    if (run_one_queued_task(lock, /*newest=*/true)) continue;
     lock.unlock();
     spin_until([&] { return finished() || queued_.load(std::memory_order_relaxed) > 0; });
     lock.lock();
@@ -199,7 +205,7 @@ void Runtime::help_until(const std::function<bool()>& ready) {
   }
   std::unique_lock<std::mutex> lock(mutex_);
   while (!ready()) {
-    if (run_one_queued_task(lock)) continue;
+    if (run_one_queued_task(lock, /*newest=*/true)) continue;
     lock.unlock();
     spin_until([&] { return queued_.load(std::memory_order_relaxed) > 0 || ready(); });
     lock.lock();

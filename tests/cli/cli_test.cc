@@ -2,13 +2,16 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "clipembed/model.h"
 #include "support/fixtures.h"
+#include "support/http_test_server.h"
 
 namespace clipembed {
 namespace {
@@ -21,7 +24,9 @@ struct Result {
 };
 
 Result run(const std::string& args) {
-  const std::string command = std::string(CLIPEMBED_CLI_PATH) + " " + args + " 2>/dev/null";
+  // bash, for the process substitution some tests feed lists through.
+  const std::string command =
+      "bash -c \"" + std::string(CLIPEMBED_CLI_PATH) + " " + args + " 2>/dev/null\"";
   FILE* pipe = popen(command.c_str(), "r");
   Result r{-1, ""};
   if (pipe == nullptr) return r;
@@ -55,6 +60,43 @@ TEST(CliTest, EmbedWritesOneLinePerInputInOrderAndReportsFailures) {
   ASSERT_EQ(actual.size(), expected.size());
   // Batched in the CLI, single here: the same bits (and JSON floats round-trip exactly).
   EXPECT_EQ(actual, expected);
+}
+
+size_t line_count(const std::string& out) { return std::count(out.begin(), out.end(), '\n'); }
+
+TEST(CliTest, ExpandsDirectoriesGlobsListsAndUrls) {
+  namespace fs = std::filesystem;
+  const fs::path dir = testing::temp_path("clipembed_cli_inputs");
+  fs::remove_all(dir);
+  fs::create_directories(dir / "sub");
+  fs::copy_file(fixture_path("images/square.jpg"), dir / "a.jpg");
+  fs::copy_file(fixture_path("images/gray.png"), dir / "sub" / "b.png");
+  std::ofstream(dir / "notes.txt") << "not an image";
+  const std::string model = "--model " + fixture_path("models/tiny") + " ";
+  EXPECT_EQ(line_count(run("embed " + model + dir.string()).out), 1u);
+  const Result recursive = run("embed " + model + "--recursive " + dir.string());
+  EXPECT_EQ(recursive.exit_code, 0);
+  EXPECT_EQ(line_count(recursive.out), 2u);
+  EXPECT_NE(recursive.out.find("sub/b.png"), std::string::npos);
+  EXPECT_EQ(line_count(run("embed " + model + "-r --glob '*.png' " + dir.string()).out), 1u);
+  const Result listed =
+      run("embed " + model + "--files-from - < <(printf '%s\\n# comment\\n%s\\n' " +
+          (dir / "a.jpg").string() + " " + (dir / "sub" / "b.png").string() + ")");
+  EXPECT_EQ(line_count(listed.out), 2u) << listed.out;
+
+  testing::HttpTestServer server;
+  const Result url =
+      run("embed " + model + server.url("/image.png") + " " + server.url("/missing"));
+  EXPECT_EQ(url.exit_code, 3);
+  std::istringstream lines(url.out);
+  std::string first, second;
+  std::getline(lines, first);
+  std::getline(lines, second);
+  auto lib = ClipVisionModel::load(fixture_path("models/tiny"));
+  EXPECT_EQ(nlohmann::json::parse(first)["embedding"].get<std::vector<float>>(),
+            lib->embed_file(fixture_path("images/gray.png")));
+  EXPECT_EQ(nlohmann::json::parse(second)["error"]["code"], "url_status");
+  fs::remove_all(dir);
 }
 
 TEST(CliTest, ExitCodes) {
