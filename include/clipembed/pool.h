@@ -49,6 +49,9 @@ struct PoolOptions {
   // and how long it stays open. Bad user input never counts.
   int breaker_threshold = 5;
   std::chrono::milliseconds breaker_cooldown{10000};
+  // Every request's vector is bit-identical to embedding that image alone, however requests are
+  // coalesced (see EmbedOptions::batch_invariant for the cost).
+  bool batch_invariant = true;
   DecodeOptions decode;
   size_t max_base64_bytes = 32u << 20;
   // Image URLs (http and https only): time limits, size limit and redirect limit.

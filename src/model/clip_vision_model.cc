@@ -99,7 +99,7 @@ void ClipVisionModel::forward(const float* pixel_values, int64_t count, float* o
                               const EmbedOptions& options) const {
   Runtime& runtime = shared_runtime();
   auto run = [&] {
-    state_->network->forward(runtime, pixel_values, count, out);
+    state_->network->forward(runtime, pixel_values, count, out, options.batch_invariant);
     if (options.normalize) {
       for (int64_t i = 0; i < count; ++i) l2_normalize(out + i * dimension(), dimension());
     }

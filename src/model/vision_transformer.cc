@@ -39,11 +39,13 @@ int64_t VisionTransformer::activation_bytes(const VisionConfig& c, int64_t count
   return floats * static_cast<int64_t>(sizeof(float));
 }
 
-void VisionTransformer::forward(Runtime& runtime, const float* pixels, int64_t count,
-                                float* out) const {
+void VisionTransformer::forward(Runtime& runtime, const float* pixels, int64_t count, float* out,
+                                bool invariant) const {
   const VisionConfig& c = config_;
   const int64_t d = c.hidden_size, f = c.intermediate_size, p = c.patch_size, s = c.image_size;
   const int64_t grid = c.grid(), n = c.num_positions(), tokens = count * n;
+  // Batch-invariant mode multiplies each image's rows on their own (see ops::linear).
+  const int64_t per_image = invariant ? n : 0;
   const int64_t patch_in = int64_t{c.num_channels} * p * p;
   const kernels::Activation act = c.hidden_act == HiddenAct::kGelu
                                       ? kernels::Activation::kGelu
@@ -67,7 +69,7 @@ void VisionTransformer::forward(Runtime& runtime, const float* pixels, int64_t c
   });
   std::vector<float> embedded(static_cast<size_t>(count * grid * grid * d));
   ops::linear(runtime, patches.data(), count * grid * grid, weights_.patch, embedded.data(),
-              kernels::Activation::kNone, false, grid * grid);
+              kernels::Activation::kNone, false, invariant ? grid * grid : 0);
   patches = {};
 
   std::vector<float> x(static_cast<size_t>(tokens * d));
@@ -88,16 +90,19 @@ void VisionTransformer::forward(Runtime& runtime, const float* pixels, int64_t c
   const ops::AttentionShape shape{count, n, c.num_attention_heads, d / c.num_attention_heads};
   for (const EncoderLayerWeights& w : weights_.layers) {
     layer_norm_rows(runtime, x.data(), h.data(), tokens, d, w.ln1, c.layer_norm_eps);
-    ops::linear(runtime, h.data(), tokens, w.q, q.data(), kernels::Activation::kNone, false, n);
-    ops::linear(runtime, h.data(), tokens, w.k, k.data(), kernels::Activation::kNone, false, n);
-    ops::linear(runtime, h.data(), tokens, w.v, v.data(), kernels::Activation::kNone, false, n);
+    ops::linear(runtime, h.data(), tokens, w.q, q.data(), kernels::Activation::kNone, false,
+                per_image);
+    ops::linear(runtime, h.data(), tokens, w.k, k.data(), kernels::Activation::kNone, false,
+                per_image);
+    ops::linear(runtime, h.data(), tokens, w.v, v.data(), kernels::Activation::kNone, false,
+                per_image);
     ops::attention(runtime, q.data(), k.data(), v.data(), d, shape, attn.data(), d);
     ops::linear(runtime, attn.data(), tokens, w.out, x.data(), kernels::Activation::kNone,
-                /*accumulate=*/true, n);
+                /*accumulate=*/true, per_image);
     layer_norm_rows(runtime, x.data(), h.data(), tokens, d, w.ln2, c.layer_norm_eps);
-    ops::linear(runtime, h.data(), tokens, w.fc1, mlp.data(), act, false, n);
+    ops::linear(runtime, h.data(), tokens, w.fc1, mlp.data(), act, false, per_image);
     ops::linear(runtime, mlp.data(), tokens, w.fc2, x.data(), kernels::Activation::kNone,
-                /*accumulate=*/true, n);
+                /*accumulate=*/true, per_image);
   }
 
   // Pool the class token of each image, normalise it, and project it.
@@ -113,7 +118,7 @@ void VisionTransformer::forward(Runtime& runtime, const float* pixels, int64_t c
     return;
   }
   ops::linear(runtime, pooled.data(), count, weights_.projection, out, kernels::Activation::kNone,
-              false, 1);
+              false, invariant ? 1 : 0);
 }
 
 }  // namespace clipembed::model

@@ -21,7 +21,9 @@ class VisionTransformer {
   }
 
   // pixels: count x 3 x S x S (S = image_size), channels first. out: count x output_dimension().
-  void forward(Runtime& runtime, const float* pixels, int64_t count, float* out) const;
+  // With `invariant`, each image's result is bit-identical whatever else is in the batch.
+  void forward(Runtime& runtime, const float* pixels, int64_t count, float* out,
+               bool invariant) const;
 
   // Bytes of activations forward() allocates for a batch of `count` images.
   static int64_t activation_bytes(const VisionConfig& config, int64_t count);

@@ -221,7 +221,8 @@ void ModelEntry::run_batch(std::vector<RequestPtr> batch,
     for (size_t i = 0; i < batch.size(); ++i) {
       to_pixel_values(batch[i]->crop, pre, pixels.data() + i * per_image);
     }
-    model->forward(pixels.data(), static_cast<int64_t>(batch.size()), out.data());
+    model->forward(pixels.data(), static_cast<int64_t>(batch.size()), out.data(),
+                   EmbedOptions{.normalize = false, .batch_invariant = options_.batch_invariant});
   } catch (const Error& e) {
     error = e;
   } catch (const std::exception& e) {

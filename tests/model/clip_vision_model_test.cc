@@ -65,9 +65,16 @@ TEST(ClipVisionModelTest, BatchEqualsOneAtATime) {
   for (const char* name : {"square.jpg", "wide.png", "palette.png"}) {
     images.push_back(read_image_file(fixture_path(std::string("images/") + name)));
   }
-  // Each image's rows go through their own products, so results are bit-identical.
-  const auto batch = model->embed_batch(images);
-  for (size_t i = 0; i < images.size(); ++i) EXPECT_EQ(model->embed(images[i]), batch[i]);
+  // Batch-invariant mode: bit-identical. Default mode: equal within float32 rounding.
+  const EmbedOptions invariant{.normalize = false, .batch_invariant = true};
+  const auto exact = model->embed_batch(images, invariant);
+  const auto fast = model->embed_batch(images);
+  for (size_t i = 0; i < images.size(); ++i) {
+    const auto single = model->embed(images[i]);
+    EXPECT_EQ(model->embed(images[i], invariant), exact[i]);
+    EXPECT_TRUE(
+        testing::embeddings_match(fast[i].data(), single.data(), static_cast<int>(single.size())));
+  }
 }
 
 TEST(ClipVisionModelTest, NormalizeGivesUnitVectors) {

@@ -296,7 +296,9 @@ TEST(ModelPoolTest, UrlInputsAreFetchedAndCheckedByContent) {
 // bad one its error code, and the good ones keep succeeding around the bad ones.
 TEST(ModelPoolTest, ConcurrentMixedRequestsMatchSequentialResults) {
   testing::HttpTestServer server;
-  ModelPool pool(small_pool());
+  PoolOptions options = small_pool();
+  options.request_deadline = std::chrono::minutes(10);  // Sanitizer builds run this slowly.
+  ModelPool pool(options);
   auto embedder = pool.embedder("tiny");
   const std::string jpg = fixture_path("images/square.jpg");
   const std::string png = fixture_path("images/gray.png");
