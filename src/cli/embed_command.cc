@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/embed_output.h"
 #include "cli/input_list.h"
-#include "cli/json_lines.h"
 #include "clipembed/error.h"
 #include "clipembed/model.h"
 #include "clipembed/runtime.h"
@@ -33,7 +33,9 @@ constexpr const char* kEmbedUsage =
     "  --files-from FILE    read one path or URL per line (- for stdin)\n"
     "  --batch-size N       images per forward pass (default 16)\n"
     "  --threads N          compute threads (default: CLIPEMBED_THREADS, else one per core)\n"
-    "  --normalize          L2-normalise the embeddings\n";
+    "  --normalize          L2-normalise the embeddings\n"
+    "  --output FILE        write FILE (.jsonl, or .npy + FILE.paths.txt + FILE.errors.jsonl)\n"
+    "  --format jsonl|npy   output format (default: from the --output extension)\n";
 
 // Reads an input: a local file, or an http(s) URL fetched on the I/O thread.
 Image load_input(const std::string& input) {
@@ -64,6 +66,7 @@ int embed_command(const std::vector<std::string>& args) {
   size_t group_size = kGroupSize;
   int threads = 0;
   InputOptions input_options;
+  std::string output_path, output_format;
   std::vector<std::string> arguments;
   auto number = [&](size_t* i, const char* name) -> long {
     if (*i + 1 >= args.size()) return -1;
@@ -85,6 +88,10 @@ int embed_command(const std::vector<std::string>& args) {
       input_options.recursive = true;
     } else if (a == "--glob" && i + 1 < args.size()) {
       input_options.glob = args[++i];
+    } else if ((a == "--output" || a == "-o") && i + 1 < args.size()) {
+      output_path = args[++i];
+    } else if (a == "--format" && i + 1 < args.size()) {
+      output_format = args[++i];
     } else if (a == "--files-from" && i + 1 < args.size()) {
       input_options.files_from.push_back(args[++i]);
     } else if (a == "--batch-size") {
@@ -109,8 +116,10 @@ int embed_command(const std::vector<std::string>& args) {
   shared_runtime(RuntimeOptions{.threads = threads});  // First use: fixes the thread count.
   const std::vector<std::string> files = expand_inputs(arguments, input_options);
   std::shared_ptr<const ClipVisionModel> model;
+  std::unique_ptr<EmbedOutput> output;
   try {
     model = ClipVisionModel::load(locate_model(model_dir));
+    output = make_embed_output(output_path, output_format, model->dimension());
   } catch (const Error& e) {
     std::fprintf(stderr, "clipembed embed: %s: %s\n", std::string(code_name(e.code())).c_str(),
                  e.what());
@@ -142,14 +151,14 @@ int embed_command(const std::vector<std::string>& args) {
     size_t next = 0;
     for (size_t i = 0; i < count; ++i) {
       const std::string& path = files[start + i];
-      std::string line = decoded[i].image
-                             ? embedding_line(path, vectors[next++])
-                             : error_line(path, code_name(decoded[i].code), decoded[i].message);
-      if (!decoded[i].image) any_failed = true;
-      std::fputs(line.c_str(), stdout);
-      std::fputc('\n', stdout);
+      if (decoded[i].image) {
+        output->success(path, vectors[next++]);
+      } else {
+        any_failed = true;
+        output->failure(path, code_name(decoded[i].code), decoded[i].message);
+      }
     }
-    std::fflush(stdout);
+    output->flush();
   }
   return any_failed ? kExitSomeFailed : kExitOk;
 }

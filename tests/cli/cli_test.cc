@@ -12,6 +12,7 @@
 #include "clipembed/model.h"
 #include "support/fixtures.h"
 #include "support/http_test_server.h"
+#include "support/npy.h"
 
 namespace clipembed {
 namespace {
@@ -99,6 +100,45 @@ TEST(CliTest, ExpandsDirectoriesGlobsListsAndUrls) {
   EXPECT_TRUE(testing::embeddings_match(from_url.data(), from_file.data(), 16));
   EXPECT_EQ(nlohmann::json::parse(second)["error"]["code"], "url_status");
   fs::remove_all(dir);
+}
+
+TEST(CliTest, NpyOutputMatchesJsonLinesAndLoadsInNumpy) {
+  const std::string out = testing::temp_path("clipembed_out.npy");
+  const std::string inputs = fixture_path("images/square.jpg") + " " +
+                             fixture_path("images/empty.jpg") + " " +
+                             fixture_path("images/wide.png");
+  const std::string model = "--model " + fixture_path("models/tiny") + " ";
+  ASSERT_EQ(run("embed " + model + "-o " + out + " " + inputs).exit_code, 3);
+  const Result jsonl = run("embed " + model + inputs);
+  std::istringstream lines(jsonl.out);
+  std::vector<std::vector<float>> expected;
+  for (std::string line; std::getline(lines, line);) {
+    auto record = nlohmann::json::parse(line);
+    if (record.contains("embedding")) expected.push_back(record["embedding"]);
+  }
+  const auto npy = testing::read_npy(out);
+  ASSERT_EQ(npy.shape, (std::vector<int64_t>{2, 16}));
+  EXPECT_EQ(npy.dtype, "<f4");
+  for (size_t r = 0; r < expected.size(); ++r) {
+    EXPECT_EQ(std::vector<float>(npy.as<float>() + r * 16, npy.as<float>() + (r + 1) * 16),
+              expected[r]);
+  }
+  std::ifstream paths(out + ".paths.txt"), errors(out + ".errors.jsonl");
+  std::string first, second, error;
+  std::getline(paths, first);
+  std::getline(paths, second);
+  std::getline(errors, error);
+  EXPECT_EQ(first, fixture_path("images/square.jpg"));
+  EXPECT_EQ(second, fixture_path("images/wide.png"));
+  EXPECT_EQ(nlohmann::json::parse(error)["error"]["code"], "image_decode");
+  if (std::system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") == 0) {
+    const std::string check = "/usr/bin/python3 -c 'import numpy; a = numpy.load(\"" + out +
+                              "\"); assert a.shape == (2, 16) and a.dtype == numpy.float32'";
+    EXPECT_EQ(std::system(check.c_str()), 0);
+  }
+  for (const char* suffix : {"", ".paths.txt", ".errors.jsonl"}) {
+    std::filesystem::remove(out + suffix);
+  }
 }
 
 TEST(CliTest, ExitCodes) {

@@ -19,8 +19,12 @@ nlohmann::json manifest() {
 }  // namespace
 
 std::string temp_path(const std::string& name) {
+  // The process id goes before the extension, which some callers rely on (e.g. ".npy").
+  const size_t dot = name.find('.');
+  const std::string stem = name.substr(0, dot);
+  const std::string ext = dot == std::string::npos ? "" : name.substr(dot);
   return (std::filesystem::temp_directory_path() /
-          (name + "_" + std::to_string(static_cast<long>(::getpid()))))
+          (stem + "_" + std::to_string(static_cast<long>(::getpid())) + ext))
       .string();
 }
 

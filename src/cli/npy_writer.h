@@ -1,0 +1,34 @@
+// Internal: a float32 [N, D] .npy file written row by row, valid after every flush.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+namespace clipembed::cli {
+
+// Not thread-safe: one writer per output file, used by the CLI's output thread.
+class NpyWriter {
+ public:
+  // Creates (truncates) `path` for rows of `dim` floats. Throws Error(kIo).
+  NpyWriter(const std::string& path, int dim);
+  ~NpyWriter();
+  NpyWriter(const NpyWriter&) = delete;
+  NpyWriter& operator=(const NpyWriter&) = delete;
+
+  void append(const float* row);
+  // Rewrites the header with the current row count and flushes, so an interrupted run leaves a
+  // file numpy.load() reads, holding every row appended so far.
+  void flush();
+  int64_t rows() const { return rows_; }
+
+ private:
+  void write_header();
+
+  std::string path_;
+  std::FILE* file_ = nullptr;
+  int dim_ = 0;
+  int64_t rows_ = 0;
+};
+
+}  // namespace clipembed::cli
