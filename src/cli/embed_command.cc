@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/embed_output.h"
 #include "cli/input_list.h"
+#include "cli/progress.h"
 #include "clipembed/error.h"
 #include "clipembed/model.h"
 #include "clipembed/runtime.h"
@@ -34,6 +35,7 @@ constexpr const char* kEmbedUsage =
     "  --batch-size N       images per forward pass (default 16)\n"
     "  --threads N          compute threads (default: CLIPEMBED_THREADS, else one per core)\n"
     "  --normalize          L2-normalise the embeddings\n"
+    "  --quiet              no progress bar or summary on stderr\n"
     "  --output FILE        write FILE (.jsonl, or .npy + FILE.paths.txt + FILE.errors.jsonl)\n"
     "  --format jsonl|npy   output format (default: from the --output extension)\n";
 
@@ -62,7 +64,7 @@ Image load_input(const std::string& input) {
 
 int embed_command(const std::vector<std::string>& args) {
   std::string model_dir = default_model();
-  bool normalize = false;
+  bool normalize = false, quiet = false;
   size_t group_size = kGroupSize;
   int threads = 0;
   InputOptions input_options;
@@ -84,6 +86,8 @@ int embed_command(const std::vector<std::string>& args) {
       model_dir = m;
     } else if (a == "--normalize") {
       normalize = true;
+    } else if (a == "--quiet" || a == "-q") {
+      quiet = true;
     } else if (a == "--recursive" || a == "-r") {
       input_options.recursive = true;
     } else if (a == "--glob" && i + 1 < args.size()) {
@@ -127,6 +131,8 @@ int embed_command(const std::vector<std::string>& args) {
   }
 
   bool any_failed = false;
+  size_t failed = 0;
+  Progress progress(files.size(), quiet);
   for (size_t start = 0; start < files.size(); start += group_size) {
     const size_t count = std::min(group_size, files.size() - start);
     std::vector<Decoded> decoded(count);
@@ -155,11 +161,14 @@ int embed_command(const std::vector<std::string>& args) {
         output->success(path, vectors[next++]);
       } else {
         any_failed = true;
+        ++failed;
         output->failure(path, code_name(decoded[i].code), decoded[i].message);
       }
     }
     output->flush();
+    progress.update(start + count, failed);
   }
+  progress.finish(files.size(), failed);
   return any_failed ? kExitSomeFailed : kExitOk;
 }
 

@@ -24,10 +24,12 @@ struct Result {
   std::string out;
 };
 
-Result run(const std::string& args) {
+// Runs the CLI; `out` is its stdout, or its stderr when `want_stderr`.
+Result run(const std::string& args, bool want_stderr = false) {
   // bash, for the process substitution some tests feed lists through.
+  const std::string redirect = want_stderr ? " 2>&1 >/dev/null" : " 2>/dev/null";
   const std::string command =
-      "bash -c \"" + std::string(CLIPEMBED_CLI_PATH) + " " + args + " 2>/dev/null\"";
+      "bash -c \"" + std::string(CLIPEMBED_CLI_PATH) + " " + args + redirect + "\"";
   FILE* pipe = popen(command.c_str(), "r");
   Result r{-1, ""};
   if (pipe == nullptr) return r;
@@ -139,6 +141,14 @@ TEST(CliTest, NpyOutputMatchesJsonLinesAndLoadsInNumpy) {
   for (const char* suffix : {"", ".paths.txt", ".errors.jsonl"}) {
     std::filesystem::remove(out + suffix);
   }
+}
+
+TEST(CliTest, SummaryOnStderrUnlessQuiet) {
+  const std::string args = "embed --model " + fixture_path("models/tiny") + " " +
+                           fixture_path("images/square.jpg") + " " +
+                           fixture_path("images/empty.jpg");
+  EXPECT_NE(run(args, true).out.find("embedded 1 of 2 inputs (1 failed)"), std::string::npos);
+  EXPECT_EQ(run(args + " --quiet", true).out, "");
 }
 
 TEST(CliTest, ExitCodes) {

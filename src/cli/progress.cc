@@ -1,0 +1,47 @@
+#include "cli/progress.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace clipembed::cli {
+
+Progress::Progress(size_t total, bool quiet)
+    : total_(total),
+      quiet_(quiet),
+      terminal_(::isatty(STDERR_FILENO) != 0),
+      start_(std::chrono::steady_clock::now()),
+      last_draw_(start_) {}
+
+void Progress::update(size_t done, size_t failed) {
+  if (quiet_ || !terminal_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (done < total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  last_draw_ = now;
+  const double seconds = std::chrono::duration<double>(now - start_).count();
+  const double rate = seconds > 0 ? done / seconds : 0.0;
+  const double eta = rate > 0 ? (total_ - done) / rate : 0.0;
+  constexpr int kWidth = 30;
+  const int filled = total_ ? static_cast<int>(kWidth * done / total_) : kWidth;
+  char bar[kWidth + 1];
+  for (int i = 0; i < kWidth; ++i) bar[i] = i < filled ? '#' : '.';
+  bar[kWidth] = '\0';
+  std::fprintf(stderr, "\r[%s] %zu/%zu  %.1f images/s  ETA %.0fs  %zu failed ", bar, done, total_,
+               rate, eta, failed);
+  std::fflush(stderr);
+}
+
+void Progress::finish(size_t done, size_t failed) {
+  if (quiet_) return;
+  if (terminal_) {
+    update(done, failed);
+    std::fputc('\n', stderr);
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  std::fprintf(stderr,
+               "clipembed: embedded %zu of %zu inputs (%zu failed) in %.1f s, %.1f images/s\n",
+               done - failed, total_, failed, seconds, seconds > 0 ? done / seconds : 0.0);
+}
+
+}  // namespace clipembed::cli

@@ -1,0 +1,23 @@
+// Internal: progress on stderr for long CLI runs.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+namespace clipembed::cli {
+
+// A bar redrawn in place when stderr is a terminal; otherwise silent until finish(), which prints
+// a one-line summary. Not thread-safe: the CLI's main loop owns it.
+class Progress {
+ public:
+  Progress(size_t total, bool quiet);
+  void update(size_t done, size_t failed);
+  void finish(size_t done, size_t failed);
+
+ private:
+  size_t total_;
+  bool quiet_, terminal_;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+};
+
+}  // namespace clipembed::cli
