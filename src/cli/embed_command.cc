@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "cli/commands.h"
@@ -36,6 +37,7 @@ constexpr const char* kEmbedUsage =
     "  --threads N          compute threads (default: CLIPEMBED_THREADS, else one per core)\n"
     "  --normalize          L2-normalise the embeddings\n"
     "  --quiet              no progress bar or summary on stderr\n"
+    "  --resume             skip inputs already in --output and append the rest\n"
     "  --output FILE        write FILE (.jsonl, or .npy + FILE.paths.txt + FILE.errors.jsonl)\n"
     "  --format jsonl|npy   output format (default: from the --output extension)\n";
 
@@ -64,7 +66,7 @@ Image load_input(const std::string& input) {
 
 int embed_command(const std::vector<std::string>& args) {
   std::string model_dir = default_model();
-  bool normalize = false, quiet = false;
+  bool normalize = false, quiet = false, resume = false;
   size_t group_size = kGroupSize;
   int threads = 0;
   InputOptions input_options;
@@ -88,6 +90,8 @@ int embed_command(const std::vector<std::string>& args) {
       normalize = true;
     } else if (a == "--quiet" || a == "-q") {
       quiet = true;
+    } else if (a == "--resume") {
+      resume = true;
     } else if (a == "--recursive" || a == "-r") {
       input_options.recursive = true;
     } else if (a == "--glob" && i + 1 < args.size()) {
@@ -118,12 +122,17 @@ int embed_command(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   shared_runtime(RuntimeOptions{.threads = threads});  // First use: fixes the thread count.
-  const std::vector<std::string> files = expand_inputs(arguments, input_options);
+  std::vector<std::string> files = expand_inputs(arguments, input_options);
   std::shared_ptr<const ClipVisionModel> model;
   std::unique_ptr<EmbedOutput> output;
   try {
     model = ClipVisionModel::load(locate_model(model_dir));
-    output = make_embed_output(output_path, output_format, model->dimension());
+    std::unordered_set<std::string> done;
+    output =
+        make_embed_output(output_path, output_format, model->dimension(), resume ? &done : nullptr);
+    if (!done.empty()) {
+      std::erase_if(files, [&](const std::string& f) { return done.count(f) != 0; });
+    }
   } catch (const Error& e) {
     std::fprintf(stderr, "clipembed embed: %s: %s\n", std::string(code_name(e.code())).c_str(),
                  e.what());
@@ -153,7 +162,10 @@ int embed_command(const std::vector<std::string>& args) {
       if (d.image) good.push_back(std::move(*d.image));
     }
     // The crops are already preprocessed; resizing a crop of the target size is the identity.
-    std::vector<std::vector<float>> vectors = model->embed_batch(good, {.normalize = normalize});
+    // Batch-invariant: a file gets the same vector bit for bit whatever it is batched with, so
+    // reruns, resumed runs and library calls agree.
+    std::vector<std::vector<float>> vectors =
+        model->embed_batch(good, {.normalize = normalize, .batch_invariant = true});
     size_t next = 0;
     for (size_t i = 0; i < count; ++i) {
       const std::string& path = files[start + i];

@@ -1,7 +1,13 @@
 #include "cli/embed_output.h"
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <vector>
 
 #include "cli/json_lines.h"
 #include "cli/npy_writer.h"
@@ -10,12 +16,41 @@
 namespace clipembed::cli {
 namespace {
 
-std::FILE* open_or_throw(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "w");
+std::FILE* open_or_throw(const std::string& path, bool append = false) {
+  std::FILE* f = std::fopen(path.c_str(), append ? "a" : "w");
   if (f == nullptr) {
     throw Error(ErrorCode::kIo, "cannot create " + path + ": " + std::strerror(errno));
   }
   return f;
+}
+
+// The complete lines of a file (up to its last newline); the file is cut to them, dropping a line
+// an interruption left half-written. A missing file has no lines.
+std::vector<std::string> complete_lines(const std::string& path, size_t keep = SIZE_MAX) {
+  std::vector<std::string> lines;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return lines;
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t pos = 0, end = 0;
+  while (lines.size() < keep) {
+    const size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) break;
+    lines.push_back(text.substr(pos, nl - pos));
+    pos = end = nl + 1;
+  }
+  in.close();
+  if (end != text.size()) std::filesystem::resize_file(path, end);
+  return lines;
+}
+
+// The "path" of each JSON line.
+void add_json_paths(const std::vector<std::string>& lines, std::unordered_set<std::string>* done) {
+  for (const std::string& line : lines) {
+    const auto record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (record.is_object() && record.contains("path") && record["path"].is_string()) {
+      done->insert(record["path"].get<std::string>());
+    }
+  }
 }
 
 void put_line(std::FILE* f, const std::string& line) {
@@ -25,8 +60,8 @@ void put_line(std::FILE* f, const std::string& line) {
 
 class JsonLinesOutput : public EmbedOutput {
  public:
-  explicit JsonLinesOutput(const std::string& path)
-      : file_(path.empty() || path == "-" ? stdout : open_or_throw(path)),
+  JsonLinesOutput(const std::string& path, std::unordered_set<std::string>* done)
+      : file_(path.empty() || path == "-" ? stdout : open_or_throw(path, prepare(path, done))),
         owned_(file_ != stdout) {}
   ~JsonLinesOutput() override {
     std::fflush(file_);
@@ -42,16 +77,23 @@ class JsonLinesOutput : public EmbedOutput {
   void flush() override { std::fflush(file_); }
 
  private:
+  // For resume: records what the file already answers; returns whether to append.
+  static bool prepare(const std::string& path, std::unordered_set<std::string>* done) {
+    if (done == nullptr) return false;
+    add_json_paths(complete_lines(path), done);
+    return true;
+  }
+
   std::FILE* file_;
   bool owned_;
 };
 
 class NpyOutput : public EmbedOutput {
  public:
-  NpyOutput(const std::string& path, int dimension)
-      : matrix_(path, dimension),
-        paths_(open_or_throw(path + ".paths.txt")),
-        errors_(open_or_throw(path + ".errors.jsonl")) {}
+  NpyOutput(const std::string& path, int dimension, std::unordered_set<std::string>* done)
+      : matrix_(path, dimension, done != nullptr),
+        paths_(open_or_throw(path + ".paths.txt", prepare(path, done))),
+        errors_(open_or_throw(path + ".errors.jsonl", done != nullptr)) {}
   ~NpyOutput() override {
     NpyOutput::flush();
     std::fclose(paths_);
@@ -73,6 +115,14 @@ class NpyOutput : public EmbedOutput {
   }
 
  private:
+  // For resume: the header's row count is authoritative; paths past it are dropped.
+  bool prepare(const std::string& path, std::unordered_set<std::string>* done) {
+    if (done == nullptr) return false;
+    for (std::string& p : complete_lines(path + ".paths.txt", matrix_.rows())) done->insert(p);
+    add_json_paths(complete_lines(path + ".errors.jsonl"), done);
+    return true;
+  }
+
   NpyWriter matrix_;
   std::FILE* paths_;
   std::FILE* errors_;
@@ -81,16 +131,20 @@ class NpyOutput : public EmbedOutput {
 }  // namespace
 
 std::unique_ptr<EmbedOutput> make_embed_output(const std::string& path, std::string format,
-                                               int dimension) {
+                                               int dimension,
+                                               std::unordered_set<std::string>* done) {
+  if (done != nullptr && (path.empty() || path == "-")) {
+    throw Error(ErrorCode::kInvalidArgument, "--resume needs --output FILE");
+  }
   if (format.empty()) {
     format = path.size() > 4 && path.compare(path.size() - 4, 4, ".npy") == 0 ? "npy" : "jsonl";
   }
-  if (format == "jsonl") return std::make_unique<JsonLinesOutput>(path);
+  if (format == "jsonl") return std::make_unique<JsonLinesOutput>(path, done);
   if (format == "npy") {
     if (path.empty() || path == "-") {
       throw Error(ErrorCode::kInvalidArgument, "npy output needs --output FILE");
     }
-    return std::make_unique<NpyOutput>(path, dimension);
+    return std::make_unique<NpyOutput>(path, dimension, done);
   }
   throw Error(ErrorCode::kInvalidArgument, "unknown output format '" + format + "' (jsonl, npy)");
 }

@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 
 namespace clipembed::cli {
 
@@ -22,7 +23,10 @@ class EmbedOutput {
 // Chooses the output from `path` ("" or "-": JSON Lines on stdout) and `format` ("jsonl", "npy",
 // or "" to go by the extension). npy writes FILE (float32 [N, D]), FILE.paths.txt (the N paths in
 // row order) and FILE.errors.jsonl (one line per failure). Throws Error(kInvalidArgument or kIo).
+// With `done` (resume), existing files are kept and appended to, and `done` receives every input
+// they already answer (embedded or failed); a line or row cut short by an interruption is dropped.
 std::unique_ptr<EmbedOutput> make_embed_output(const std::string& path, std::string format,
-                                               int dimension);
+                                               int dimension,
+                                               std::unordered_set<std::string>* done = nullptr);
 
 }  // namespace clipembed::cli

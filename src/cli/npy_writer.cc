@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "clipembed/error.h"
 
@@ -13,7 +14,11 @@ constexpr size_t kHeaderBytes = 128;
 
 }  // namespace
 
-NpyWriter::NpyWriter(const std::string& path, int dim) : path_(path), dim_(dim) {
+NpyWriter::NpyWriter(const std::string& path, int dim, bool resume) : path_(path), dim_(dim) {
+  if (resume && std::filesystem::exists(path)) {
+    reopen();
+    return;
+  }
   file_ = std::fopen(path.c_str(), "wb");
   if (file_ == nullptr) {
     throw Error(ErrorCode::kIo, "cannot create " + path + ": " + std::strerror(errno));
@@ -26,6 +31,36 @@ NpyWriter::~NpyWriter() {
     flush();
     std::fclose(file_);
   }
+}
+
+void NpyWriter::reopen() {
+  file_ = std::fopen(path_.c_str(), "r+b");
+  if (file_ == nullptr) {
+    throw Error(ErrorCode::kIo, "cannot open " + path_ + ": " + std::strerror(errno));
+  }
+  char header[kHeaderBytes + 1] = {0};
+  const size_t got = std::fread(header, 1, kHeaderBytes, file_);
+  const std::string text(header, got);
+  long long rows = -1, dim = -1;
+  const size_t shape = text.find("'shape': (");
+  if (got != kHeaderBytes || text.compare(0, 6, "\x93NUMPY") != 0 ||
+      text.find("'descr': '<f4'") == std::string::npos || shape == std::string::npos ||
+      std::sscanf(text.c_str() + shape, "'shape': (%lld, %lld)", &rows, &dim) != 2) {
+    std::fclose(file_);
+    file_ = nullptr;
+    throw Error(ErrorCode::kInvalidArgument, path_ + " is not an output of clipembed to resume");
+  }
+  if (dim != dim_) {
+    std::fclose(file_);
+    file_ = nullptr;
+    throw Error(ErrorCode::kInvalidArgument, path_ + " holds " + std::to_string(dim) +
+                                                 "-dimensional rows, the model gives " +
+                                                 std::to_string(dim_));
+  }
+  rows_ = rows;
+  // Rows past the header's count belong to a write the interruption cut short.
+  std::filesystem::resize_file(path_, kHeaderBytes + static_cast<uintmax_t>(rows_) * dim_ * 4);
+  std::fseek(file_, 0, SEEK_END);
 }
 
 void NpyWriter::write_header() {

@@ -10,8 +10,10 @@ namespace clipembed::cli {
 // Not thread-safe: one writer per output file, used by the CLI's output thread.
 class NpyWriter {
  public:
-  // Creates (truncates) `path` for rows of `dim` floats. Throws Error(kIo).
-  NpyWriter(const std::string& path, int dim);
+  // Creates (truncates) `path` for rows of `dim` floats; with `resume`, reopens an existing file
+  // written by this class instead, keeping the rows its header counts (bytes past them, from an
+  // interrupted write, are cut). Throws Error(kIo, or kInvalidArgument for a mismatched file).
+  NpyWriter(const std::string& path, int dim, bool resume = false);
   ~NpyWriter();
   NpyWriter(const NpyWriter&) = delete;
   NpyWriter& operator=(const NpyWriter&) = delete;
@@ -24,6 +26,7 @@ class NpyWriter {
 
  private:
   void write_header();
+  void reopen();
 
   std::string path_;
   std::FILE* file_ = nullptr;

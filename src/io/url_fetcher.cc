@@ -168,6 +168,7 @@ UrlFetcher::~UrlFetcher() {
   impl_->thread.join();
   curl_multi_cleanup(impl_->multi);
   delete impl_;
+  curl_global_cleanup();
 }
 
 void UrlFetcher::fetch(const std::string& url, const UrlOptions& options, Done done) {
