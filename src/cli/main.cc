@@ -15,6 +15,7 @@ constexpr const char* kUsage =
     "  embed --model REF [--normalize] FILE...    print one JSON line per image\n"
     "  preprocess --model REF IMAGE -o OUT.png     write the crop the model sees\n"
     "  info --model REF                            describe a model\n"
+    "  bench --model REF [--threads N]             images/s and latency per batch size\n"
     "\n"
     "REF: a model directory, or a Hugging Face repo id in the local cache\n"
     "(e.g. openai/clip-vit-base-patch32); default: $CLIPEMBED_MODEL\n";
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
     if (command == "embed") return clipembed::cli::embed_command(args);
     if (command == "preprocess") return clipembed::cli::preprocess_command(args);
     if (command == "info") return clipembed::cli::info_command(args);
+    if (command == "bench") return clipembed::cli::bench_command(args);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "clipembed: %s\n", e.what());
     return clipembed::cli::kExitUsage;

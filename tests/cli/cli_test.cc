@@ -195,6 +195,15 @@ TEST(CliTest, ResumeAfterKillEqualsAnUninterruptedRun) {
   fs::remove_all(dir);
 }
 
+TEST(CliTest, BenchReportsEveryBatchSizeAndTheBest) {
+  const Result r = run("bench --model " + fixture_path("models/tiny") + " --seconds 0.05");
+  ASSERT_EQ(r.exit_code, 0);
+  for (const char* row : {"\n     1 ", "\n     8 ", "\n    16 ", "best batch: "}) {
+    EXPECT_NE(r.out.find(row), std::string::npos) << row << " missing from\n" << r.out;
+  }
+  EXPECT_EQ(run("bench --model /nonexistent").exit_code, 2);
+}
+
 TEST(CliTest, ExitCodes) {
   EXPECT_EQ(
       run("embed --model " + fixture_path("models/tiny") + " " + fixture_path("images/square.jpg"))
