@@ -172,14 +172,15 @@ TEST(ModelPoolTest, RepeatedLoadFailuresOpenTheBreakerForAWhile) {
   PoolOptions options;
   options.model_directories["broken"] = "/nonexistent/model";
   options.breaker_threshold = 2;
-  options.breaker_cooldown = std::chrono::milliseconds(200);
+  // Long enough that slow sanitizer builds still see the breaker open on the next request.
+  options.breaker_cooldown = std::chrono::seconds(3);
   ModelPool pool(options);
   auto embedder = pool.embedder("broken");
   const std::string image = fixture_path("images/square.jpg");
   EXPECT_EQ(code_of([&] { embedder->embed_image(image); }), ErrorCode::kModelInvalid);
   EXPECT_EQ(code_of([&] { embedder->embed_image(image); }), ErrorCode::kModelInvalid);
   EXPECT_EQ(code_of([&] { embedder->embed_image(image); }), ErrorCode::kUnavailable);
-  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  std::this_thread::sleep_for(std::chrono::milliseconds(3100));
   EXPECT_EQ(code_of([&] { embedder->embed_image(image); }), ErrorCode::kModelInvalid);
 }
 
@@ -230,8 +231,9 @@ TEST(ModelPoolTest, RequestsPastTheirDeadlineFail) {
 
 TEST(ModelPoolTest, IdleWorkersRetireAndIdleModelsUnload) {
   PoolOptions options = small_pool();
-  options.idle_worker_timeout = std::chrono::milliseconds(20);
-  options.idle_model_timeout = std::chrono::milliseconds(150);
+  // Long enough that a slow (sanitizer) build still sees both workers before one retires.
+  options.idle_worker_timeout = std::chrono::milliseconds(500);
+  options.idle_model_timeout = std::chrono::milliseconds(1500);
   options.maintenance_interval = std::chrono::milliseconds(5);
   ModelPool pool(options);
   auto embedder = pool.embedder("tiny");
@@ -240,7 +242,7 @@ TEST(ModelPoolTest, IdleWorkersRetireAndIdleModelsUnload) {
   EXPECT_EQ(pool.stats("tiny").workers, 2);
   const auto start = std::chrono::steady_clock::now();
   while (pool.stats("tiny").loaded &&
-         std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
+         std::chrono::steady_clock::now() - start < std::chrono::seconds(20)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_FALSE(pool.stats("tiny").loaded);
