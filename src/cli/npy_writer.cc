@@ -27,10 +27,13 @@ NpyWriter::NpyWriter(const std::string& path, int dim, bool resume) : path_(path
 }
 
 NpyWriter::~NpyWriter() {
-  if (file_ != nullptr) {
+  if (file_ == nullptr) return;
+  try {
     flush();
-    std::fclose(file_);
+  } catch (const Error&) {
+    // A destructor cannot report; the last explicit flush() already did for a healthy file.
   }
+  std::fclose(file_);
 }
 
 void NpyWriter::reopen() {

@@ -8,18 +8,21 @@
 namespace clipembed::io {
 namespace {
 
-constexpr std::array<int8_t, 256> make_table() {
-  std::array<int8_t, 256> t{};
-  for (auto& v : t) v = -1;
+// Value of each base64 character, or kInvalid.
+constexpr uint8_t kInvalid = 0xFF;
+
+constexpr std::array<uint8_t, 256> make_table() {
+  std::array<uint8_t, 256> t{};
+  for (auto& v : t) v = kInvalid;
   constexpr std::string_view kAlphabet =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   for (size_t i = 0; i < kAlphabet.size(); ++i) {
-    t[static_cast<uint8_t>(kAlphabet[i])] = static_cast<int8_t>(i);
+    t[static_cast<uint8_t>(kAlphabet[i])] = static_cast<uint8_t>(i);
   }
   return t;
 }
 
-constexpr std::array<int8_t, 256> kTable = make_table();
+constexpr std::array<uint8_t, 256> kTable = make_table();
 
 [[noreturn]] void fail(const std::string& why) {
   throw Error(ErrorCode::kInvalidBase64, "invalid base64: " + why);
@@ -63,13 +66,13 @@ std::vector<uint8_t> decode_base64(std::string_view text, size_t max_decoded_byt
     uint32_t group = 0;
     for (size_t k = 0; k < 4; ++k) {
       const char c = data[i + k];
-      int v = kTable[static_cast<uint8_t>(c)];
+      uint32_t v = kTable[static_cast<uint8_t>(c)];
       if (c == '=' && last && k >= 4 - padding) {
         v = 0;
-      } else if (v < 0) {
+      } else if (v == kInvalid) {
         fail("character " + std::to_string(i + k) + " is not in the base64 alphabet");
       }
-      group = (group << 6) | static_cast<uint32_t>(v);
+      group = (group << 6) | v;
     }
     out.push_back(static_cast<uint8_t>(group >> 16));
     if (!last || padding < 2) out.push_back(static_cast<uint8_t>(group >> 8));

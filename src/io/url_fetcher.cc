@@ -105,7 +105,8 @@ void UrlFetcher::Impl::start(std::unique_ptr<Transfer> t) {
   curl_easy_setopt(easy, CURLOPT_PRIVATE, t.get());
   curl_multi_add_handle(multi, easy);
   active.insert(easy);
-  t.release();  // Owned by the easy handle (CURLOPT_PRIVATE) until finish().
+  // Owned by the easy handle (CURLOPT_PRIVATE) from here until finish() takes it back.
+  static_cast<void>(t.release());
 }
 
 void UrlFetcher::Impl::finish(CURL* easy, CURLcode result) {

@@ -211,7 +211,7 @@ void ModelEntry::dispatch_locked(Clock::time_point now, bool flush) {
 }
 
 void ModelEntry::run_batch(std::vector<RequestPtr> batch,
-                           std::shared_ptr<const ClipVisionModel> model) {
+                           const std::shared_ptr<const ClipVisionModel>& model) {
   const int dim = model->dimension();
   const PreprocessConfig& pre = model->preprocess_config();
   const size_t per_image = static_cast<size_t>(3) * pre.output_height() * pre.output_width();

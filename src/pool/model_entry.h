@@ -60,7 +60,8 @@ class ModelEntry : public std::enable_shared_from_this<ModelEntry> {
   void load();
   void start_preprocess(const RequestPtr& request, std::shared_ptr<const ClipVisionModel> model);
   void dispatch_locked(Clock::time_point now, bool flush);
-  void run_batch(std::vector<RequestPtr> batch, std::shared_ptr<const ClipVisionModel> model);
+  void run_batch(std::vector<RequestPtr> batch,
+                 const std::shared_ptr<const ClipVisionModel>& model);
   // Removes the request from the admitted set; returns false if it was already finished.
   bool take_locked(const RequestPtr& request);
   void record_fault_locked(Clock::time_point now);

@@ -134,7 +134,7 @@ class PooledEmbedder : public ImageEmbedder {
     if (paths.empty()) gather->promise.set_value({});
     for (size_t i = 0; i < paths.size(); ++i) {
       const DecodeOptions decode = options_.decode;
-      const std::string path = paths[i];
+      const std::string& path = paths[i];
       entry_->submit([path, decode] { return read_image_file(path, decode); },
                      [gather, i](Embedding* e, const Error* error) {
                        std::unique_lock<std::mutex> lock(gather->mutex);
