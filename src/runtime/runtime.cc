@@ -137,28 +137,38 @@ void Runtime::parallel_for_inside(int64_t begin, int64_t end,
     fn(begin, end);
     return;
   }
+  // Chunks are claimed, not assigned: queued helper tasks and the caller take the next unclaimed
+  // index, so the caller never waits for a chunk nobody has started, and never runs unrelated
+  // tasks while it waits (a forward pass must not nest a blocking request inside itself, which
+  // could hold the worker slot that request needs). Helper tasks that find nothing left return at
+  // once; the shared state outlives the call for them.
   struct Shared {
-    std::atomic<int64_t> remaining;  // Written under mutex_; read without it only to spin.
-    std::exception_ptr error;
-  } shared{chunks - 1, nullptr};
-  auto chunk_range = [&](int64_t i) {
-    return std::pair<int64_t, int64_t>{begin + total * i / chunks,
-                                       begin + total * (i + 1) / chunks};
+    std::atomic<int64_t> next{1};    // Chunk 0 is the caller's.
+    std::atomic<int64_t> remaining;  // Chunks other than 0 not finished; written under mutex_
+                                     // by helpers.
+    std::exception_ptr error;        // Guarded by mutex_.
+  };
+  auto shared = std::make_shared<Shared>();
+  shared->remaining.store(chunks - 1);
+  const auto* body = &fn;
+  auto run_chunk = [begin, total, chunks, body](int64_t i) {
+    (*body)(begin + total * i / chunks, begin + total * (i + 1) / chunks);
   };
   {
     std::unique_lock<std::mutex> lock(mutex_);
     for (int64_t i = 1; i < chunks; ++i) {
-      queue_.push_back([&, i] {
+      queue_.push_back([this, shared, run_chunk, chunks] {
+        const int64_t i = shared->next.fetch_add(1);
+        if (i >= chunks) return;
         std::exception_ptr error;
         try {
-          auto [b, e] = chunk_range(i);
-          fn(b, e);
+          run_chunk(i);
         } catch (...) {
           error = std::current_exception();
         }
         std::unique_lock<std::mutex> done(mutex_);
-        if (error && !shared.error) shared.error = error;
-        shared.remaining.fetch_sub(1, std::memory_order_relaxed);
+        if (error && !shared->error) shared->error = error;
+        shared->remaining.fetch_sub(1);
         notify_if_sleeping(done);
       });
     }
@@ -167,29 +177,33 @@ void Runtime::parallel_for_inside(int64_t begin, int64_t end,
   }
 
   std::exception_ptr own_error;
-  try {
-    auto [b, e] = chunk_range(0);
-    fn(b, e);
-  } catch (...) {
-    own_error = std::current_exception();
+  auto run_own = [&](int64_t i) {
+    try {
+      run_chunk(i);
+    } catch (...) {
+      if (!own_error) own_error = std::current_exception();
+    }
+  };
+  run_own(0);
+  for (int64_t i = shared->next.fetch_add(1); i < chunks; i = shared->next.fetch_add(1)) {
+    run_own(i);
+    shared->remaining.fetch_sub(1);
   }
-  // Help with queued work (our own chunks or anyone's) until every chunk has finished; waiting
-  // only when the queue is empty means the remaining chunks are running on other threads.
-  std::unique_lock<std::mutex> lock(mutex_);
-  auto finished = [&] { return shared.remaining.load(std::memory_order_relaxed) == 0; };
-  while (!finished()) {
-    if (run_one_queued_task(lock, /*newest=*/true)) continue;
-    lock.unlock();
-    spin_until([&] { return finished() || queued_.load(std::memory_order_relaxed) > 0; });
-    lock.lock();
-    if (finished() || !queue_.empty()) continue;
+  // Every chunk is claimed; wait for those running on other threads.
+  auto finished = [&] { return shared->remaining.load() == 0; };
+  if (!spin_until(finished)) {
+    std::unique_lock<std::mutex> lock(mutex_);
     ++sleepers_;
-    wake_.wait(lock, [&] { return finished() || !queue_.empty(); });
+    wake_.wait(lock, finished);
     --sleepers_;
   }
-  lock.unlock();
+  std::exception_ptr helper_error;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    helper_error = shared->error;
+  }
   if (own_error) std::rethrow_exception(own_error);
-  if (shared.error) std::rethrow_exception(shared.error);
+  if (helper_error) std::rethrow_exception(helper_error);
 }
 
 void Runtime::help_until(const std::function<bool()>& ready) {
