@@ -7,7 +7,8 @@
 // Threading rule: all compute in clipembed runs on this runtime. Nothing in the library creates
 // another pool, and the matrix library runs single-threaded inside each runtime thread. A call
 // that blocks on runtime work is safe from any thread: from a runtime thread, parallel_for runs
-// chunks itself and helps run queued tasks while it waits, so it never waits on itself.
+// every chunk nobody else has claimed, and wait() runs queued tasks while it waits, so neither
+// waits on work that only it could do.
 #pragma once
 
 #include <atomic>
