@@ -3,6 +3,7 @@
 #include <future>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -157,20 +158,30 @@ int embed_command(const std::vector<std::string>& args) {
         }
       }
     });
-    std::vector<Image> good;
-    for (Decoded& d : decoded) {
-      if (d.image) good.push_back(std::move(*d.image));
-    }
-    // The crops are already preprocessed; resizing a crop of the target size is the identity.
+    // The crops are already preprocessed (in parallel above): turn them into pixel values and run
+    // the network once, rather than letting embed_batch() preprocess them a second time.
     // Batch-invariant: a file gets the same vector bit for bit whatever it is batched with, so
     // reruns, resumed runs and library calls agree.
-    std::vector<std::vector<float>> vectors =
-        model->embed_batch(good, {.normalize = normalize, .batch_invariant = true});
+    const PreprocessConfig& pre = model->preprocess_config();
+    const size_t per_image = size_t{3} * pre.output_height() * pre.output_width();
+    const size_t dim = static_cast<size_t>(model->dimension());
+    std::vector<float> pixels;
+    for (const Decoded& d : decoded) {
+      if (!d.image) continue;
+      pixels.resize(pixels.size() + per_image);
+      to_pixel_values(*d.image, pre, pixels.data() + pixels.size() - per_image);
+    }
+    const int64_t good = static_cast<int64_t>(pixels.size() / per_image);
+    std::vector<float> vectors(static_cast<size_t>(good) * dim);
+    if (good > 0) {
+      model->forward(pixels.data(), good, vectors.data(),
+                     {.normalize = normalize, .batch_invariant = true});
+    }
     size_t next = 0;
     for (size_t i = 0; i < count; ++i) {
       const std::string& path = files[start + i];
       if (decoded[i].image) {
-        output->success(path, vectors[next++]);
+        output->success(path, std::span<const float>(vectors.data() + dim * next++, dim));
       } else {
         any_failed = true;
         ++failed;
