@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/pipeline_bench.h"
 #include "clipembed/error.h"
 #include "clipembed/model.h"
 #include "clipembed/runtime.h"
@@ -52,6 +53,8 @@ int bench_command(const std::vector<std::string>& args) {
   std::string ref = default_model();
   int threads = 0;
   double seconds = 3.0;
+  std::string images;
+  int batch_size = 8, rounds = 3, limit = 64;
   for (size_t i = 0; i < args.size(); ++i) {
     if (std::string m = model_argument(args, &i); !m.empty()) {
       ref = m;
@@ -59,18 +62,36 @@ int bench_command(const std::vector<std::string>& args) {
       threads = std::atoi(args[++i].c_str());
     } else if (args[i] == "--seconds" && i + 1 < args.size()) {
       seconds = std::atof(args[++i].c_str());
+    } else if (args[i] == "--images" && i + 1 < args.size()) {
+      images = args[++i];
+    } else if (args[i] == "--batch-size" && i + 1 < args.size()) {
+      batch_size = std::atoi(args[++i].c_str());
+    } else if (args[i] == "--rounds" && i + 1 < args.size()) {
+      rounds = std::atoi(args[++i].c_str());
+    } else if (args[i] == "--limit" && i + 1 < args.size()) {
+      limit = std::atoi(args[++i].c_str());
     } else {
       std::fprintf(stderr, "clipembed bench: unexpected argument '%s'\n", args[i].c_str());
       return kExitUsage;
     }
   }
-  if (ref.empty() || threads < 0 || !(seconds > 0)) {
-    std::fprintf(stderr, "usage: clipembed bench --model REF [--threads N] [--seconds S]\n");
+  if (ref.empty() || threads < 0 || !(seconds > 0) || batch_size <= 0 || rounds <= 0 ||
+      limit <= 0) {
+    std::fprintf(stderr,
+                 "usage: clipembed bench --model REF [--threads N] [--seconds S]\n"
+                 "       clipembed bench --model REF --images DIR [--batch-size N] [--limit N]"
+                 " [--rounds N]\n");
     return kExitUsage;
   }
   try {
     shared_runtime(RuntimeOptions{.threads = threads});
     auto model = ClipVisionModel::load(locate_model(ref));
+    if (!images.empty()) {
+      std::printf("model %s, %d threads\n", ref.c_str(), shared_runtime().num_threads());
+      bench_pipeline(*model, images, static_cast<size_t>(limit), static_cast<size_t>(batch_size),
+                     rounds);
+      return kExitOk;
+    }
     std::printf("model %s, %d threads, synthetic input, %.1f s per batch size\n", ref.c_str(),
                 shared_runtime().num_threads(), seconds);
     std::printf("%6s %10s %12s %12s\n", "batch", "images/s", "p50 ms/pass", "p99 ms/pass");

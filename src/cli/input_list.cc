@@ -3,55 +3,29 @@
 #include <fnmatch.h>
 
 #include <algorithm>
-#include <filesystem>
+#include <cstring>
 #include <fstream>
 #include <iostream>
+#include <string_view>
 
 namespace clipembed::cli {
 namespace {
 
 namespace fs = std::filesystem;
 
-bool has_image_extension(const fs::path& path) {
-  std::string ext = path.extension().string();
+bool has_image_extension(std::string_view name) {
+  const size_t dot = name.rfind('.');
+  if (dot == std::string_view::npos) return false;
+  std::string ext(name.substr(dot));
   std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".webp" || ext == ".bmp" ||
          ext == ".gif";
 }
 
-bool selected(const fs::path& path, const InputOptions& options) {
-  if (options.glob.empty()) return has_image_extension(path);
-  return ::fnmatch(options.glob.c_str(), path.filename().c_str(), 0) == 0;
-}
-
-void add_directory(const fs::path& dir, const InputOptions& options,
-                   std::vector<std::string>* out) {
-  std::vector<std::string> found;
-  std::error_code ec;
-  auto add = [&](const fs::directory_entry& entry) {
-    if (entry.is_regular_file(ec) && selected(entry.path(), options)) {
-      found.push_back(entry.path().string());
-    }
-  };
-  if (options.recursive) {
-    for (auto it = fs::recursive_directory_iterator(
-             dir, fs::directory_options::skip_permission_denied, ec);
-         it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      add(*it);
-    }
-  } else {
-    for (const auto& entry : fs::directory_iterator(dir, ec)) add(entry);
-  }
-  std::sort(found.begin(), found.end());
-  out->insert(out->end(), found.begin(), found.end());
-}
-
-void add_lines(std::istream& in, std::vector<std::string>* out) {
-  for (std::string line; std::getline(in, line);) {
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (!line.empty() && line[0] != '#') out->push_back(line);
-  }
+bool selected(const std::string& name, const InputOptions& options) {
+  if (options.glob.empty()) return has_image_extension(name);
+  return ::fnmatch(options.glob.c_str(), name.c_str(), 0) == 0;
 }
 
 }  // namespace
@@ -60,33 +34,121 @@ bool is_url(const std::string& input) {
   return input.rfind("http://", 0) == 0 || input.rfind("https://", 0) == 0;
 }
 
-std::vector<std::string> expand_inputs(const std::vector<std::string>& arguments,
-                                       const InputOptions& options) {
-  std::vector<std::string> out;
-  auto add_list = [&](const std::string& source) {
-    if (source == "-") {
-      add_lines(std::cin, &out);
-      return;
+InputSource::InputSource(std::vector<std::string> arguments, InputOptions options)
+    : options_(std::move(options)) {
+  for (std::string& a : arguments) {
+    const bool list = a == "-";
+    sources_.push_back({list, std::move(a)});
+  }
+  for (const std::string& list : options_.files_from) sources_.push_back({true, list});
+}
+
+InputSource::~InputSource() = default;
+
+// Lists the files the walk takes from `dir` and (when recursive) its subdirectories, sorted so
+// that the walk yields paths in plain string order: a subdirectory sorts as "name/", exactly where
+// its files would sort among full paths.
+InputSource::Listing InputSource::list_directory(const fs::path& dir) const {
+  Listing listing;
+  listing.dir = dir;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    const fs::directory_entry& entry = *it;
+    std::string name = entry.path().filename().string();
+    std::error_code type_ec;
+    if (options_.recursive && entry.is_directory(type_ec) && !entry.is_symlink(type_ec)) {
+      name.push_back('/');
+    } else if (!entry.is_regular_file(type_ec) || !selected(name, options_)) {
+      continue;
     }
-    std::ifstream in(source);
-    if (!in) {
-      out.push_back(source);  // Reported as an unreadable input.
-      return;
+    listing.offsets.push_back(static_cast<uint32_t>(listing.names.size()));
+    listing.names.append(name).push_back('\0');
+  }
+  const char* base = listing.names.data();
+  std::sort(listing.offsets.begin(), listing.offsets.end(),
+            [base](uint32_t a, uint32_t b) { return std::strcmp(base + a, base + b) < 0; });
+  return listing;
+}
+
+std::optional<std::string> InputSource::next_in_walk() {
+  while (!walk_.empty()) {
+    Listing& top = walk_.back();
+    if (top.position == top.offsets.size()) {
+      walk_.pop_back();
+      continue;
     }
-    add_lines(in, &out);
-  };
-  for (const std::string& arg : arguments) {
+    const std::string_view name(top.names.data() + top.offsets[top.position++]);
+    if (name.back() == '/') {
+      Listing sub = list_directory(top.dir / name.substr(0, name.size() - 1));
+      walk_.push_back(std::move(sub));  // `top` and `name` are not used after this.
+      continue;
+    }
+    return (top.dir / name).string();
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> InputSource::next_line() {
+  for (std::string line; lines_ != nullptr && std::getline(*lines_, line);) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (!line.empty() && line[0] != '#') return line;
+  }
+  lines_ = nullptr;
+  file_.reset();
+  return std::nullopt;
+}
+
+// Starts reading a list; false when it cannot be opened (the caller reports it as an input).
+bool InputSource::open_source(const std::string& source) {
+  if (source == "-") {
+    lines_ = &std::cin;
+    return true;
+  }
+  auto in = std::make_unique<std::ifstream>(source);
+  if (!*in) return false;
+  file_ = std::move(in);
+  lines_ = file_.get();
+  return true;
+}
+
+std::optional<std::string> InputSource::next() {
+  while (true) {
+    if (auto path = next_in_walk()) return path;
+    if (lines_ != nullptr) {
+      if (auto line = next_line()) return line;
+    }
+    if (next_source_ == sources_.size()) return std::nullopt;
+    const Source& source = sources_[next_source_++];
     std::error_code ec;
-    if (arg == "-") {
-      add_list(arg);
-    } else if (!is_url(arg) && fs::is_directory(arg, ec)) {
-      add_directory(arg, options, &out);
+    if (source.is_list) {
+      if (!open_source(source.value)) return source.value;  // Reported as an unreadable input.
+    } else if (!is_url(source.value) && fs::is_directory(source.value, ec)) {
+      walk_.push_back(list_directory(source.value));
     } else {
-      out.push_back(arg);
+      return source.value;
     }
   }
-  for (const std::string& list : options.files_from) add_list(list);
-  return out;
+}
+
+std::optional<size_t> InputSource::count() const {
+  std::vector<std::string> arguments;
+  InputOptions options = options_;
+  options.files_from.clear();
+  for (const Source& s : sources_) {
+    if (s.is_list && s.value == "-") return std::nullopt;
+    if (s.is_list) {
+      options.files_from.push_back(s.value);
+    } else {
+      arguments.push_back(s.value);
+    }
+  }
+  // Lists given as arguments ("-") are excluded above, so the order change is harmless: only the
+  // number is wanted.
+  InputSource again(std::move(arguments), std::move(options));
+  size_t n = 0;
+  while (again.next()) ++n;
+  return n;
 }
 
 }  // namespace clipembed::cli

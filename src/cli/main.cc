@@ -12,10 +12,12 @@ constexpr const char* kUsage =
     "usage: clipembed <command> [options]\n"
     "\n"
     "commands:\n"
-    "  embed --model REF [--normalize] FILE...    print one JSON line per image\n"
+    "  embed --model REF [options] PATH|DIR|URL... one JSON line (or npy row) per image\n"
     "  preprocess --model REF IMAGE -o OUT.png     write the crop the model sees\n"
     "  info --model REF                            describe a model\n"
     "  bench --model REF [--threads N]             images/s and latency per batch size\n"
+    "  bench --model REF --images DIR              end to end against the forward pass alone\n"
+    "  download REPO_ID [--revision R]             fetch a model into the Hugging Face cache\n"
     "\n"
     "REF: a model directory, or a Hugging Face repo id in the local cache\n"
     "(e.g. openai/clip-vit-base-patch32); default: $CLIPEMBED_MODEL\n";
@@ -34,6 +36,7 @@ int main(int argc, char** argv) {
     if (command == "preprocess") return clipembed::cli::preprocess_command(args);
     if (command == "info") return clipembed::cli::info_command(args);
     if (command == "bench") return clipembed::cli::bench_command(args);
+    if (command == "download") return clipembed::cli::download_command(args);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "clipembed: %s\n", e.what());
     return clipembed::cli::kExitUsage;

@@ -2,11 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace clipembed::cli {
 
-Progress::Progress(size_t total, bool quiet)
+Progress::Progress(std::optional<size_t> total, bool quiet)
     : total_(total),
       quiet_(quiet),
       terminal_(::isatty(STDERR_FILENO) != 0),
@@ -16,17 +17,23 @@ Progress::Progress(size_t total, bool quiet)
 void Progress::update(size_t done, size_t failed) {
   if (quiet_ || !terminal_) return;
   const auto now = std::chrono::steady_clock::now();
-  if (done < total_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  if (now - last_draw_ < std::chrono::milliseconds(100) && (!total_ || done < *total_)) return;
   last_draw_ = now;
   const double seconds = std::chrono::duration<double>(now - start_).count();
   const double rate = seconds > 0 ? done / seconds : 0.0;
-  const double eta = rate > 0 ? (total_ - done) / rate : 0.0;
+  if (!total_) {  // Inputs from stdin: no total, so no bar or ETA.
+    std::fprintf(stderr, "\r%zu done  %.1f images/s  %zu failed ", done, rate, failed);
+    std::fflush(stderr);
+    return;
+  }
+  const size_t total = std::max(*total_, done);
+  const double eta = rate > 0 ? (total - done) / rate : 0.0;
   constexpr int kWidth = 30;
-  const int filled = total_ ? static_cast<int>(kWidth * done / total_) : kWidth;
+  const int filled = total ? static_cast<int>(kWidth * done / total) : kWidth;
   char bar[kWidth + 1];
   for (int i = 0; i < kWidth; ++i) bar[i] = i < filled ? '#' : '.';
   bar[kWidth] = '\0';
-  std::fprintf(stderr, "\r[%s] %zu/%zu  %.1f images/s  ETA %.0fs  %zu failed ", bar, done, total_,
+  std::fprintf(stderr, "\r[%s] %zu/%zu  %.1f images/s  ETA %.0fs  %zu failed ", bar, done, total,
                rate, eta, failed);
   std::fflush(stderr);
 }
@@ -34,6 +41,7 @@ void Progress::update(size_t done, size_t failed) {
 void Progress::finish(size_t done, size_t failed) {
   if (quiet_) return;
   if (terminal_) {
+    last_draw_ = {};  // Always draw the final state.
     update(done, failed);
     std::fputc('\n', stderr);
   }
@@ -41,7 +49,7 @@ void Progress::finish(size_t done, size_t failed) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   std::fprintf(stderr,
                "clipembed: embedded %zu of %zu inputs (%zu failed) in %.1f s, %.1f images/s\n",
-               done - failed, total_, failed, seconds, seconds > 0 ? done / seconds : 0.0);
+               done - failed, done, failed, seconds, seconds > 0 ? done / seconds : 0.0);
 }
 
 }  // namespace clipembed::cli

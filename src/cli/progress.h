@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 
 namespace clipembed::cli {
 
@@ -10,12 +11,13 @@ namespace clipembed::cli {
 // a one-line summary. Not thread-safe: the CLI's main loop owns it.
 class Progress {
  public:
-  Progress(size_t total, bool quiet);
+  // `total`: the number of inputs, when known (not when they come from stdin).
+  Progress(std::optional<size_t> total, bool quiet);
   void update(size_t done, size_t failed);
   void finish(size_t done, size_t failed);
 
  private:
-  size_t total_;
+  std::optional<size_t> total_;
   bool quiet_, terminal_;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };

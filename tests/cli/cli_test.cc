@@ -13,6 +13,7 @@
 #include "clipembed/model.h"
 #include "support/fixtures.h"
 #include "support/http_test_server.h"
+#include "support/hub_test_server.h"
 #include "support/npy.h"
 
 namespace clipembed {
@@ -25,12 +26,13 @@ struct Result {
   std::string out;
 };
 
-// Runs the CLI; `out` is its stdout, or its stderr when `want_stderr`.
-Result run(const std::string& args, bool want_stderr = false) {
+// Runs the CLI; `out` is its stdout, or its stderr when `want_stderr`. `env`: "NAME=value ..."
+// assignments for the CLI's environment.
+Result run(const std::string& args, bool want_stderr = false, const std::string& env = "") {
   // bash, for the process substitution some tests feed lists through.
   const std::string redirect = want_stderr ? " 2>&1 >/dev/null" : " 2>/dev/null";
   const std::string command =
-      "bash -c \"" + std::string(CLIPEMBED_CLI_PATH) + " " + args + redirect + "\"";
+      "bash -c \"" + env + " " + std::string(CLIPEMBED_CLI_PATH) + " " + args + redirect + "\"";
   FILE* pipe = popen(command.c_str(), "r");
   Result r{-1, ""};
   if (pipe == nullptr) return r;
@@ -193,6 +195,41 @@ TEST(CliTest, ResumeAfterKillEqualsAnUninterruptedRun) {
     }
   }
   fs::remove_all(dir);
+}
+
+TEST(CliTest, DownloadThenEmbedByRepoId) {
+  namespace fs = std::filesystem;
+  testing::HubTestServer hub;
+  hub.require_token("hf_cli_token");
+  const std::string cache = testing::temp_path("clipembed_cli_hub");
+  fs::remove_all(cache);
+  const std::string env = "HF_ENDPOINT=" + hub.endpoint() + " HF_HUB_CACHE=" + cache;
+  const std::string repo = testing::HubTestServer::kRepo;
+  const Result denied = run("download " + repo, true, env + " HF_TOKEN=");
+  EXPECT_EQ(denied.exit_code, 2);
+  EXPECT_NE(denied.out.find("HF_TOKEN"), std::string::npos) << denied.out;
+
+  const Result got = run("download " + repo, false, env + " HF_TOKEN=hf_cli_token");
+  ASSERT_EQ(got.exit_code, 0);
+  EXPECT_EQ(got.out, cache + "/models--test-org--tiny-clip/snapshots/" +
+                         testing::HubTestServer::kCommit + "\n");
+  const Result again = run("download " + repo, true, env + " HF_TOKEN=hf_cli_token");
+  EXPECT_NE(again.out.find("model.safetensors: already cached"), std::string::npos) << again.out;
+
+  const std::string image = fixture_path("images/square.jpg");
+  const Result by_id = run("embed --model " + repo + " " + image, false, "HF_HUB_CACHE=" + cache);
+  const Result by_dir = run("embed --model " + fixture_path("models/tiny") + " " + image);
+  ASSERT_EQ(by_id.exit_code, 0);
+  EXPECT_EQ(by_id.out, by_dir.out);
+  fs::remove_all(cache);
+}
+
+TEST(CliTest, BenchImagesComparesEndToEndWithTheForwardPass) {
+  const Result r = run("bench --model " + fixture_path("models/tiny") + " --images " +
+                       fixture_path("images") + " --limit 6 --rounds 1 --batch-size 4");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("forward pass alone"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("end to end / forward"), std::string::npos) << r.out;
 }
 
 TEST(CliTest, BenchReportsEveryBatchSizeAndTheBest) {
