@@ -11,6 +11,7 @@
 // Synchronous forms are safe on a runtime thread too: they help run queued work while waiting.
 #pragma once
 
+#include <cstdint>
 #include <future>
 #include <optional>
 #include <string>
@@ -39,6 +40,8 @@ class ImageEmbedder {
   virtual std::future<Embedding> embed_image_url_async(const std::string& url) = 0;
   // Plain base64 or a data:image/...;base64, URI.
   virtual std::future<Embedding> embed_image_base64_async(const std::string& data) = 0;
+  // An encoded image already in memory (e.g. an HTTP request body).
+  virtual std::future<Embedding> embed_image_bytes_async(std::vector<uint8_t> bytes) = 0;
   virtual std::future<std::vector<EmbeddingResult>> batch_embed_images_async(
       const std::vector<std::string>& paths) = 0;
 
@@ -46,6 +49,7 @@ class ImageEmbedder {
   Embedding embed_image(const std::string& path);
   Embedding embed_image_url(const std::string& url);
   Embedding embed_image_base64(const std::string& data);
+  Embedding embed_image_bytes(std::vector<uint8_t> bytes);
   std::vector<EmbeddingResult> batch_embed_images(const std::vector<std::string>& paths);
 };
 

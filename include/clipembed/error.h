@@ -37,6 +37,7 @@ enum class ErrorCode {
   kUrlTooLarge,       // The download exceeded the size limit.
   kUrlRedirects,      // Too many redirects (or a redirect loop).
   kUrlFetch,          // Any other transfer failure.
+  kUrlForbidden,      // A URL leads to a private, loopback or link-local address (not allowed).
   kInternal,          // A bug or an unexpected failure inside clipembed.
 };
 

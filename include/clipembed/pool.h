@@ -32,6 +32,9 @@ struct UrlLimits {
   std::chrono::milliseconds total_timeout{30000};
   size_t max_bytes = 32u << 20;
   int max_redirects = 5;
+  // False refuses URLs that resolve (directly or after a redirect) to private, loopback or
+  // link-local addresses with kUrlForbidden; a server taking URLs from clients should set it.
+  bool allow_private_addresses = true;
 };
 
 struct PoolOptions {
@@ -70,6 +73,9 @@ struct ModelStats {
   uint64_t batches = 0;
   uint64_t images = 0;
   uint64_t loads = 0;
+  // batch_sizes[n]: forward passes that ran n images (index 0 unused).
+  std::vector<uint64_t> batch_sizes;
+  double last_load_seconds = 0;  // Wall time of the latest successful load.
 };
 
 class ModelPool {

@@ -15,6 +15,7 @@ int embed_command(const std::vector<std::string>& args);
 int info_command(const std::vector<std::string>& args);
 int bench_command(const std::vector<std::string>& args);
 int download_command(const std::vector<std::string>& args);
+int serve_command(const std::vector<std::string>& args);
 
 // The model named by --model at args[*i] (advancing *i past its value), or "" if args[*i] is not
 // --model. Values are directories or Hugging Face repo ids (resolved with locate_model()).

@@ -18,6 +18,7 @@ constexpr const char* kUsage =
     "  bench --model REF [--threads N]             images/s and latency per batch size\n"
     "  bench --model REF --images DIR              end to end against the forward pass alone\n"
     "  download REPO_ID [--revision R]             fetch a model into the Hugging Face cache\n"
+    "  serve --model REF [--port P] [options]      HTTP embedding service (OpenAI-style API)\n"
     "\n"
     "REF: a model directory, or a Hugging Face repo id in the local cache\n"
     "(e.g. openai/clip-vit-base-patch32); default: $CLIPEMBED_MODEL\n";
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
     if (command == "info") return clipembed::cli::info_command(args);
     if (command == "bench") return clipembed::cli::bench_command(args);
     if (command == "download") return clipembed::cli::download_command(args);
+    if (command == "serve") return clipembed::cli::serve_command(args);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "clipembed: %s\n", e.what());
     return clipembed::cli::kExitUsage;

@@ -44,6 +44,8 @@ std::string_view code_name(ErrorCode code) {
       return "url_redirects";
     case ErrorCode::kUrlFetch:
       return "url_fetch";
+    case ErrorCode::kUrlForbidden:
+      return "url_forbidden";
     case ErrorCode::kInternal:
       return "internal";
   }

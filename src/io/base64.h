@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -12,5 +13,8 @@ namespace clipembed::io {
 // Error(kInvalidBase64) on any malformed input, naming the offending position, and when the decoded
 // size would exceed `max_decoded_bytes`.
 std::vector<uint8_t> decode_base64(std::string_view text, size_t max_decoded_bytes);
+
+// Standard base64 with '=' padding.
+std::string encode_base64(const uint8_t* data, size_t size);
 
 }  // namespace clipembed::io

@@ -1,6 +1,7 @@
 #include "io/url_fetcher.h"
 
 #include <curl/curl.h>
+#include <sys/socket.h>
 
 #include <deque>
 #include <memory>
@@ -17,6 +18,7 @@ struct Transfer {
   UrlFetcher::Done done;
   std::vector<uint8_t> body;
   bool too_large = false;
+  bool forbidden = false;  // A connection was refused by the address policy.
   char error_buffer[CURL_ERROR_SIZE] = {0};
 };
 
@@ -31,8 +33,23 @@ size_t write_body(char* data, size_t size, size_t count, void* user) {
   return n;
 }
 
+// Called by libcurl with the resolved address of every connection it opens, the first and those
+// after redirects; refuses non-public ones by returning no socket.
+curl_socket_t open_checked_socket(void* user, curlsocktype, curl_sockaddr* address) {
+  auto* t = static_cast<Transfer*>(user);
+  if (t->options.refuse_address(&address->addr)) {
+    t->forbidden = true;
+    return CURL_SOCKET_BAD;
+  }
+  return ::socket(address->family, address->socktype, address->protocol);
+}
+
 std::string describe(ErrorCode code, const Transfer& t, long status) {
   switch (code) {
+    case ErrorCode::kUrlForbidden:
+      return t.url +
+             ": leads to a private, loopback or link-local address, which URL inputs may "
+             "not reach";
     case ErrorCode::kUrlStatus:
       return t.url + ": HTTP status " + std::to_string(status);
     case ErrorCode::kUrlTooLarge:
@@ -103,6 +120,11 @@ void UrlFetcher::Impl::start(std::unique_ptr<Transfer> t) {
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, t.get());
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->error_buffer);
   curl_easy_setopt(easy, CURLOPT_PRIVATE, t.get());
+  if (t->options.refuse_address) {
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_checked_socket);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, t.get());
+    curl_easy_setopt(easy, CURLOPT_PROXY, "");  // A proxy's address would be checked instead.
+  }
   curl_multi_add_handle(multi, easy);
   active.insert(easy);
   // Owned by the easy handle (CURLOPT_PRIVATE) from here until finish() takes it back.
@@ -118,7 +140,8 @@ void UrlFetcher::Impl::finish(CURL* easy, CURLcode result) {
   curl_multi_remove_handle(multi, easy);
   curl_easy_cleanup(easy);
   active.erase(easy);
-  const ErrorCode code = classify_curl_result(result, status, t->too_large);
+  const ErrorCode code =
+      t->forbidden ? ErrorCode::kUrlForbidden : classify_curl_result(result, status, t->too_large);
   if (code == ErrorCode::kInternal) {
     t->done(&t->body, nullptr);
   } else {

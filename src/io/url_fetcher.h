@@ -2,6 +2,8 @@
 // threads. Process-wide; created on first use and joined at exit.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -17,6 +19,11 @@ struct UrlOptions {
   std::chrono::milliseconds total_timeout{30000};
   size_t max_bytes = 32u << 20;
   int max_redirects = 5;
+  // When set, a connection to an address for which it returns true is refused (kUrlForbidden).
+  // It sees the resolved address of every connection, the first and each after a redirect, so
+  // neither a DNS name nor a redirect gets around it. Proxies are then not used. The pool sets
+  // is_non_public_address (io/address_policy.h) unless private addresses are allowed.
+  std::function<bool(const sockaddr*)> refuse_address;
 };
 
 // Maps a libcurl result (and HTTP status when the transfer itself succeeded) to our error codes.

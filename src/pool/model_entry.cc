@@ -76,6 +76,7 @@ void ModelEntry::start_load_locked() {
 }
 
 void ModelEntry::load() {
+  const Clock::time_point started = Clock::now();
   std::shared_ptr<const ClipVisionModel> model;
   std::optional<Error> error;
   uint64_t weights = 0, per_worker = 0;
@@ -144,6 +145,7 @@ void ModelEntry::load() {
     last_used_ = last_retired_ = now;
     consecutive_faults_ = 0;
     ++counters_.loads;
+    counters_.last_load_seconds = std::chrono::duration<double>(now - started).count();
   }
   lock.unlock();
   for (const RequestPtr& r : to_fail) r->finish(nullptr, &*error);
@@ -204,6 +206,9 @@ void ModelEntry::dispatch_locked(Clock::time_point now, bool flush) {
     }
     ++busy_;
     ++counters_.batches;
+    if (counters_.batch_sizes.size() <= batch.size())
+      counters_.batch_sizes.resize(batch.size() + 1);
+    ++counters_.batch_sizes[batch.size()];
     shared_runtime().submit([self = shared_from_this(), batch = std::move(batch), model = model_] {
       self->run_batch(batch, model);
     });

@@ -8,6 +8,7 @@
 #include "clipembed/model.h"
 #include "clipembed/pool.h"
 #include "clipembed/runtime.h"
+#include "io/address_policy.h"
 #include "io/base64.h"
 #include "io/url_fetcher.h"
 #include "model/vision_transformer.h"
@@ -32,6 +33,13 @@ std::function<void(Embedding*, const Error*)> to_promise(
       promise->set_value(std::move(*e));
     }
   };
+}
+
+io::UrlOptions url_options(const UrlLimits& limits) {
+  io::UrlOptions o{limits.connect_timeout, limits.total_timeout, limits.max_bytes,
+                   limits.max_redirects, nullptr};
+  if (!limits.allow_private_addresses) o.refuse_address = io::is_non_public_address;
+  return o;
 }
 
 }  // namespace
@@ -97,6 +105,12 @@ class PooledEmbedder : public ImageEmbedder {
         [data, decode, limit] { return decode_image(io::decode_base64(data, limit), decode); });
   }
 
+  std::future<Embedding> embed_image_bytes_async(std::vector<uint8_t> bytes) override {
+    const DecodeOptions decode = options_.decode;
+    auto shared = std::make_shared<std::vector<uint8_t>>(std::move(bytes));
+    return submit([shared, decode] { return decode_image(*shared, decode); });
+  }
+
   std::future<Embedding> embed_image_url_async(const std::string& url) override {
     // The download runs on the I/O thread; the bytes then join the queue like any request.
     auto promise = std::make_shared<std::promise<Embedding>>();
@@ -104,9 +118,7 @@ class PooledEmbedder : public ImageEmbedder {
     const DecodeOptions decode = options_.decode;
     const UrlLimits& limits = options_.url;
     io::UrlFetcher::instance().fetch(
-        url,
-        io::UrlOptions{limits.connect_timeout, limits.total_timeout, limits.max_bytes,
-                       limits.max_redirects},
+        url, url_options(limits),
         [entry = entry_, promise, decode](std::vector<uint8_t>* body, const Error* error) {
           if (error != nullptr) {
             promise->set_exception(std::make_exception_ptr(*error));
@@ -278,6 +290,10 @@ Embedding ImageEmbedder::embed_image_url(const std::string& url) {
 }
 Embedding ImageEmbedder::embed_image_base64(const std::string& data) {
   auto f = embed_image_base64_async(data);
+  return shared_runtime().wait(f);
+}
+Embedding ImageEmbedder::embed_image_bytes(std::vector<uint8_t> bytes) {
+  auto f = embed_image_bytes_async(std::move(bytes));
   return shared_runtime().wait(f);
 }
 std::vector<EmbeddingResult> ImageEmbedder::batch_embed_images(

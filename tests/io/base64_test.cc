@@ -30,6 +30,23 @@ TEST(Base64Test, DecodesPlainAndDataUris) {
   EXPECT_EQ(decode("+/+/"), std::string("\xfb\xff\xbf"));
 }
 
+TEST(Base64Test, EncodesWithPaddingAndRoundTrips) {
+  auto enc = [](const std::string& s) {
+    return encode_base64(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  };
+  EXPECT_EQ(enc(""), "");
+  EXPECT_EQ(enc("f"), "Zg==");
+  EXPECT_EQ(enc("fo"), "Zm8=");
+  EXPECT_EQ(enc("foo"), "Zm9v");
+  EXPECT_EQ(enc("foobar"), "Zm9vYmFy");
+  std::vector<uint8_t> all(256);
+  for (int i = 0; i < 256; ++i) all[i] = static_cast<uint8_t>(i);
+  for (size_t n : {254, 255, 256}) {
+    const std::vector<uint8_t> part(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n));
+    EXPECT_EQ(decode_base64(encode_base64(part.data(), part.size()), 1024), part);
+  }
+}
+
 TEST(Base64Test, RejectsMalformedInput) {
   for (const char* bad :
        {"", "aGVsbG8", "aGVs bG8=", "aGVsbG8*", "a===", "aGk=aGk=", "aGl=", "data:image/png,aGk=",

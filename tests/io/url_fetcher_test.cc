@@ -2,9 +2,11 @@
 
 #include <curl/curl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 
 #include <future>
 
+#include "io/address_policy.h"
 #include "io/file.h"
 #include "support/fixtures.h"
 #include "support/http_test_server.h"
@@ -51,6 +53,27 @@ TEST(UrlFetcherTest, FailuresHaveTheirOwnCodes) {
             ErrorCode::kUrlConnect);
   EXPECT_EQ(fetch("ftp://127.0.0.1/x.png").error, ErrorCode::kUrlInvalid);
   EXPECT_EQ(fetch("file:///etc/passwd").error, ErrorCode::kUrlInvalid);
+}
+
+TEST(UrlFetcherTest, TheAddressPolicySeesNamesAndEveryRedirect) {
+  testing::HttpTestServer first, second;
+  UrlOptions guarded;
+  guarded.refuse_address = is_non_public_address;
+  // A host name is judged by the address it resolves to.
+  EXPECT_EQ(fetch(first.url("/image.png"), guarded).error, ErrorCode::kUrlForbidden);
+  const std::string via_name = "http://localhost:" + first.url("/image.png").substr(17);
+  EXPECT_EQ(fetch(via_name, guarded).error, ErrorCode::kUrlForbidden);
+  // A redirect is judged again: refuse only the second server's port, reached by a redirect
+  // from the first (loopback stands in for "public" here, the only network tests may use).
+  const int second_port = std::stoi(second.url("").substr(17));
+  UrlOptions only_second;
+  only_second.refuse_address = [second_port](const sockaddr* a) {
+    return ntohs(reinterpret_cast<const sockaddr_in*>(a)->sin_port) == second_port;
+  };
+  EXPECT_FALSE(fetch(first.url("/image.png"), only_second).error);
+  const std::string redirect = first.url("/redirect?to=" + second.url("/image.png"));
+  EXPECT_EQ(fetch(redirect, only_second).error, ErrorCode::kUrlForbidden);
+  EXPECT_FALSE(fetch(redirect).error);  // Without a policy the same redirect is followed.
 }
 
 TEST(UrlFetcherTest, StalledServersTimeOut) {

@@ -39,6 +39,9 @@ HttpTestServer::HttpTestServer() {
   });
   server_.Get("/loop",
               [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/loop"); });
+  server_.Get("/redirect", [](const httplib::Request& req, httplib::Response& res) {
+    res.set_redirect(req.get_param_value("to"));
+  });
   server_.Get("/hop", [](const httplib::Request&, httplib::Response& res) {
     res.set_redirect("/image.png");
   });

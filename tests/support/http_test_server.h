@@ -11,8 +11,8 @@ namespace clipembed::testing {
 class HttpTestServer {
  public:
   // Routes: /image.png (a fixture image), /text (not an image), /missing (404), /loop (redirects
-  // to itself), /hop (redirects to /image.png), /big (2 MiB with Content-Length), /big-chunked
-  // (2 MiB, chunked), /slow (answers after 3 s).
+  // to itself), /hop (redirects to /image.png), /redirect?to=URL, /big (2 MiB with Content-Length),
+  // /big-chunked (2 MiB, chunked), /slow (answers after 3 s).
   HttpTestServer();
   ~HttpTestServer();
   std::string url(const std::string& path) const;

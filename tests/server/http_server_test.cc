@@ -1,0 +1,263 @@
+// Starts the real server on 127.0.0.1 (in this process) and talks HTTP to it.
+#include "server/http_server.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "clipembed/model.h"
+#include "io/base64.h"
+#include "io/file.h"
+#include "support/fixtures.h"
+#include "support/http_test_server.h"
+
+namespace clipembed::server {
+namespace {
+
+using nlohmann::json;
+using testing::fixture_path;
+
+std::string base64_of(const std::string& fixture) {
+  const auto bytes = io::read_file(fixture_path(fixture));
+  return io::encode_base64(bytes.data(), bytes.size());
+}
+
+class Served {
+ public:
+  explicit Served(ServerOptions options) : server_(std::move(options)) {
+    port_ = server_.start();
+    for (int i = 0; i < 500 && !server_.ready(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  httplib::Client client() const {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(60);
+    return c;
+  }
+  EmbeddingServer& server() { return server_; }
+
+ private:
+  EmbeddingServer server_;
+  int port_ = 0;
+};
+
+ServerOptions tiny_options() {
+  ServerOptions o;
+  o.port = 0;
+  o.models = {fixture_path("models/tiny")};
+  o.io_threads = 8;
+  return o;
+}
+
+json post_json(httplib::Client& c, const json& body, int* status, httplib::Headers headers = {}) {
+  auto r = c.Post("/v1/embeddings", headers, body.dump(), "application/json");
+  *status = r ? r->status : -1;
+  return r ? json::parse(r->body) : json();
+}
+
+TEST(HttpServerTest, EmbeddingsEqualTheLibraryForEveryInputForm) {
+  Served s(tiny_options());
+  auto c = s.client();
+  auto model = ClipVisionModel::load(fixture_path("models/tiny"));
+  const auto square = model->embed_file(fixture_path("images/square.jpg"));
+  const auto gray = model->embed_file(fixture_path("images/gray.png"));
+  int status = 0;
+  const json answer = post_json(
+      c,
+      {{"input",
+        {base64_of("images/square.jpg"), "data:image/png;base64," + base64_of("images/gray.png")}}},
+      &status);
+  ASSERT_EQ(status, 200) << answer.dump();
+  EXPECT_EQ(answer["object"], "list");
+  EXPECT_EQ(answer["model"], fixture_path("models/tiny"));
+  EXPECT_EQ(answer["usage"]["total_tokens"], 0);
+  ASSERT_EQ(answer["data"].size(), 2u);
+  EXPECT_EQ(answer["data"][0]["index"], 0);
+  EXPECT_EQ(answer["data"][0]["object"], "embedding");
+  EXPECT_EQ(answer["data"][0]["embedding"].get<std::vector<float>>(), square);
+  EXPECT_EQ(answer["data"][1]["embedding"].get<std::vector<float>>(), gray);
+
+  // base64 output: little-endian float32, bit for bit.
+  const json b64 = post_json(
+      c, {{"input", base64_of("images/gray.png")}, {"encoding_format", "base64"}}, &status);
+  ASSERT_EQ(status, 200);
+  const auto bytes = io::decode_base64(b64["data"][0]["embedding"].get<std::string>(), 1 << 20);
+  std::vector<float> decoded(bytes.size() / 4);
+  std::memcpy(decoded.data(), bytes.data(), bytes.size());
+  EXPECT_EQ(decoded, gray);
+
+  // The raw route, with curl's default content type.
+  const auto raw = io::read_file(fixture_path("images/square.jpg"));
+  auto r =
+      c.Post("/embed", std::string(raw.begin(), raw.end()), "application/x-www-form-urlencoded");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body)["data"][0]["embedding"].get<std::vector<float>>(), square);
+
+  // A URL input, with private addresses allowed for this test's loopback server.
+}
+
+TEST(HttpServerTest, ModelsHealthAndMetrics) {
+  Served s(tiny_options());
+  auto c = s.client();
+  auto health = c.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto models = c.Get("/v1/models");
+  ASSERT_TRUE(models);
+  EXPECT_EQ(json::parse(models->body)["data"][0]["id"], fixture_path("models/tiny"));
+  int status = 0;
+  post_json(c, {{"input", base64_of("images/gray.png")}}, &status);
+  post_json(c, {{"input", "!!"}}, &status);
+  auto metrics = c.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  const std::string& text = metrics->body;
+  for (const char* needle :
+       {"clipembed_http_requests_total{route=\"/v1/embeddings\",status=\"200\"} 1",
+        "clipembed_http_requests_total{route=\"/v1/embeddings\",status=\"400\"} 1",
+        "clipembed_http_errors_total{route=\"/v1/embeddings\",code=\"invalid_base64\"} 1",
+        "clipembed_http_request_duration_seconds_bucket{route=\"/v1/embeddings\",le=\"+Inf\"} 2",
+        "clipembed_batch_size_count{", "clipembed_images_embedded_total{", "clipembed_queue_depth{",
+        "clipembed_model_load_seconds{"}) {
+    EXPECT_NE(text.find(needle), std::string::npos) << needle << "\n" << text;
+  }
+}
+
+TEST(HttpServerTest, EveryErrorHasItsStatusAndJsonShape) {
+  ServerOptions o = tiny_options();
+  o.max_items = 3;
+  o.max_body_bytes = 4000000;
+  o.pool.max_queued_requests = 2;
+  Served s(o);
+  auto c = s.client();
+  int status = 0;
+  auto expect_error = [&](const json& body, int want, const std::string& code) {
+    const json answer = post_json(c, body, &status);
+    EXPECT_EQ(status, want) << body.dump().substr(0, 200) << " -> " << answer.dump();
+    EXPECT_EQ(answer["error"]["code"], code) << answer.dump();
+    EXPECT_TRUE(answer["error"]["message"].is_string());
+    EXPECT_TRUE(answer["error"]["type"].is_string());
+    return answer;
+  };
+  // 400, naming the index of the bad item.
+  const json bad =
+      expect_error({{"input", {base64_of("images/gray.png"), base64_of("images/truncated.jpg")}}},
+                   400, "image_decode");
+  EXPECT_NE(bad["error"]["message"].get<std::string>().find("input[1]"), std::string::npos);
+  expect_error({{"input", {base64_of("images/gray.png"), "not base64!"}}}, 400, "invalid_base64");
+  expect_error({{"input", 42}}, 400, "invalid_input");
+  expect_error({{"model", fixture_path("models/tiny")}}, 400, "missing_input");
+  auto garbage = c.Post("/v1/embeddings", "{not json", "application/json");
+  ASSERT_TRUE(garbage);
+  EXPECT_EQ(garbage->status, 400);
+  // 404: unknown model and unknown route.
+  expect_error({{"model", "openai/clip-nope"}, {"input", base64_of("images/gray.png")}}, 404,
+               "model_not_found");
+  auto missing = c.Get("/v2/nothing");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_EQ(json::parse(missing->body)["error"]["code"], "not_found");
+  // 413: too many items, and a body over the limit.
+  const std::string g = base64_of("images/gray.png");
+  expect_error({{"input", {g, g, g, g}}}, 413, "too_many_inputs");
+  expect_error({{"input", std::string(5000000, 'A')}}, 413, "body_too_large");
+  // 429 with Retry-After: three large images against a queue of two.
+  const std::string hd = base64_of("images/hd.jpg");
+  auto r = c.Post("/v1/embeddings", json{{"input", {hd, hd, hd}}}.dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 429) << r->body;
+  EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+  // URL inputs: loopback refused by default.
+  testing::HttpTestServer images;
+  expect_error({{"input", images.url("/image.png")}}, 400, "url_forbidden");
+}
+
+TEST(HttpServerTest, PrivateUrlsWhenAllowedAndNoUrlsWhenDisabled) {
+  testing::HttpTestServer images;
+  ServerOptions allowed = tiny_options();
+  allowed.allow_private_urls = true;
+  {
+    Served s(allowed);
+    auto c = s.client();
+    int status = 0;
+    const json answer = post_json(c, {{"input", images.url("/image.png")}}, &status);
+    ASSERT_EQ(status, 200) << answer.dump();
+    EXPECT_EQ(answer["data"][0]["embedding"].get<std::vector<float>>(),
+              ClipVisionModel::load(fixture_path("models/tiny"))
+                  ->embed_file(fixture_path("images/gray.png")));
+  }
+  ServerOptions disabled = allowed;
+  disabled.allow_url_inputs = false;
+  Served s(disabled);
+  auto c = s.client();
+  int status = 0;
+  const json answer = post_json(c, {{"input", images.url("/image.png")}}, &status);
+  EXPECT_EQ(status, 400);
+  EXPECT_EQ(answer["error"]["code"], "url_inputs_disabled");
+}
+
+TEST(HttpServerTest, DeadlineAnswers504) {
+  testing::HttpTestServer images;
+  ServerOptions o = tiny_options();
+  o.allow_private_urls = true;
+  o.request_deadline = std::chrono::milliseconds(300);
+  Served s(o);
+  auto c = s.client();
+  int status = 0;
+  const auto start = std::chrono::steady_clock::now();
+  const json answer = post_json(c, {{"input", images.url("/slow")}}, &status);  // Answers in 1 s.
+  EXPECT_EQ(status, 504) << answer.dump();
+  EXPECT_EQ(answer["error"]["code"], "deadline_exceeded");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(900));
+}
+
+TEST(HttpServerTest, ApiKeyGuardsTheApiButNotHealth) {
+  ServerOptions o = tiny_options();
+  o.api_key = "sk-test";
+  Served s(o);
+  auto c = s.client();
+  int status = 0;
+  const json body = {{"input", base64_of("images/gray.png")}};
+  EXPECT_EQ(post_json(c, body, &status)["error"]["code"], "invalid_api_key");
+  EXPECT_EQ(status, 401);
+  post_json(c, body, &status, {{"Authorization", "Bearer sk-wrong"}});
+  EXPECT_EQ(status, 401);
+  post_json(c, body, &status, {{"Authorization", "Bearer sk-test"}});
+  EXPECT_EQ(status, 200);
+  auto models = c.Get("/v1/models");
+  ASSERT_TRUE(models);
+  EXPECT_EQ(models->status, 401);
+  auto health = c.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
+TEST(HttpServerTest, DrainingAnswers503AndFinishesInFlightRequests) {
+  testing::HttpTestServer images;
+  ServerOptions o = tiny_options();
+  o.allow_private_urls = true;
+  Served s(o);
+  auto slow_client = s.client();
+  int slow_status = 0;
+  std::thread slow([&] { post_json(slow_client, {{"input", images.url("/slow")}}, &slow_status); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // The slow request is in flight.
+  std::thread drain([&] { s.server().drain_and_stop(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto c = s.client();
+  int status = 0;
+  const json answer = post_json(c, {{"input", base64_of("images/gray.png")}}, &status);
+  EXPECT_EQ(status, 503);
+  EXPECT_EQ(answer["error"]["code"], "draining");
+  auto health = c.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 503);
+  slow.join();
+  drain.join();
+  EXPECT_EQ(slow_status, 400);  // /slow is not an image: answered (image_decode), not cut off.
+}
+
+}  // namespace
+}  // namespace clipembed::server
