@@ -4,7 +4,7 @@ MODEL ?= tests/fixtures/models/tiny
 CLI := build/src/clipembed
 PYTHON := /usr/bin/python3
 
-.PHONY: setup build run test test-release test-asan test-tsan bench lint format clean
+.PHONY: setup build run test test-release test-asan test-tsan bench bench-serve lint format clean
 
 setup:
 	./scripts/setup
@@ -41,6 +41,11 @@ test-tsan: setup
 bench: build
 	./scripts/setup --bench
 	./bench/compare
+	./bench/serve_load
+
+# The HTTP server under load: 1, 8 and 64 concurrent clients, every answer checked.
+bench-serve: build
+	./bench/serve_load
 
 lint:
 	./scripts/lint

@@ -67,6 +67,12 @@ std::function<bool(const std::string&)> millis(std::chrono::milliseconds* target
 }  // namespace
 
 int serve_command(const std::vector<std::string>& args) {
+  for (const std::string& a : args) {
+    if (a == "--help" || a == "-h") {
+      std::fputs(kServeUsage, stdout);
+      return kExitOk;
+    }
+  }
   server::ServerOptions o;
   int threads = 0, port = o.port;
   std::vector<std::string> models;

@@ -1,6 +1,7 @@
 #include "server/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <cstdio>
 #include <future>
@@ -67,7 +68,13 @@ EmbeddingServer::EmbeddingServer(ServerOptions options) : options_(std::move(opt
   const int io_threads = std::max(1, options_.io_threads);
   http_->new_task_queue = [io_threads] { return new httplib::ThreadPool(io_threads); };
   http_->set_payload_max_length(options_.max_body_bytes);
+  http_->set_socket_options([this](int fd) {
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    listen_fd_ = fd;
+  });
   http_->set_keep_alive_timeout(5);
+  http_->set_keep_alive_max_count(1000);
   http_->set_read_timeout(30);
   http_->set_write_timeout(30);
   add_routes();
@@ -83,6 +90,10 @@ int EmbeddingServer::start() {
     throw Error(ErrorCode::kIo,
                 "cannot listen on " + options_.host + ":" + std::to_string(options_.port));
   }
+  // cpp-httplib listens with a backlog of 5, too short for a burst of new connections (the
+  // kernel drops the rest of the handshakes and clients see resets). Listening again on the
+  // bound socket raises it.
+  if (listen_fd_ >= 0) ::listen(listen_fd_, SOMAXCONN);
   listener_ = std::thread([this] { http_->listen_after_bind(); });
   loader_ = std::thread([this] { load_models(); });
   return port;

@@ -83,6 +83,7 @@ class EmbeddingServer {
   std::unique_ptr<httplib::Server> http_;
   Metrics metrics_;
   std::thread listener_, loader_;
+  int listen_fd_ = -1;  // The listening socket, as httplib created it.
   std::atomic<int> in_flight_{0};
   std::atomic<bool> draining_{false};
   std::atomic<bool> stopped_{false};
