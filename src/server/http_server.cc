@@ -146,7 +146,7 @@ void EmbeddingServer::drain_and_stop() {
 }
 
 void EmbeddingServer::route(const std::string& method, const std::string& path, bool api,
-                            Handler handler) {
+                            const Handler& handler) {
   // The body is read here rather than by httplib, which would parse a body sent as
   // application/x-www-form-urlencoded (curl's default for --data-binary) as a form and refuse one
   // over 8 KiB.
@@ -250,7 +250,7 @@ void EmbeddingServer::add_routes() {
 }
 
 std::string EmbeddingServer::serving_key(const std::string& requested) const {
-  const std::string key = requested.empty() ? options_.models.front() : requested;
+  std::string key = requested.empty() ? options_.models.front() : requested;
   std::lock_guard<std::mutex> lock(mutex_);
   const auto it = loaded_.find(key);
   if (it == loaded_.end()) {

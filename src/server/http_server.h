@@ -68,7 +68,7 @@ class EmbeddingServer {
   using Handler =
       std::function<void(const httplib::Request&, const std::string&, httplib::Response&)>;
   void add_routes();
-  void route(const std::string& method, const std::string& path, bool api, Handler handler);
+  void route(const std::string& method, const std::string& path, bool api, const Handler& handler);
   void handle_embeddings(const std::string& body, httplib::Response& res);
   void handle_raw(const httplib::Request& req, const std::string& body, httplib::Response& res);
   void handle_models(httplib::Response& res);
