@@ -19,8 +19,10 @@ void fail(const RequestPtr& r, ErrorCode code, const std::string& message) {
 }  // namespace
 
 ModelEntry::ModelEntry(std::string key, std::string directory, const PoolOptions& options,
-                       MemoryBudget& budget, std::function<void(Clock::time_point)> wake_at)
-    : key_(std::move(key)),
+                       MemoryBudget& budget, std::function<void(Clock::time_point)> wake_at,
+                       std::shared_ptr<const void> owner)
+    : owner_(std::move(owner)),
+      key_(std::move(key)),
       directory_(std::move(directory)),
       options_(options),
       budget_(budget),

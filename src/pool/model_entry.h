@@ -34,8 +34,11 @@ using RequestPtr = std::shared_ptr<Request>;
 class ModelEntry : public std::enable_shared_from_this<ModelEntry> {
  public:
   // `wake_at` asks the pool's timer to call maintain() at a given time (to flush a partial batch).
+  // `owner` keeps alive what `options`, `budget` and `wake_at` refer to (the pool's state): an
+  // entry can outlive its ModelPool, held by an embedder or by a URL download still in flight.
   ModelEntry(std::string key, std::string directory, const PoolOptions& options,
-             MemoryBudget& budget, std::function<void(Clock::time_point)> wake_at);
+             MemoryBudget& budget, std::function<void(Clock::time_point)> wake_at,
+             std::shared_ptr<const void> owner);
 
   // Admits a request (or finishes it at once with kOverloaded, kCancelled or kUnavailable).
   void submit(std::function<Image()> produce, std::function<void(Embedding*, const Error*)> finish);
@@ -66,6 +69,7 @@ class ModelEntry : public std::enable_shared_from_this<ModelEntry> {
   bool take_locked(const RequestPtr& request);
   void record_fault_locked(Clock::time_point now);
 
+  const std::shared_ptr<const void> owner_;  // Declared first: outlives the references below.
   const std::string key_, directory_;
   const PoolOptions& options_;
   MemoryBudget& budget_;

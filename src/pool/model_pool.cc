@@ -180,7 +180,13 @@ ModelPool::ModelPool(PoolOptions options) : impl_(std::make_shared<Impl>(std::mo
   impl_->timer = std::thread([impl = impl_.get()] { impl->timer_loop(); });
 }
 
-ModelPool::~ModelPool() { shutdown(); }
+ModelPool::~ModelPool() {
+  shutdown();
+  // Entries keep the pool's state alive (see ModelEntry's `owner`); dropping them here breaks the
+  // cycle, so the state goes when the last embedder or in-flight download lets go of its entry.
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->entries.clear();
+}
 
 const PoolOptions& ModelPool::options() const { return impl_->options; }
 
@@ -206,7 +212,7 @@ std::shared_ptr<ImageEmbedder> ModelPool::embedder(const std::string& key) {
     Impl* impl = impl_.get();
     entry = std::make_shared<pool::ModelEntry>(
         key, directory, impl_->options, impl_->budget,
-        [impl](pool::Clock::time_point when) { impl->wake_at(when); });
+        [impl](pool::Clock::time_point when) { impl->wake_at(when); }, impl_);
     if (impl_->stopping) created = entry;
   }
   auto result = std::make_shared<PooledEmbedder>(entry, impl_->options);

@@ -294,6 +294,21 @@ TEST(ModelPoolTest, UrlInputsAreFetchedAndCheckedByContent) {
             ErrorCode::kUrlInvalid);
 }
 
+TEST(ModelPoolTest, EmbeddersAndDownloadsMayOutliveThePool) {
+  testing::HttpTestServer server;
+  std::shared_ptr<ImageEmbedder> embedder;
+  std::future<Embedding> download;
+  {
+    ModelPool pool(small_pool());
+    embedder = pool.embedder("tiny");
+    embedder->embed_image(fixture_path("images/gray.png"));  // Loaded.
+    download = embedder->embed_image_url_async(server.url("/slow"));
+  }  // The pool is gone while the download is still running (/slow answers after 1 s).
+  EXPECT_EQ(code_of([&] { download.get(); }), ErrorCode::kCancelled);
+  EXPECT_EQ(code_of([&] { embedder->embed_image(fixture_path("images/gray.png")); }),
+            ErrorCode::kCancelled);
+}
+
 // 8 threads x 100 mixed requests: each good input gets the vector a sequential call gives, each
 // bad one its error code, and the good ones keep succeeding around the bad ones.
 TEST(ModelPoolTest, ConcurrentMixedRequestsMatchSequentialResults) {
