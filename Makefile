@@ -29,7 +29,7 @@ test-asan: setup
 	ctest --preset asan -j $(JOBS)
 
 # The concurrent parts (runtime, ops split over it, pool, URL fetcher) under ThreadSanitizer.
-TSAN_TESTS := 'Runtime|Linear|Attention|ModelPool|UrlFetcher'
+TSAN_TESTS := 'Runtime|Linear|Attention|ModelPool|UrlFetcher|EmbedPipeline|HttpServer|HubDownload'
 test-tsan: setup
 	cmake --preset tsan >/dev/null
 	cmake --build --preset tsan -j $(JOBS)

@@ -121,13 +121,11 @@ void EmbeddingServer::load_models() {
   }
 }
 
+// Ready once the default model is loaded; requests for another model still loading get 503.
 bool EmbeddingServer::ready() const {
   if (draining_) return false;
   std::lock_guard<std::mutex> lock(mutex_);
-  for (const auto& [key, loaded] : loaded_) {
-    if (!loaded) return false;
-  }
-  return true;
+  return loaded_.at(options_.models.front());
 }
 
 void EmbeddingServer::drain_and_stop() {

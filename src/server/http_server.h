@@ -2,7 +2,7 @@
 //   POST /v1/embeddings  OpenAI-style (see embeddings_api.h)
 //   POST /embed          the raw image as the body; ?model=KEY&encoding_format=base64 optional
 //   GET  /v1/models      the models served
-//   GET  /health         200 once every model is loaded, 503 while loading or draining
+//   GET  /health         200 once the default model is loaded, 503 while loading or draining
 //   GET  /metrics        Prometheus text (metrics.h)
 // Threads: a fixed number of I/O threads (cpp-httplib's pool) plus one listener, whatever the
 // number of workers; compute runs on the shared runtime through the pool.
