@@ -31,14 +31,17 @@ void BM_Forward(benchmark::State& state) {
     return;
   }
   const int64_t batch = state.range(0);
+  // 1: batch-invariant (each image's vector independent of its batch; the pool's and the CLI's
+  // mode, and always the path of a single image).
+  const clipembed::EmbedOptions options{.normalize = false, .batch_invariant = state.range(1) != 0};
   const int64_t side = model->vision_config().image_size;
   // The same synthetic input as tools/ort_bench.mjs: sin(i * 0.37).
   std::vector<float> pixels(batch * 3 * side * side);
   for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = std::sin(static_cast<float>(i) * 0.37f);
   std::vector<float> out(batch * model->dimension());
-  model->forward(pixels.data(), batch, out.data());  // Warm-up: page in the weights.
+  model->forward(pixels.data(), batch, out.data(), options);  // Warm-up: page in the weights.
   for (auto _ : state) {
-    model->forward(pixels.data(), batch, out.data());
+    model->forward(pixels.data(), batch, out.data(), options);
     benchmark::DoNotOptimize(out.data());
   }
   state.counters["images/s"] = benchmark::Counter(static_cast<double>(batch) * state.iterations(),
@@ -46,7 +49,12 @@ void BM_Forward(benchmark::State& state) {
   state.counters["threads"] = clipembed::shared_runtime().num_threads();
 }
 
-BENCHMARK(BM_Forward)->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Forward)
+    ->Args({1, 0})
+    ->Args({8, 0})
+    ->Args({8, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 
