@@ -100,6 +100,36 @@ TEST(HttpServerTest, EmbeddingsEqualTheLibraryForEveryInputForm) {
   // A URL input, with private addresses allowed for this test's loopback server.
 }
 
+TEST(HttpServerTest, ServesSeveralModelsByName) {
+  ServerOptions o = tiny_options();
+  o.models.push_back(fixture_path("models/tiny-p16"));
+  Served s(o);
+  auto c = s.client();
+  // /health follows the default model; wait for the second one too.
+  for (int i = 0; i < 500; ++i) {
+    auto models = c.Get("/v1/models");
+    if (models && json::parse(models->body)["data"][1]["ready"] == true) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto models = c.Get("/v1/models");
+  ASSERT_TRUE(models);
+  const json list = json::parse(models->body)["data"];
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[1]["id"], fixture_path("models/tiny-p16"));
+  int status = 0;
+  const std::string image = base64_of("images/square.jpg");
+  const json first = post_json(c, {{"input", image}}, &status);
+  ASSERT_EQ(status, 200);
+  const json second =
+      post_json(c, {{"model", fixture_path("models/tiny-p16")}, {"input", image}}, &status);
+  ASSERT_EQ(status, 200) << second.dump();
+  EXPECT_EQ(second["model"], fixture_path("models/tiny-p16"));
+  EXPECT_EQ(second["data"][0]["embedding"].get<std::vector<float>>(),
+            ClipVisionModel::load(fixture_path("models/tiny-p16"))
+                ->embed_file(fixture_path("images/square.jpg")));
+  EXPECT_NE(first["data"][0]["embedding"], second["data"][0]["embedding"]);
+}
+
 TEST(HttpServerTest, ModelsHealthAndMetrics) {
   Served s(tiny_options());
   auto c = s.client();
