@@ -66,8 +66,9 @@ std::string locate_model(const std::string& reference) {
   if (snapshot.empty() || !fs::exists(snapshot / "model.safetensors", ec)) {
     throw Error(ErrorCode::kModelInvalid,
                 "model '" + reference + "' is not in the Hugging Face cache (" + repo.string() +
-                    "). Download it with: huggingface-cli download " + reference +
-                    " config.json preprocessor_config.json model.safetensors");
+                    "). Download it with: clipembed download " + reference +
+                    " (or: huggingface-cli download " + reference +
+                    " config.json preprocessor_config.json model.safetensors)");
   }
   return snapshot.string();
 }

@@ -48,6 +48,8 @@ TEST_F(ModelLocatorTest, DirectoriesPassThroughAndMissingModelsSayHowToGetThem) 
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kModelInvalid);
+    EXPECT_NE(std::string(e.what()).find("clipembed download openai/clip-vit-base-patch32"),
+              std::string::npos);
     EXPECT_NE(std::string(e.what()).find("huggingface-cli download openai/clip-vit-base-patch32"),
               std::string::npos);
   }
