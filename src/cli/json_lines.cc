@@ -1,6 +1,7 @@
 #include "cli/json_lines.h"
 
 #include <charconv>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 namespace clipembed::cli {
@@ -19,6 +20,10 @@ std::string embedding_line(const std::string& path, std::span<const float> embed
   char buf[32];
   for (size_t i = 0; i < embedding.size(); ++i) {
     if (i != 0) out += ", ";
+    if (!std::isfinite(embedding[i])) {
+      out += "null";  // JSON has no NaN or infinity.
+      continue;
+    }
     auto [end, ec] = std::to_chars(buf, buf + sizeof buf, embedding[i]);
     out.append(buf, ec == std::errc() ? end : buf);
   }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -61,6 +62,11 @@ TEST(EmbeddingsApiTest, ResponseHasTheOpenAiShapeAndExactFloats) {
   EXPECT_EQ(body["data"][1]["index"], 1);
   EXPECT_EQ(body["data"][0]["embedding"].get<std::vector<float>>(), vectors[0]);
   EXPECT_EQ(body["data"][1]["embedding"].get<std::vector<float>>(), vectors[1]);
+  EXPECT_NE(embeddings_response("m", vectors, false).find("[0.1, -2.5, 3e-08]"), std::string::npos)
+      << "floats in their shortest round-trip form";
+  const auto odd = nlohmann::json::parse(embeddings_response("a \"quoted\" name", {{NAN}}, false));
+  EXPECT_TRUE(odd["data"][0]["embedding"][0].is_null());
+  EXPECT_EQ(odd["model"], "a \"quoted\" name");
   const auto b64 = nlohmann::json::parse(embeddings_response("m", vectors, true));
   const auto bytes = io::decode_base64(b64["data"][0]["embedding"].get<std::string>(), 64);
   ASSERT_EQ(bytes.size(), 12u);
