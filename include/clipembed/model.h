@@ -70,7 +70,12 @@ struct LoadOptions {
 // download a missing model.
 std::string locate_model(const std::string& reference);
 
-// The hub cache directory the environment selects (see locate_model).
+// The Hugging Face home the environment selects: HF_HOME, else XDG_CACHE_HOME/huggingface, else
+// ~/.cache/huggingface (where `huggingface-cli login` keeps its token).
+std::string hub_home_directory();
+
+// The hub cache directory the environment selects (see locate_model): HF_HUB_CACHE, else
+// hub_home_directory()/hub.
 std::string hub_cache_directory();
 
 class ClipVisionModel {

@@ -105,9 +105,7 @@ int bench_command(const std::vector<std::string>& args) {
     std::printf("best batch: %d (%.2f images/s)\n", best_batch, best);
     return kExitOk;
   } catch (const Error& e) {
-    std::fprintf(stderr, "clipembed bench: %s: %s\n", std::string(code_name(e.code())).c_str(),
-                 e.what());
-    return kExitUsage;
+    return report_error("bench", e);
   }
 }
 

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "clipembed/error.h"
+
 namespace clipembed::cli {
 
 constexpr int kExitOk = 0;
@@ -22,6 +24,9 @@ int serve_command(const std::vector<std::string>& args);
 std::string model_argument(const std::vector<std::string>& args, size_t* i);
 // CLIPEMBED_MODEL, or "".
 std::string default_model();
+
+// Prints "clipembed COMMAND: CODE: MESSAGE" on stderr; returns kExitUsage.
+int report_error(const char* command, const Error& error);
 int preprocess_command(const std::vector<std::string>& args);
 
 }  // namespace clipembed::cli

@@ -33,12 +33,7 @@ std::string env(const char* name) {
 std::string hub_token() {
   if (std::string t = env("HF_TOKEN"); !t.empty()) return t;
   if (std::string t = env("HUGGING_FACE_HUB_TOKEN"); !t.empty()) return t;  // Older name.
-  std::string home = env("HF_HOME");
-  if (home.empty()) {
-    const std::string xdg = env("XDG_CACHE_HOME");
-    home = (xdg.empty() ? env("HOME") + "/.cache" : xdg) + "/huggingface";
-  }
-  std::ifstream in(home + "/token");
+  std::ifstream in(hub_home_directory() + "/token");
   std::string token;
   std::getline(in, token);
   while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
@@ -122,9 +117,7 @@ int download_command(const std::vector<std::string>& args) {
     return kExitOk;
   } catch (const Error& e) {
     if (!quiet && ::isatty(STDERR_FILENO) != 0) std::fputc('\n', stderr);
-    std::fprintf(stderr, "clipembed download: %s: %s\n", std::string(code_name(e.code())).c_str(),
-                 e.what());
-    return kExitUsage;
+    return report_error("download", e);
   }
 }
 

@@ -107,14 +107,12 @@ int embed_command(const std::vector<std::string>& args) {
     output =
         make_embed_output(output_path, output_format, model->dimension(), resume ? &done : nullptr);
   } catch (const Error& e) {
-    std::fprintf(stderr, "clipembed embed: %s: %s\n", std::string(code_name(e.code())).c_str(),
-                 e.what());
-    return kExitUsage;
+    return report_error("embed", e);
   }
 
   // The total is counted by a second walk (cheap next to embedding) only for the progress bar;
   // inputs themselves are streamed, so memory stays flat for any number of files.
-  std::optional<size_t> total = quiet ? std::nullopt : inputs.count();
+  std::optional<size_t> total = Progress::draws_bar(quiet) ? inputs.count() : std::nullopt;
   if (total) *total -= std::min(*total, done.size());
   size_t processed = 0, failed = 0;
   Progress progress(total, quiet);
@@ -148,9 +146,7 @@ int embed_command(const std::vector<std::string>& args) {
     run_pipeline(*model, next, {.batch_size = batch_size, .normalize = normalize}, emit,
                  batch_done);
   } catch (const Error& e) {
-    std::fprintf(stderr, "clipembed embed: %s: %s\n", std::string(code_name(e.code())).c_str(),
-                 e.what());
-    return kExitUsage;
+    return report_error("embed", e);
   }
   progress.finish(processed, failed);
   return failed > 0 ? kExitSomeFailed : kExitOk;

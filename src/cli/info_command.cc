@@ -20,6 +20,12 @@ std::string default_model() {
   return env != nullptr ? env : "";
 }
 
+int report_error(const char* command, const Error& error) {
+  std::fprintf(stderr, "clipembed %s: %s: %s\n", command,
+               std::string(code_name(error.code())).c_str(), error.what());
+  return kExitUsage;
+}
+
 int info_command(const std::vector<std::string>& args) {
   std::string ref = default_model();
   for (size_t i = 0; i < args.size(); ++i) {
@@ -63,9 +69,7 @@ int info_command(const std::vector<std::string>& args) {
         eight.activation_bytes_per_worker / 1e6);
     return kExitOk;
   } catch (const Error& e) {
-    std::fprintf(stderr, "clipembed info: %s: %s\n", std::string(code_name(e.code())).c_str(),
-                 e.what());
-    return kExitUsage;
+    return report_error("info", e);
   }
 }
 

@@ -34,8 +34,7 @@ int preprocess_command(const std::vector<std::string>& args) {
                 output.c_str());
     return kExitOk;
   } catch (const Error& e) {
-    std::fprintf(stderr, "clipembed preprocess: %s: %s\n", std::string(code_name(e.code())).c_str(),
-                 e.what());
+    report_error("preprocess", e);
     return e.code() == ErrorCode::kModelInvalid ? kExitUsage : kExitSomeFailed;
   }
 }

@@ -10,9 +10,11 @@ namespace clipembed::cli {
 Progress::Progress(std::optional<size_t> total, bool quiet)
     : total_(total),
       quiet_(quiet),
-      terminal_(::isatty(STDERR_FILENO) != 0),
+      terminal_(draws_bar(false)),
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
+
+bool Progress::draws_bar(bool quiet) { return !quiet && ::isatty(STDERR_FILENO) != 0; }
 
 void Progress::update(size_t done, size_t failed) {
   if (quiet_ || !terminal_) return;

@@ -13,6 +13,8 @@ class Progress {
  public:
   // `total`: the number of inputs, when known (not when they come from stdin).
   Progress(std::optional<size_t> total, bool quiet);
+  // Whether a bar is drawn (not quiet, stderr a terminal): only then is the total worth counting.
+  static bool draws_bar(bool quiet);
   void update(size_t done, size_t failed);
   void finish(size_t done, size_t failed);
 

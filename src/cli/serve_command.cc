@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -110,10 +111,9 @@ int serve_command(const std::vector<std::string>& args) {
     const char* v = opt.env != nullptr ? std::getenv(opt.env) : nullptr;
     if (v == nullptr || *v == '\0') continue;
     if (std::string(opt.env) == "CLIPEMBED_MODEL") {
-      for (size_t start = 0, comma = 0; start <= std::string(v).size(); start = comma + 1) {
-        comma = std::string(v).find(',', start);
-        if (comma == std::string::npos) comma = std::string(v).size();
-        if (comma > start) models.push_back(std::string(v).substr(start, comma - start));
+      std::istringstream list(v);
+      for (std::string model; std::getline(list, model, ',');) {
+        if (!model.empty()) models.push_back(model);
       }
     } else if (!opt.apply(v)) {
       std::fprintf(stderr, "clipembed serve: invalid %s='%s'\n", opt.env, v);
@@ -172,9 +172,7 @@ int serve_command(const std::vector<std::string>& args) {
     std::fprintf(stderr, "clipembed serve: stopped\n");
     return kExitOk;
   } catch (const Error& e) {
-    std::fprintf(stderr, "clipembed serve: %s: %s\n", std::string(code_name(e.code())).c_str(),
-                 e.what());
-    return kExitUsage;
+    return report_error("serve", e);
   }
 }
 

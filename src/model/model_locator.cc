@@ -30,11 +30,15 @@ bool looks_like_repo_id(const std::string& ref) {
 
 }  // namespace
 
+std::string hub_home_directory() {
+  if (std::string v = env("HF_HOME"); !v.empty()) return v;
+  if (std::string v = env("XDG_CACHE_HOME"); !v.empty()) return v + "/huggingface";
+  return env("HOME") + "/.cache/huggingface";
+}
+
 std::string hub_cache_directory() {
   if (std::string v = env("HF_HUB_CACHE"); !v.empty()) return v;
-  if (std::string v = env("HF_HOME"); !v.empty()) return v + "/hub";
-  if (std::string v = env("XDG_CACHE_HOME"); !v.empty()) return v + "/huggingface/hub";
-  return env("HOME") + "/.cache/huggingface/hub";
+  return hub_home_directory() + "/hub";
 }
 
 std::string locate_model(const std::string& reference) {

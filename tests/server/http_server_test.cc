@@ -96,8 +96,6 @@ TEST(HttpServerTest, EmbeddingsEqualTheLibraryForEveryInputForm) {
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(json::parse(r->body)["data"][0]["embedding"].get<std::vector<float>>(), square);
-
-  // A URL input, with private addresses allowed for this test's loopback server.
 }
 
 TEST(HttpServerTest, ServesSeveralModelsByName) {
