@@ -19,7 +19,10 @@ run: build
 
 test: test-release
 
+# The full-size ViT-B/32 (random weights, 4 s to write) lets the accuracy tests of both precisions
+# and the int8 memory test run on a real-size model.
 test-release: build
+	./scripts/full_size_model vit-b-32
 	ctest --preset release -j $(JOBS)
 
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer (run by CI).
@@ -29,7 +32,7 @@ test-asan: setup
 	ctest --preset asan -j $(JOBS)
 
 # The concurrent parts (runtime, ops split over it, pool, URL fetcher) under ThreadSanitizer.
-TSAN_TESTS := 'Runtime|Linear|Attention|ModelPool|UrlFetcher|EmbedPipeline|HttpServer|HubDownload'
+TSAN_TESTS := 'Runtime|Linear|LayerNormOp|Quantize|Attention|ModelPool|UrlFetcher|EmbedPipeline|HttpServer|HubDownload'
 test-tsan: setup
 	cmake --preset tsan >/dev/null
 	cmake --build --preset tsan -j $(JOBS)

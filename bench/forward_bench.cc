@@ -8,24 +8,30 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <map>
 #include <string>
 #include <vector>
 
 namespace {
 
-std::shared_ptr<const clipembed::ClipVisionModel> bench_model() {
-  static std::shared_ptr<const clipembed::ClipVisionModel> model = [] {
+// One model per precision, loaded on first use.
+std::shared_ptr<const clipembed::ClipVisionModel> bench_model(clipembed::Precision precision) {
+  static std::map<clipembed::Precision, std::shared_ptr<const clipembed::ClipVisionModel>> models;
+  auto& model = models[precision];
+  if (model == nullptr) {
     const char* env = std::getenv("CLIPEMBED_BENCH_MODEL");
-    return clipembed::ClipVisionModel::load(
-        env ? env : std::string(CLIPEMBED_BUILD_DIR) + "/models/vit-b-32");
-  }();
+    model = clipembed::ClipVisionModel::load(
+        env ? env : std::string(CLIPEMBED_BUILD_DIR) + "/models/vit-b-32",
+        clipembed::LoadOptions{.decode = {}, .precision = precision});
+  }
   return model;
 }
 
 void BM_Forward(benchmark::State& state) {
   std::shared_ptr<const clipembed::ClipVisionModel> model;
   try {
-    model = bench_model();
+    model =
+        bench_model(state.range(2) != 0 ? clipembed::Precision::kInt8 : clipembed::Precision::kF32);
   } catch (const clipembed::Error& e) {
     state.SkipWithError(e.what());
     return;
@@ -49,10 +55,14 @@ void BM_Forward(benchmark::State& state) {
   state.counters["threads"] = clipembed::shared_runtime().num_threads();
 }
 
+// Args: batch, batch-invariant (0/1), precision (0 fp32, 1 int8).
 BENCHMARK(BM_Forward)
-    ->Args({1, 0})
-    ->Args({8, 0})
-    ->Args({8, 1})
+    ->Args({1, 0, 0})
+    ->Args({8, 0, 0})
+    ->Args({8, 1, 0})
+    ->Args({1, 0, 1})
+    ->Args({8, 0, 1})
+    ->Args({8, 1, 1})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

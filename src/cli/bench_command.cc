@@ -55,6 +55,7 @@ int bench_command(const std::vector<std::string>& args) {
   double seconds = 3.0;
   std::string images;
   int batch_size = 8, rounds = 3, limit = 64;
+  Precision precision = Precision::kF32;
   for (size_t i = 0; i < args.size(); ++i) {
     if (std::string m = model_argument(args, &i); !m.empty()) {
       ref = m;
@@ -70,6 +71,8 @@ int bench_command(const std::vector<std::string>& args) {
       rounds = std::atoi(args[++i].c_str());
     } else if (args[i] == "--limit" && i + 1 < args.size()) {
       limit = std::atoi(args[++i].c_str());
+    } else if (args[i] == "--precision" && i + 1 < args.size()) {
+      if (!precision_argument("bench", args[++i], &precision)) return kExitUsage;
     } else {
       std::fprintf(stderr, "clipembed bench: unexpected argument '%s'\n", args[i].c_str());
       return kExitUsage;
@@ -78,22 +81,27 @@ int bench_command(const std::vector<std::string>& args) {
   if (ref.empty() || threads < 0 || !(seconds > 0) || batch_size <= 0 || rounds <= 0 ||
       limit <= 0) {
     std::fprintf(stderr,
-                 "usage: clipembed bench --model REF [--threads N] [--seconds S]\n"
+                 "usage: clipembed bench --model REF [--threads N] [--seconds S] [--precision P]\n"
                  "       clipembed bench --model REF --images DIR [--batch-size N] [--limit N]"
                  " [--rounds N]\n");
     return kExitUsage;
   }
   try {
     shared_runtime(RuntimeOptions{.threads = threads});
-    auto model = ClipVisionModel::load(locate_model(ref));
+    const auto load_start = std::chrono::steady_clock::now();
+    auto model =
+        ClipVisionModel::load(locate_model(ref), LoadOptions{.decode = {}, .precision = precision});
+    const double load_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
     if (!images.empty()) {
       std::printf("model %s, %d threads\n", ref.c_str(), shared_runtime().num_threads());
       bench_pipeline(*model, images, static_cast<size_t>(limit), static_cast<size_t>(batch_size),
                      rounds);
       return kExitOk;
     }
-    std::printf("model %s, %d threads, synthetic input, %.1f s per batch size\n", ref.c_str(),
-                shared_runtime().num_threads(), seconds);
+    std::printf("model %s, %s, %d threads, loaded in %.3f s; synthetic input, %.1f s per batch\n",
+                ref.c_str(), precision_name(precision), shared_runtime().num_threads(),
+                load_seconds, seconds);
     std::printf("%6s %10s %12s %12s\n", "batch", "images/s", "p50 ms/pass", "p99 ms/pass");
     int best_batch = 1;
     double best = 0;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "clipembed/error.h"
+#include "clipembed/model.h"
 
 namespace clipembed::cli {
 
@@ -22,6 +23,9 @@ int serve_command(const std::vector<std::string>& args);
 // The model named by --model at args[*i] (advancing *i past its value), or "" if args[*i] is not
 // --model. Values are directories or Hugging Face repo ids (resolved with locate_model()).
 std::string model_argument(const std::vector<std::string>& args, size_t* i);
+// Parses a --precision value (see parse_precision()) into *out; on a bad value prints the reason
+// ("clipembed COMMAND: ...") and returns false.
+bool precision_argument(const char* command, const std::string& value, Precision* out);
 // CLIPEMBED_MODEL, or "".
 std::string default_model();
 

@@ -32,6 +32,7 @@ constexpr const char* kEmbedUsage =
     "  --files-from FILE    read one path or URL per line (- for stdin)\n"
     "  --batch-size N       images per forward pass (default 16)\n"
     "  --threads N          compute threads (default: CLIPEMBED_THREADS, else one per core)\n"
+    "  --precision P        fp32 (default) or int8 (about 2x faster, cosine >= 0.99)\n"
     "  --normalize          L2-normalise the embeddings\n"
     "  --quiet              no progress bar or summary on stderr\n"
     "  --resume             skip inputs already in --output and append the rest\n"
@@ -45,6 +46,7 @@ int embed_command(const std::vector<std::string>& args) {
   bool normalize = false, quiet = false, resume = false;
   size_t batch_size = kDefaultBatch;
   int threads = 0;
+  Precision precision = Precision::kF32;
   InputOptions input_options;
   std::string output_path, output_format;
   std::vector<std::string> arguments;
@@ -86,6 +88,8 @@ int embed_command(const std::vector<std::string>& args) {
       const long v = number(&i, "--threads");
       if (v < 0) return kExitUsage;
       threads = static_cast<int>(v);
+    } else if (a == "--precision" && i + 1 < args.size()) {
+      if (!precision_argument("embed", args[++i], &precision)) return kExitUsage;
     } else if (a.size() > 1 && a[0] == '-') {
       std::fprintf(stderr, "clipembed embed: unknown option '%s'\n%s", a.c_str(), kEmbedUsage);
       return kExitUsage;
@@ -103,7 +107,8 @@ int embed_command(const std::vector<std::string>& args) {
   std::unique_ptr<EmbedOutput> output;
   std::unordered_set<std::string> done;
   try {
-    model = ClipVisionModel::load(locate_model(model_dir));
+    model = ClipVisionModel::load(locate_model(model_dir),
+                                  LoadOptions{.decode = {}, .precision = precision});
     output =
         make_embed_output(output_path, output_format, model->dimension(), resume ? &done : nullptr);
   } catch (const Error& e) {

@@ -15,6 +15,16 @@ std::string model_argument(const std::vector<std::string>& args, size_t* i) {
   return {};
 }
 
+bool precision_argument(const char* command, const std::string& value, Precision* out) {
+  try {
+    *out = parse_precision(value);
+    return true;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "clipembed %s: %s\n", command, e.what());
+    return false;
+  }
+}
+
 std::string default_model() {
   const char* env = std::getenv("CLIPEMBED_MODEL");
   return env != nullptr ? env : "";

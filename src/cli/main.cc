@@ -15,7 +15,7 @@ constexpr const char* kUsage =
     "  embed --model REF [options] PATH|DIR|URL... one JSON line (or npy row) per image\n"
     "  preprocess --model REF IMAGE -o OUT.png     write the crop the model sees\n"
     "  info --model REF                            describe a model\n"
-    "  bench --model REF [--threads N]             images/s and latency per batch size\n"
+    "  bench --model REF [--precision P]           images/s and latency per batch size\n"
     "  bench --model REF --images DIR              end to end against the forward pass alone\n"
     "  download REPO_ID [--revision R]             fetch a model into the Hugging Face cache\n"
     "  serve --model REF [--port P] [options]      HTTP embedding service (OpenAI-style API)\n"

@@ -24,6 +24,7 @@ constexpr const char* kServeUsage =
     "  --api-key KEY            [CLIPEMBED_API_KEY] require Authorization: Bearer KEY\n"
     "  --workers N              [CLIPEMBED_WORKERS] workers per model (default 4)\n"
     "  --threads N              [CLIPEMBED_THREADS] compute threads (default: one per core)\n"
+    "  --precision P            [CLIPEMBED_PRECISION] fp32 (default) or int8 (about 2x faster)\n"
     "  --io-threads N           [CLIPEMBED_IO_THREADS] connections served at once (default 64)\n"
     "  --max-batch-size N       [CLIPEMBED_MAX_BATCH_SIZE] images per forward pass (default 8)\n"
     "  --max-queue N            [CLIPEMBED_MAX_QUEUE] queued images per model before 429 (256)\n"
@@ -90,6 +91,8 @@ int serve_command(const std::vector<std::string>& args) {
        [&](const std::string& v) { return o.api_key = v, true; }},
       {"--workers", "CLIPEMBED_WORKERS", true, positive(&o.pool.max_workers_per_model)},
       {"--threads", nullptr, true, positive(&threads)},
+      {"--precision", "CLIPEMBED_PRECISION", true,
+       [&](const std::string& v) { return precision_argument("serve", v, &o.pool.precision); }},
       {"--io-threads", "CLIPEMBED_IO_THREADS", true, positive(&o.io_threads)},
       {"--max-batch-size", "CLIPEMBED_MAX_BATCH_SIZE", true, positive(&o.pool.max_batch_size)},
       {"--max-queue", "CLIPEMBED_MAX_QUEUE", true, positive(&o.pool.max_queued_requests)},

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "clipembed/error.h"
@@ -79,6 +80,18 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
   void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd.get(), 0);
   if (p == MAP_FAILED) throw_io("cannot map", path);
   data_ = static_cast<const uint8_t*>(p);
+}
+
+void MappedFile::release(const void* data, size_t bytes) const {
+  const auto* begin = static_cast<const uint8_t*>(data);
+  if (data_ == nullptr || begin < data_ || begin + bytes > data_ + size_) return;
+  // The mapping starts on a page boundary, so whole pages are whole multiples of offsets.
+  const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t offset = static_cast<size_t>(begin - data_);
+  const size_t first = (offset + page - 1) / page * page;
+  const size_t last = (offset + bytes) / page * page;
+  // Advice only: a failure leaves the pages resident, which is harmless.
+  if (last > first) ::madvise(const_cast<uint8_t*>(data_) + first, last - first, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() {

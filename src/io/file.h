@@ -27,6 +27,11 @@ class MappedFile {
   std::span<const uint8_t> bytes() const { return {data_, size_}; }
   const std::string& path() const { return path_; }
 
+  // Drops the whole pages inside [data, data + bytes) from this process's memory (they stay in the
+  // page cache, and reading them again faults them back in from the file): for parts the caller
+  // no longer reads. Ranges outside the mapping are ignored.
+  void release(const void* data, size_t bytes) const;
+
  private:
   std::string path_;
   const uint8_t* data_ = nullptr;

@@ -7,6 +7,7 @@
 #include "clipembed/model.h"
 #include "clipembed/runtime.h"
 #include "io/file.h"
+#include "model/quantized_encoder.h"
 #include "model/vision_transformer.h"
 #include "model/vision_weights.h"
 
@@ -38,6 +39,7 @@ struct ClipVisionModel::State {
   VisionConfig config;
   PreprocessConfig preprocess;
   std::unique_ptr<model::VisionWeights> weights;
+  std::unique_ptr<model::QuantizedEncoder> quantized;  // Under Precision::kInt8 only.
   std::unique_ptr<model::VisionTransformer> network;
 };
 
@@ -79,7 +81,12 @@ std::shared_ptr<const ClipVisionModel> ClipVisionModel::load(const std::string& 
   }
   auto file = std::make_unique<model::SafetensorsFile>(require("model.safetensors"));
   state->weights = std::make_unique<model::VisionWeights>(std::move(file), state->config);
-  state->network = std::make_unique<model::VisionTransformer>(state->config, *state->weights);
+  if (options.precision == Precision::kInt8) {
+    state->quantized =
+        std::make_unique<model::QuantizedEncoder>(shared_runtime(), state->config, *state->weights);
+  }
+  state->network = std::make_unique<model::VisionTransformer>(state->config, *state->weights,
+                                                              state->quantized.get());
   return std::shared_ptr<const ClipVisionModel>(new ClipVisionModel(std::move(state)));
 }
 
@@ -90,6 +97,7 @@ const std::string& ClipVisionModel::directory() const { return state_->directory
 const std::string& ClipVisionModel::weights_dtype() const {
   return state_->weights->stored_dtype();
 }
+Precision ClipVisionModel::precision() const { return state_->options.precision; }
 
 Image ClipVisionModel::preprocess(const Image& image) const {
   return resize_and_crop(image, state_->preprocess);

@@ -32,6 +32,10 @@ bool parse_dtype(const std::string& name, DType* out) {
 
 }  // namespace
 
+void SafetensorsFile::release(const void* data, size_t bytes) const {
+  if (mapping_ != nullptr) mapping_->release(data, bytes);
+}
+
 int dtype_size(DType d) {
   switch (d) {
     case DType::kF64:

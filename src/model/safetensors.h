@@ -34,6 +34,8 @@ class SafetensorsFile {
   const TensorInfo* find(const std::string& name) const;
   const std::map<std::string, TensorInfo>& tensors() const { return tensors_; }
   const std::string& path() const { return path_; }
+  // See io::MappedFile::release(); a no-op for in-memory images.
+  void release(const void* data, size_t bytes) const;
 
  private:
   void parse(std::span<const uint8_t> bytes);

@@ -6,25 +6,10 @@
 #include "kernels/activation.h"
 #include "kernels/layer_norm.h"
 #include "ops/attention.h"
+#include "ops/layer_norm.h"
 #include "ops/linear.h"
 
 namespace clipembed::model {
-namespace {
-
-// Rows of elementwise work per chunk: small enough to spread, large enough to amortise dispatch.
-constexpr int64_t kRowGrain = 8;
-
-void layer_norm_rows(Runtime& runtime, const float* in, float* out, int64_t rows, int64_t dim,
-                     const LayerNormWeights& w, float eps) {
-  runtime.parallel_for(
-      0, rows,
-      [&](int64_t begin, int64_t end) {
-        kernels::layer_norm(in, out, dim, begin, end, w.gamma, w.beta, eps);
-      },
-      kRowGrain);
-}
-
-}  // namespace
 
 int64_t VisionTransformer::activation_bytes(const VisionConfig& c, int64_t count) {
   const int64_t tokens = count * c.num_positions();
@@ -36,20 +21,16 @@ int64_t VisionTransformer::activation_bytes(const VisionConfig& c, int64_t count
   // outputs; the pixels. Per-thread attention scores are small and not counted.
   const int64_t floats = tokens * (6 * d + f) + count * grid2 * (patch_in + d) +
                          count * (2 * d + out) + count * 3 * c.image_size * c.image_size;
-  return floats * static_cast<int64_t>(sizeof(float));
+  return floats * static_cast<int64_t>(sizeof(float)) +
+         QuantizedEncoder::activation_bytes(c, count);
 }
 
 void VisionTransformer::forward(Runtime& runtime, const float* pixels, int64_t count, float* out,
                                 bool invariant) const {
   const VisionConfig& c = config_;
-  const int64_t d = c.hidden_size, f = c.intermediate_size, p = c.patch_size, s = c.image_size;
+  const int64_t d = c.hidden_size, p = c.patch_size, s = c.image_size;
   const int64_t grid = c.grid(), n = c.num_positions(), tokens = count * n;
-  // Batch-invariant mode multiplies each image's rows on their own (see ops::linear).
-  const int64_t per_image = invariant ? n : 0;
   const int64_t patch_in = int64_t{c.num_channels} * p * p;
-  const kernels::Activation act = c.hidden_act == HiddenAct::kGelu
-                                      ? kernels::Activation::kGelu
-                                      : kernels::Activation::kQuickGelu;
 
   // Patch embedding: a stride-P convolution is a product of the unfolded patches with the kernel.
   std::vector<float> patches(static_cast<size_t>(count * grid * grid * patch_in));
@@ -83,26 +64,13 @@ void VisionTransformer::forward(Runtime& runtime, const float* pixels, int64_t c
     }
   }
   embedded = {};
-  layer_norm_rows(runtime, x.data(), x.data(), tokens, d, weights_.pre_ln, c.layer_norm_eps);
+  ops::layer_norm(runtime, x.data(), x.data(), tokens, d, weights_.pre_ln.gamma,
+                  weights_.pre_ln.beta, c.layer_norm_eps);
 
-  std::vector<float> h(x.size()), q(x.size()), k(x.size()), v(x.size()), attn(x.size());
-  std::vector<float> mlp(static_cast<size_t>(tokens * f));
-  const ops::AttentionShape shape{count, n, c.num_attention_heads, d / c.num_attention_heads};
-  for (const EncoderLayerWeights& w : weights_.layers) {
-    layer_norm_rows(runtime, x.data(), h.data(), tokens, d, w.ln1, c.layer_norm_eps);
-    ops::linear(runtime, h.data(), tokens, w.q, q.data(), kernels::Activation::kNone, false,
-                per_image);
-    ops::linear(runtime, h.data(), tokens, w.k, k.data(), kernels::Activation::kNone, false,
-                per_image);
-    ops::linear(runtime, h.data(), tokens, w.v, v.data(), kernels::Activation::kNone, false,
-                per_image);
-    ops::attention(runtime, q.data(), k.data(), v.data(), d, shape, attn.data(), d);
-    ops::linear(runtime, attn.data(), tokens, w.out, x.data(), kernels::Activation::kNone,
-                /*accumulate=*/true, per_image);
-    layer_norm_rows(runtime, x.data(), h.data(), tokens, d, w.ln2, c.layer_norm_eps);
-    ops::linear(runtime, h.data(), tokens, w.fc1, mlp.data(), act, false, per_image);
-    ops::linear(runtime, mlp.data(), tokens, w.fc2, x.data(), kernels::Activation::kNone,
-                /*accumulate=*/true, per_image);
+  if (quantized_ != nullptr) {
+    quantized_->encode(runtime, x.data(), count);
+  } else {
+    encode_f32(runtime, x.data(), count, invariant);
   }
 
   // Pool the class token of each image, normalise it, and project it.
@@ -119,6 +87,40 @@ void VisionTransformer::forward(Runtime& runtime, const float* pixels, int64_t c
   }
   ops::linear(runtime, pooled.data(), count, weights_.projection, out, kernels::Activation::kNone,
               false, invariant ? 1 : 0);
+}
+
+void VisionTransformer::encode_f32(Runtime& runtime, float* x_data, int64_t count,
+                                   bool invariant) const {
+  const VisionConfig& c = config_;
+  const int64_t d = c.hidden_size, f = c.intermediate_size, n = c.num_positions();
+  const int64_t tokens = count * n;
+  // Batch-invariant mode multiplies each image's rows on their own (see ops::linear).
+  const int64_t per_image = invariant ? n : 0;
+  const kernels::Activation act = c.hidden_act == HiddenAct::kGelu
+                                      ? kernels::Activation::kGelu
+                                      : kernels::Activation::kQuickGelu;
+  const size_t rows = static_cast<size_t>(tokens * d);
+  std::vector<float> h(rows), q(rows), k(rows), v(rows), attn(rows);
+  std::vector<float> mlp(static_cast<size_t>(tokens * f));
+  const ops::AttentionShape shape{count, n, c.num_attention_heads, d / c.num_attention_heads};
+  for (const EncoderLayerWeights& w : weights_.layers) {
+    ops::layer_norm(runtime, x_data, h.data(), tokens, d, w.ln1.gamma, w.ln1.beta,
+                    c.layer_norm_eps);
+    ops::linear(runtime, h.data(), tokens, w.q, q.data(), kernels::Activation::kNone, false,
+                per_image);
+    ops::linear(runtime, h.data(), tokens, w.k, k.data(), kernels::Activation::kNone, false,
+                per_image);
+    ops::linear(runtime, h.data(), tokens, w.v, v.data(), kernels::Activation::kNone, false,
+                per_image);
+    ops::attention(runtime, q.data(), k.data(), v.data(), d, shape, attn.data(), d);
+    ops::linear(runtime, attn.data(), tokens, w.out, x_data, kernels::Activation::kNone,
+                /*accumulate=*/true, per_image);
+    ops::layer_norm(runtime, x_data, h.data(), tokens, d, w.ln2.gamma, w.ln2.beta,
+                    c.layer_norm_eps);
+    ops::linear(runtime, h.data(), tokens, w.fc1, mlp.data(), act, false, per_image);
+    ops::linear(runtime, mlp.data(), tokens, w.fc2, x_data, kernels::Activation::kNone,
+                /*accumulate=*/true, per_image);
+  }
 }
 
 }  // namespace clipembed::model

@@ -5,6 +5,7 @@
 
 #include "clipembed/model.h"
 #include "clipembed/runtime.h"
+#include "model/quantized_encoder.h"
 #include "model/vision_weights.h"
 
 namespace clipembed::model {
@@ -13,8 +14,10 @@ namespace clipembed::model {
 // forward() at once, each with its own activations.
 class VisionTransformer {
  public:
-  VisionTransformer(const VisionConfig& config, const VisionWeights& weights)
-      : config_(config), weights_(weights) {}
+  // With `quantized`, the encoder layers run on it (int8); otherwise in float32.
+  VisionTransformer(const VisionConfig& config, const VisionWeights& weights,
+                    const QuantizedEncoder* quantized = nullptr)
+      : config_(config), weights_(weights), quantized_(quantized) {}
 
   int output_dimension() const {
     return config_.projection_dim > 0 ? config_.projection_dim : config_.hidden_size;
@@ -25,12 +28,16 @@ class VisionTransformer {
   void forward(Runtime& runtime, const float* pixels, int64_t count, float* out,
                bool invariant) const;
 
-  // Bytes of activations forward() allocates for a batch of `count` images.
+  // Bytes of activations forward() allocates for a batch of `count` images: an upper bound for
+  // both the float32 and the int8 path (the sum of both paths' buffers).
   static int64_t activation_bytes(const VisionConfig& config, int64_t count);
 
  private:
+  void encode_f32(Runtime& runtime, float* x, int64_t count, bool invariant) const;
+
   const VisionConfig& config_;
   const VisionWeights& weights_;
+  const QuantizedEncoder* quantized_;
 };
 
 }  // namespace clipembed::model

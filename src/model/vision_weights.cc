@@ -115,6 +115,13 @@ VisionWeights::VisionWeights(std::unique_ptr<SafetensorsFile> file, VisionConfig
                 c.projection_dim};
 }
 
+void VisionWeights::release_layer_products(size_t layer) {
+  const EncoderLayerWeights& w = layers.at(layer);
+  for (const ops::LinearWeights* l : {&w.q, &w.k, &w.v, &w.out, &w.fc1, &w.fc2}) {
+    file_->release(l->weight, static_cast<size_t>(l->in * l->out) * sizeof(float));
+  }
+}
+
 size_t VisionWeights::converted_bytes() const {
   size_t n = 0;
   for (const auto& v : converted_) n += v.size() * sizeof(float);

@@ -38,6 +38,11 @@ class VisionWeights {
   std::vector<EncoderLayerWeights> layers;
   ops::LinearWeights projection;  // [projection_dim x D], no bias; weight null when absent.
 
+  // Drops the float32 weights of encoder layer `layer`'s products (not their biases) from memory,
+  // for the int8 path once it has its own quantized copy: mapped pages go back to the page cache.
+  // The pointers stay valid (a read would fault the pages back in) but are no longer used.
+  void release_layer_products(size_t layer);
+
   // Bytes of float32 weights held outside the mapping (converted tensors).
   size_t converted_bytes() const;
   // The dtype the checkpoint stores the tower in ("F32", "F16", "BF16").

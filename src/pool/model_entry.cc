@@ -107,7 +107,8 @@ void ModelEntry::load() {
     workers = 1;
     if (options_.max_workers_per_model >= 2 && budget_.try_reserve(per_worker)) workers = 2;
     try {
-      model = ClipVisionModel::load(directory_, LoadOptions{options_.decode});
+      model = ClipVisionModel::load(
+          directory_, LoadOptions{.decode = options_.decode, .precision = options_.precision});
     } catch (...) {
       budget_.release(weights + per_worker * workers);
       throw;

@@ -251,6 +251,26 @@ TEST(CliTest, ExitCodes) {
   EXPECT_EQ(run("embed --model /nonexistent " + fixture_path("images/square.jpg")).exit_code, 2);
 }
 
+TEST(CliTest, PrecisionInt8EqualsTheLibraryAndHalfPrecisionIsRefused) {
+  const std::string model = fixture_path("models/tiny-gelu");
+  const std::string image = fixture_path("images/wide.png");
+  const Result r = run("embed --precision int8 --model " + model + " " + image);
+  ASSERT_EQ(r.exit_code, 0);
+  auto lib = ClipVisionModel::load(model, LoadOptions{.decode = {}, .precision = Precision::kInt8});
+  const auto record = nlohmann::json::parse(r.out);
+  EXPECT_EQ(record["embedding"].get<std::vector<float>>(), lib->embed_file(image));
+  EXPECT_NE(record["embedding"].get<std::vector<float>>(),
+            ClipVisionModel::load(model)->embed_file(image));
+
+  const Result half = run("embed --precision f16 --model " + model + " " + image, true);
+  EXPECT_EQ(half.exit_code, 2);
+  EXPECT_NE(half.out.find("half-precision compute is no faster"), std::string::npos) << half.out;
+  EXPECT_EQ(run("embed --precision int4 --model " + model + " " + image).exit_code, 2);
+  const Result bench = run("bench --precision int8 --seconds 0.05 --model " + model);
+  EXPECT_EQ(bench.exit_code, 0);
+  EXPECT_NE(bench.out.find("int8"), std::string::npos) << bench.out;
+}
+
 TEST(CliTest, InfoDescribesTheModel) {
   const Result r = run("info --model " + fixture_path("models/tiny-336"));
   ASSERT_EQ(r.exit_code, 0);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -22,12 +23,13 @@ using testing::fixture_path;
 const char* const kSources[] = {"one_pixel.png", "gray.png", "palette.png", "small_upscale.png"};
 
 // Runs the CLI on `dir` writing `out`; returns its peak RSS in KiB, or -1 if it failed.
-long peak_rss_kib(const fs::path& dir, const std::string& out) {
+long peak_rss_kib(const fs::path& dir, const std::string& out,
+                  const std::string& model = fixture_path("models/tiny"),
+                  const char* precision = "fp32") {
   const pid_t pid = fork();
   if (pid == 0) {
-    execl(CLIPEMBED_CLI_PATH, "clipembed", "embed", "--quiet", "--model",
-          fixture_path("models/tiny").c_str(), "-o", out.c_str(), dir.c_str(),
-          static_cast<char*>(nullptr));
+    execl(CLIPEMBED_CLI_PATH, "clipembed", "embed", "--quiet", "--model", model.c_str(),
+          "--precision", precision, "-o", out.c_str(), dir.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   int status = 0;
@@ -90,6 +92,29 @@ TEST(CliMemoryTest, TwentyThousandFilesPeakWithinOneFifthOfTwoHundred) {
   }
   fs::remove_all(small);
   fs::remove_all(large);
+}
+
+// Under int8 the float32 weights of the encoder's products are released once quantized, so the
+// process holds about a quarter of the float32 model (ViT-B/32: 88 MB of codes against 350 MB).
+TEST(CliMemoryTest, Int8PeakIsUnderHalfOfFloat32) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "peak RSS is meaningless under a sanitizer's shadow memory and quarantine";
+#endif
+  const char* env = std::getenv("CLIPEMBED_VIT_B_32");
+  const std::string model = env ? env : std::string(CLIPEMBED_BUILD_DIR) + "/models/vit-b-32";
+  if (!fs::exists(model + "/model.safetensors")) {
+    GTEST_SKIP() << "no ViT-B/32 weights at " << model << " (run `make bench`)";
+  }
+  const fs::path dir = make_inputs("clipembed_rss_int8", 4);
+  const std::string out = testing::temp_path("clipembed_rss_int8.npy");
+  const long f32_kib = peak_rss_kib(dir, out, model, "fp32");
+  const long int8_kib = peak_rss_kib(dir, out, model, "int8");
+  ASSERT_GT(f32_kib, 0);
+  ASSERT_GT(int8_kib, 0);
+  std::printf("ViT-B/32 peak RSS: fp32 %.1f MiB, int8 %.1f MiB\n", f32_kib / 1024.0,
+              int8_kib / 1024.0);
+  EXPECT_LT(int8_kib * 2, f32_kib);
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -80,6 +80,17 @@ TEST(ModelPoolTest, EmbedsPathsBase64AndBatchesLikeTheModel) {
   EXPECT_EQ(results[2].embedding, expected_png);
 }
 
+TEST(ModelPoolTest, Int8PrecisionReachesTheModel) {
+  PoolOptions options = small_pool();
+  options.precision = Precision::kInt8;
+  ModelPool pool(options);
+  auto model = ClipVisionModel::load(fixture_path("models/tiny"),
+                                     LoadOptions{.decode = {}, .precision = Precision::kInt8});
+  const std::string jpg = fixture_path("images/square.jpg");
+  EXPECT_EQ(pool.embedder("tiny")->embed_image(jpg),
+            model->embed_file(jpg, {.normalize = false, .batch_invariant = true}));
+}
+
 TEST(ModelPoolTest, BadInputsGetTypedErrorsAndDoNotOpenTheBreaker) {
   PoolOptions options = small_pool();
   options.breaker_threshold = 2;

@@ -1,0 +1,163 @@
+// The int8 path (Precision::kInt8, model/quantized_encoder.cc) against the reference embeddings.
+#include "model/quantized_encoder.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "clipembed/error.h"
+#include "clipembed/model.h"
+#include "support/fixtures.h"
+#include "support/npy.h"
+
+namespace clipembed {
+namespace {
+
+using testing::fixture_path;
+
+double cosine(const float* a, const float* b, int n) {
+  double ab = 0, aa = 0, bb = 0;
+  for (int i = 0; i < n; ++i) {
+    ab += static_cast<double>(a[i]) * b[i];
+    aa += static_cast<double>(a[i]) * a[i];
+    bb += static_cast<double>(b[i]) * b[i];
+  }
+  return ab / std::sqrt(aa * bb);
+}
+
+const LoadOptions kInt8{.decode = {}, .precision = Precision::kInt8};
+
+// Every valid fixture image embedded at int8 must keep cosine >= 0.99 to the reference (the
+// issue's bar); the lowest is printed, as docs/perf.md reports it per model.
+void expect_int8_close(const std::string& model_dir, const std::string& npy) {
+  auto model = ClipVisionModel::load(model_dir, kInt8);
+  ASSERT_EQ(model->precision(), Precision::kInt8);
+  const auto expected = testing::read_npy(npy);
+  const auto names = testing::valid_image_names();
+  ASSERT_EQ(expected.shape[0], static_cast<int64_t>(names.size()));
+  std::vector<Image> images;
+  for (const auto& name : names) images.push_back(read_image_file(fixture_path("images/" + name)));
+  const auto vectors = model->embed_batch(images);
+  const int dim = model->dimension();
+  double lowest = 1.0, highest = -1.0;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const double c = cosine(vectors[i].data(), expected.as<float>() + i * dim, dim);
+    EXPECT_GE(c, 0.99) << names[i];
+    lowest = std::min(lowest, c);
+    highest = std::max(highest, c);
+  }
+  // Quantization must change something: equal vectors would mean the int8 path did not run.
+  EXPECT_LT(highest, 1.0 - 1e-9);
+  std::cout << "int8 cosine to the reference over " << names.size() << " images: min " << lowest
+            << ", max " << highest << "\n";
+}
+
+class QuantizedReferenceTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(QuantizedReferenceTest, CosineToTransformersAtLeast099) {
+  expect_int8_close(fixture_path("models/" + GetParam()),
+                    fixture_path("embeds_" + GetParam() + ".npy"));
+}
+
+INSTANTIATE_TEST_SUITE_P(TinyModels, QuantizedReferenceTest,
+                         ::testing::Values("tiny", "tiny-gelu", "tiny-p16", "tiny-336", "tiny-f16"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& c : name) c = c == '-' ? '_' : c;
+                           return name;
+                         });
+
+TEST(QuantizedFullSizeTest, VitB32CosineAtLeast099) {
+  const char* env = std::getenv("CLIPEMBED_VIT_B_32");
+  const std::string dir = env ? env : std::string(CLIPEMBED_BUILD_DIR) + "/models/vit-b-32";
+  if (!std::filesystem::exists(dir + "/model.safetensors")) {
+    GTEST_SKIP() << "no ViT-B/32 weights at " << dir << " (run `make bench`)";
+  }
+  expect_int8_close(dir, fixture_path("embeds_vit-b-32.npy"));
+}
+
+// No reference embeddings exist for ViT-L/14 (1.2 GB of random weights, written by `make bench`),
+// so int8 is compared with clipembed's float32 vectors, which match transformers on every model
+// that has references.
+TEST(QuantizedFullSizeTest, VitL14CosineToFloat32AtLeast099) {
+  const std::string dir = std::string(CLIPEMBED_BUILD_DIR) + "/models/vit-l-14";
+  if (!std::filesystem::exists(dir + "/model.safetensors")) {
+    GTEST_SKIP() << "no ViT-L/14 weights at " << dir << " (run `make bench`)";
+  }
+  auto f32 = ClipVisionModel::load(dir);
+  auto int8 = ClipVisionModel::load(dir, kInt8);
+  std::vector<Image> images;
+  for (const auto& name : testing::valid_image_names()) {
+    images.push_back(read_image_file(fixture_path("images/" + name)));
+  }
+  const auto expected = f32->embed_batch(images);
+  const auto actual = int8->embed_batch(images);
+  double lowest = 1.0;
+  for (size_t i = 0; i < images.size(); ++i) {
+    const double c = cosine(actual[i].data(), expected[i].data(), f32->dimension());
+    EXPECT_GE(c, 0.99) << i;
+    lowest = std::min(lowest, c);
+  }
+  std::cout << "ViT-L/14 int8 cosine to fp32 over " << images.size() << " images: min " << lowest
+            << "\n";
+}
+
+TEST(QuantizedEncoderTest, BatchedEqualsAloneBitForBit) {
+  // The integer products are exact and quantization is per row, so the encoder never mixes
+  // images; the float32 patch embedding and projection run per image in invariant mode.
+  auto model = ClipVisionModel::load(fixture_path("models/tiny-p16"), kInt8);
+  std::vector<Image> images;
+  for (const char* name : {"square.jpg", "wide.png", "palette.png"}) {
+    images.push_back(read_image_file(fixture_path(std::string("images/") + name)));
+  }
+  const EmbedOptions invariant{.normalize = false, .batch_invariant = true};
+  const auto batched = model->embed_batch(images, invariant);
+  for (size_t i = 0; i < images.size(); ++i) {
+    EXPECT_EQ(model->embed(images[i], invariant), batched[i]);
+  }
+}
+
+TEST(QuantizedEncoderTest, QuantizedWeightsAreAQuarterOfFloat) {
+  auto model = ClipVisionModel::load(fixture_path("models/tiny"));
+  const VisionConfig& c = model->vision_config();
+  // Encoder products only: 4 d^2 + 2 d f weights per layer, one byte each, plus per-row data.
+  const int64_t d = c.hidden_size, f = c.intermediate_size;
+  const int64_t codes = c.num_hidden_layers * (4 * d * d + 2 * d * f);
+  Runtime& runtime = shared_runtime();
+  VisionConfig config = c;
+  auto file =
+      std::make_unique<model::SafetensorsFile>(fixture_path("models/tiny/model.safetensors"));
+  model::VisionWeights weights(std::move(file), config);
+  model::QuantizedEncoder encoder(runtime, config, weights);
+  EXPECT_GE(encoder.weight_bytes(), static_cast<size_t>(codes));
+  EXPECT_LT(encoder.weight_bytes(), static_cast<size_t>(codes) * 2);
+}
+
+TEST(PrecisionTest, NamesParseAndHalfPrecisionIsRefused) {
+  EXPECT_EQ(parse_precision("fp32"), Precision::kF32);
+  EXPECT_EQ(parse_precision("f32"), Precision::kF32);
+  EXPECT_EQ(parse_precision("int8"), Precision::kInt8);
+  EXPECT_STREQ(precision_name(Precision::kInt8), "int8");
+  EXPECT_STREQ(precision_name(Precision::kF32), "fp32");
+  for (const char* name : {"f16", "bf16", "fp16"}) {
+    try {
+      parse_precision(name);
+      ADD_FAILURE() << name;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kUnsupported) << name;
+    }
+  }
+  try {
+    parse_precision("int4");
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+  }
+}
+
+}  // namespace
+}  // namespace clipembed
