@@ -2,7 +2,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "clipembed/model.h"
@@ -393,6 +396,59 @@ TEST(ModelPoolTest, KnownModelEstimatesComeFromTheirConfigs) {
   EXPECT_NEAR(models[0].estimate.weight_bytes / 1e6, 351, 5);
   EXPECT_NEAR(models[3].estimate.weight_bytes / 1e9, 1.22, 0.02);
   EXPECT_EQ(supported_dimensions(), (std::vector<int>{512, 768}));
+}
+
+long resident_peak_kib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+// 16 workers of the full-size ViT-B/32 share one copy of the weights: the process's peak resident
+// memory stays within weights + 16 x one worker's activations (the pool's own estimate) above
+// what it held before loading, with all 16 workers busy at once.
+TEST(ModelPoolTest, SixteenWorkersHoldTheWeightsOnce) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "resident memory is meaningless under a sanitizer's shadow memory";
+#endif
+  const char* env = std::getenv("CLIPEMBED_VIT_B_32");
+  const std::string dir = env ? env : std::string(CLIPEMBED_BUILD_DIR) + "/models/vit-b-32";
+  if (!fs::exists(dir + "/model.safetensors")) {
+    GTEST_SKIP() << "no ViT-B/32 weights at " << dir << " (make test writes them)";
+  }
+  PoolOptions options;
+  options.model_directories["b32"] = dir;
+  options.max_workers_per_model = 16;
+  options.max_batch_size = 2;
+  options.max_queued_requests = 1024;
+  options.request_deadline = std::chrono::minutes(10);
+  const long before_kib = resident_peak_kib();
+  ModelPool pool(options);
+  auto embedder = pool.embedder("b32");
+  const std::string image = fixture_path("images/square.jpg");
+  const std::vector<float> expected = embedder->embed_image(image);
+  std::vector<std::future<Embedding>> futures;
+  for (int i = 0; i < 96; ++i) futures.push_back(embedder->embed_image_async(image));
+  int most_workers = 0;
+  for (auto& f : futures) {
+    most_workers = std::max(most_workers, pool.stats("b32").workers);
+    EXPECT_EQ(f.get(), expected);
+  }
+  const long grown_kib = resident_peak_kib() - before_kib;
+  const VisionConfig config = ClipVisionModel::load(dir)->vision_config();
+  const MemoryEstimate estimate = estimate_memory(config, options.max_batch_size);
+  const double bound_kib = (static_cast<double>(fs::file_size(dir + "/model.safetensors")) +
+                            16.0 * static_cast<double>(estimate.activation_bytes_per_worker)) /
+                           1024.0;
+  std::printf(
+      "16 workers (most seen at once: %d): peak grew %.1f MiB; weights %.1f MiB + 16 x %.1f "
+      "MiB activations = %.1f MiB\n",
+      most_workers, grown_kib / 1024.0, fs::file_size(dir + "/model.safetensors") / 1048576.0,
+      estimate.activation_bytes_per_worker / 1048576.0, bound_kib / 1024.0);
+  EXPECT_EQ(most_workers, 16);
+  EXPECT_LT(static_cast<double>(grown_kib), bound_kib);
 }
 
 }  // namespace
