@@ -36,10 +36,10 @@ QuantizedLinear QuantizedLinear::quantize(Runtime& runtime, std::span<const Line
     runtime.parallel_for(
         0, part.out,
         [&](int64_t begin, int64_t end) {
-          kernels::quantize_weight_rows(
-              part.weight + begin * q.in, q.in, 0, end - begin, kernels::kWeightCodeMax,
-              q.weight.data() + (first + begin) * q.in, q.scale.data() + first + begin,
-              q.code_sum.data() + first + begin);
+          // This part's rows land after the parts before it.
+          kernels::quantize_weight_rows(part.weight, q.in, begin, end, kernels::kWeightCodeMax,
+                                        q.weight.data() + first * q.in, q.scale.data() + first,
+                                        q.code_sum.data() + first);
         },
         kRowGrain);
     if (has_bias) {

@@ -1,10 +1,9 @@
 #include "server/embeddings_api.h"
 
-#include <charconv>
-#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "io/base64.h"
+#include "io/json_text.h"
 
 namespace clipembed::server {
 
@@ -63,11 +62,9 @@ InputKind classify_input(const std::string& input) {
 
 std::string embeddings_response(const std::string& model,
                                 const std::vector<std::vector<float>>& vectors, bool base64) {
-  // Written by hand rather than through nlohmann::json, which widens floats to double and prints
-  // 17 digits: the shortest form that reads back as the same float is 40% smaller for the same
-  // bits.
+  // Written by hand rather than through nlohmann::json, for the floats' shortest form (see
+  // io::append_json_floats).
   std::string out = R"({"object": "list", "data": [)";
-  char buf[32];
   for (size_t i = 0; i < vectors.size(); ++i) {
     if (i != 0) out += ", ";
     out += R"({"object": "embedding", "index": )" + std::to_string(i) + R"(, "embedding": )";
@@ -78,23 +75,11 @@ std::string embeddings_response(const std::string& model,
                                vectors[i].size() * sizeof(float));
       out += '"';
     } else {
-      out += '[';
-      for (size_t j = 0; j < vectors[i].size(); ++j) {
-        if (j != 0) out += ", ";
-        const float v = vectors[i][j];
-        if (!std::isfinite(v)) {
-          out += "null";  // JSON has no NaN or infinity.
-          continue;
-        }
-        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-        out.append(buf, ec == std::errc() ? end : buf);
-      }
-      out += ']';
+      io::append_json_floats(out, vectors[i]);
     }
     out += '}';
   }
-  out += R"(], "model": )";
-  out += nlohmann::json(model).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out += R"(], "model": )" + io::json_string(model);
   out += R"(, "usage": {"prompt_tokens": 0, "total_tokens": 0}})";
   return out;
 }

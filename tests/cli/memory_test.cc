@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -100,11 +99,8 @@ TEST(CliMemoryTest, Int8PeakIsUnderHalfOfFloat32) {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   GTEST_SKIP() << "peak RSS is meaningless under a sanitizer's shadow memory and quarantine";
 #endif
-  const char* env = std::getenv("CLIPEMBED_VIT_B_32");
-  const std::string model = env ? env : std::string(CLIPEMBED_BUILD_DIR) + "/models/vit-b-32";
-  if (!fs::exists(model + "/model.safetensors")) {
-    GTEST_SKIP() << "no ViT-B/32 weights at " << model << " (run `make bench`)";
-  }
+  const std::string model = testing::full_size_model_directory("vit-b-32");
+  if (model.empty()) GTEST_SKIP() << testing::kNoFullSizeModel;
   const fs::path dir = make_inputs("clipembed_rss_int8", 4);
   const std::string out = testing::temp_path("clipembed_rss_int8.npy");
   const long f32_kib = peak_rss_kib(dir, out, model, "fp32");

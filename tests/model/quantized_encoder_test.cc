@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <filesystem>
 #include <iostream>
 
 #include "clipembed/error.h"
@@ -19,16 +17,6 @@ namespace {
 
 using testing::fixture_path;
 
-double cosine(const float* a, const float* b, int n) {
-  double ab = 0, aa = 0, bb = 0;
-  for (int i = 0; i < n; ++i) {
-    ab += static_cast<double>(a[i]) * b[i];
-    aa += static_cast<double>(a[i]) * a[i];
-    bb += static_cast<double>(b[i]) * b[i];
-  }
-  return ab / std::sqrt(aa * bb);
-}
-
 const LoadOptions kInt8{.decode = {}, .precision = Precision::kInt8};
 
 // Every valid fixture image embedded at int8 must keep cosine >= 0.99 to the reference (the
@@ -39,13 +27,11 @@ void expect_int8_close(const std::string& model_dir, const std::string& npy) {
   const auto expected = testing::read_npy(npy);
   const auto names = testing::valid_image_names();
   ASSERT_EQ(expected.shape[0], static_cast<int64_t>(names.size()));
-  std::vector<Image> images;
-  for (const auto& name : names) images.push_back(read_image_file(fixture_path("images/" + name)));
-  const auto vectors = model->embed_batch(images);
+  const auto vectors = model->embed_batch(testing::valid_images());
   const int dim = model->dimension();
   double lowest = 1.0, highest = -1.0;
   for (size_t i = 0; i < names.size(); ++i) {
-    const double c = cosine(vectors[i].data(), expected.as<float>() + i * dim, dim);
+    const double c = testing::cosine(vectors[i].data(), expected.as<float>() + i * dim, dim);
     EXPECT_GE(c, 0.99) << names[i];
     lowest = std::min(lowest, c);
     highest = std::max(highest, c);
@@ -72,11 +58,8 @@ INSTANTIATE_TEST_SUITE_P(TinyModels, QuantizedReferenceTest,
                          });
 
 TEST(QuantizedFullSizeTest, VitB32CosineAtLeast099) {
-  const char* env = std::getenv("CLIPEMBED_VIT_B_32");
-  const std::string dir = env ? env : std::string(CLIPEMBED_BUILD_DIR) + "/models/vit-b-32";
-  if (!std::filesystem::exists(dir + "/model.safetensors")) {
-    GTEST_SKIP() << "no ViT-B/32 weights at " << dir << " (run `make bench`)";
-  }
+  const std::string dir = testing::full_size_model_directory("vit-b-32");
+  if (dir.empty()) GTEST_SKIP() << testing::kNoFullSizeModel;
   expect_int8_close(dir, fixture_path("embeds_vit-b-32.npy"));
 }
 
@@ -84,21 +67,16 @@ TEST(QuantizedFullSizeTest, VitB32CosineAtLeast099) {
 // so int8 is compared with clipembed's float32 vectors, which match transformers on every model
 // that has references.
 TEST(QuantizedFullSizeTest, VitL14CosineToFloat32AtLeast099) {
-  const std::string dir = std::string(CLIPEMBED_BUILD_DIR) + "/models/vit-l-14";
-  if (!std::filesystem::exists(dir + "/model.safetensors")) {
-    GTEST_SKIP() << "no ViT-L/14 weights at " << dir << " (run `make bench`)";
-  }
+  const std::string dir = testing::full_size_model_directory("vit-l-14");
+  if (dir.empty()) GTEST_SKIP() << testing::kNoFullSizeModel;
   auto f32 = ClipVisionModel::load(dir);
   auto int8 = ClipVisionModel::load(dir, kInt8);
-  std::vector<Image> images;
-  for (const auto& name : testing::valid_image_names()) {
-    images.push_back(read_image_file(fixture_path("images/" + name)));
-  }
+  const std::vector<Image> images = testing::valid_images();
   const auto expected = f32->embed_batch(images);
   const auto actual = int8->embed_batch(images);
   double lowest = 1.0;
   for (size_t i = 0; i < images.size(); ++i) {
-    const double c = cosine(actual[i].data(), expected[i].data(), f32->dimension());
+    const double c = testing::cosine(actual[i].data(), expected[i].data(), f32->dimension());
     EXPECT_GE(c, 0.99) << i;
     lowest = std::min(lowest, c);
   }

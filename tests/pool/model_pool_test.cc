@@ -3,7 +3,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -413,11 +412,8 @@ TEST(ModelPoolTest, SixteenWorkersHoldTheWeightsOnce) {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   GTEST_SKIP() << "resident memory is meaningless under a sanitizer's shadow memory";
 #endif
-  const char* env = std::getenv("CLIPEMBED_VIT_B_32");
-  const std::string dir = env ? env : std::string(CLIPEMBED_BUILD_DIR) + "/models/vit-b-32";
-  if (!fs::exists(dir + "/model.safetensors")) {
-    GTEST_SKIP() << "no ViT-B/32 weights at " << dir << " (make test writes them)";
-  }
+  const std::string dir = testing::full_size_model_directory("vit-b-32");
+  if (dir.empty()) GTEST_SKIP() << testing::kNoFullSizeModel;
   PoolOptions options;
   options.model_directories["b32"] = dir;
   options.max_workers_per_model = 16;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -46,20 +47,42 @@ std::vector<std::string> bad_image_names() {
   return names;
 }
 
-::testing::AssertionResult embeddings_match(const float* actual, const float* expected, int dim) {
-  double dot = 0, na = 0, ne = 0, max_diff = 0, max_expected = 0;
+std::vector<Image> valid_images() {
+  std::vector<Image> images;
+  for (const auto& name : valid_image_names()) {
+    images.push_back(read_image_file(fixture_path("images/" + name)));
+  }
+  return images;
+}
+
+std::string full_size_model_directory(const std::string& name) {
+  const char* env = name == "vit-b-32" ? std::getenv("CLIPEMBED_VIT_B_32") : nullptr;
+  const std::string dir =
+      env != nullptr ? std::string(env) : std::string(CLIPEMBED_BUILD_DIR) + "/models/" + name;
+  return std::filesystem::exists(dir + "/model.safetensors") ? dir : "";
+}
+
+double cosine(const float* a, const float* b, int dim) {
+  double ab = 0, aa = 0, bb = 0;
   for (int i = 0; i < dim; ++i) {
-    dot += double{actual[i]} * expected[i];
-    na += double{actual[i]} * actual[i];
-    ne += double{expected[i]} * expected[i];
+    ab += double{a[i]} * b[i];
+    aa += double{a[i]} * a[i];
+    bb += double{b[i]} * b[i];
+  }
+  return ab / std::sqrt(aa * bb);
+}
+
+::testing::AssertionResult embeddings_match(const float* actual, const float* expected, int dim) {
+  double max_diff = 0, max_expected = 0;
+  for (int i = 0; i < dim; ++i) {
     max_diff = std::max(max_diff, std::abs(double{actual[i]} - expected[i]));
     max_expected = std::max(max_expected, std::abs(double{expected[i]}));
   }
-  const double cosine = dot / std::sqrt(na * ne);
-  if (cosine >= 0.99999 && max_diff <= 1e-4 * max_expected) {
+  const double c = cosine(actual, expected, dim);
+  if (c >= 0.99999 && max_diff <= 1e-4 * max_expected) {
     return ::testing::AssertionSuccess();
   }
-  return ::testing::AssertionFailure() << "cosine " << cosine << ", max |diff| " << max_diff
+  return ::testing::AssertionFailure() << "cosine " << c << ", max |diff| " << max_diff
                                        << " (limit " << 1e-4 * max_expected << ")";
 }
 

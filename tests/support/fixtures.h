@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "clipembed/image.h"
+
 namespace clipembed::testing {
 
 std::string fixture_path(const std::string& relative);
@@ -20,6 +22,19 @@ std::vector<std::string> valid_image_names();
 
 // The bad images and what the reference raises on each.
 std::vector<std::string> bad_image_names();
+
+// Decoded valid images, in manifest order.
+std::vector<Image> valid_images();
+
+// The directory of a full-size random-weight model (scripts/full_size_model NAME writes
+// build/models/NAME; `make test` writes vit-b-32, `make bench` also vit-l-14; CLIPEMBED_VIT_B_32
+// points vit-b-32 elsewhere), or "" when its weights are not there: tests then skip with
+// kNoFullSizeModel.
+std::string full_size_model_directory(const std::string& name);
+inline constexpr const char* kNoFullSizeModel =
+    "no full-size weights (scripts/full_size_model NAME writes them; make test and make bench do)";
+
+double cosine(const float* a, const float* b, int dim);
 
 // cosine >= 0.99999 and max |diff| <= 1e-4 * max |expected|, as the fixtures' README states.
 ::testing::AssertionResult embeddings_match(const float* actual, const float* expected, int dim);

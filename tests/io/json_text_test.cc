@@ -1,0 +1,36 @@
+#include "io/json_text.h"
+
+#include <gtest/gtest.h>
+
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+namespace clipembed::io {
+namespace {
+
+TEST(JsonTextTest, FloatsInShortestFormReadBackExactly) {
+  const std::vector<float> values{0.1f, -3.0f, 1e-30f, 123456.78f, 0.0f};
+  std::string out = "x";
+  append_json_floats(out, values);
+  EXPECT_EQ(out, "x[0.1, -3, 1e-30, 123456.78, 0]");
+  EXPECT_EQ(nlohmann::json::parse(out.substr(1)).get<std::vector<float>>(), values);
+}
+
+TEST(JsonTextTest, NonFiniteFloatsAreNullAndEmptyIsAnEmptyArray) {
+  std::string out;
+  append_json_floats(out, std::vector<float>{std::numeric_limits<float>::quiet_NaN(), 1.5f,
+                                             -std::numeric_limits<float>::infinity()});
+  EXPECT_EQ(out, "[null, 1.5, null]");
+  out.clear();
+  append_json_floats(out, std::vector<float>{});
+  EXPECT_EQ(out, "[]");
+}
+
+TEST(JsonTextTest, StringsAreEscapedAndInvalidUtf8Replaced) {
+  EXPECT_EQ(json_string("a\"b\n"), R"("a\"b\n")");
+  EXPECT_EQ(json_string("caf\xff"), "\"caf\xEF\xBF\xBD\"");
+}
+
+}  // namespace
+}  // namespace clipembed::io
