@@ -4,7 +4,7 @@ MODEL ?= tests/fixtures/models/tiny
 CLI := build/src/clipembed
 PYTHON := /usr/bin/python3
 
-.PHONY: setup build run test test-release test-asan test-tsan bench bench-serve lint format clean
+.PHONY: setup build run test test-release test-scalar test-asan test-tsan bench bench-serve lint format clean
 
 setup:
 	./scripts/setup
@@ -25,8 +25,15 @@ test-release: build
 	./scripts/full_size_model vit-b-32
 	ctest --preset release -j $(JOBS)
 
+# The release suite with every SIMD path forced off (CLIPEMBED_ISA=scalar), so the scalar
+# references run end to end on every machine (run by CI).
+test-scalar: build
+	./scripts/full_size_model vit-b-32
+	CLIPEMBED_ISA=scalar ctest --preset release -j $(JOBS)
+
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer (run by CI).
 test-asan: setup
+	./scripts/full_size_model vit-b-32
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan -j $(JOBS)
 	ctest --preset asan -j $(JOBS)
@@ -34,6 +41,7 @@ test-asan: setup
 # The concurrent parts (runtime, ops split over it, pool, URL fetcher) under ThreadSanitizer.
 TSAN_TESTS := 'Runtime|Linear|LayerNormOp|Quantize|Attention|ModelPool|UrlFetcher|EmbedPipeline|HttpServer|HubDownload'
 test-tsan: setup
+	./scripts/full_size_model vit-b-32
 	cmake --preset tsan >/dev/null
 	cmake --build --preset tsan -j $(JOBS)
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" ctest --test-dir build-tsan \

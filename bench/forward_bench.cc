@@ -22,7 +22,7 @@ std::shared_ptr<const clipembed::ClipVisionModel> bench_model(clipembed::Precisi
     const char* env = std::getenv("CLIPEMBED_BENCH_MODEL");
     model = clipembed::ClipVisionModel::load(
         env ? env : std::string(CLIPEMBED_BUILD_DIR) + "/models/vit-b-32",
-        clipembed::LoadOptions{.decode = {}, .precision = precision});
+        clipembed::LoadOptions{.input = {}, .precision = precision});
   }
   return model;
 }
@@ -45,9 +45,11 @@ void BM_Forward(benchmark::State& state) {
   std::vector<float> pixels(batch * 3 * side * side);
   for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = std::sin(static_cast<float>(i) * 0.37f);
   std::vector<float> out(batch * model->dimension());
-  model->forward(pixels.data(), batch, out.data(), options);  // Warm-up: page in the weights.
+  // A workspace reused from pass to pass, as a pool worker and the CLI's pipeline keep one.
+  clipembed::Workspace workspace;
+  model->forward(pixels.data(), batch, out.data(), options, &workspace);  // Warm-up.
   for (auto _ : state) {
-    model->forward(pixels.data(), batch, out.data(), options);
+    model->forward(pixels.data(), batch, out.data(), options, &workspace);
     benchmark::DoNotOptimize(out.data());
   }
   state.counters["images/s"] = benchmark::Counter(static_cast<double>(batch) * state.iterations(),

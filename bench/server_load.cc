@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
     const auto bytes = clipembed::io::read_file(path);
     images.push_back(
         {json{{"input", clipembed::io::encode_base64(bytes.data(), bytes.size())}}.dump(),
-         model->embed_encoded(bytes)});
+         model->embed_image(clipembed::ImageInput::bytes(bytes))});
   }
   const auto jpeg = clipembed::io::read_file(image_paths.front());
   const std::vector<uint8_t> truncated(jpeg.begin(), jpeg.begin() + jpeg.size() / 3);

@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
     std::vector<float> first;
     for (int i = 2; i < argc; ++i) {
       try {
-        std::vector<float> v = model->embed_file(argv[i], {.normalize = true});
+        std::vector<float> v = model->embed_image(argv[i], {.normalize = true});
         if (first.empty()) first = v;
         float cosine = 0.0f;
         for (size_t k = 0; k < v.size(); ++k) cosine += v[k] * first[k];

@@ -2,8 +2,9 @@
 //
 //   #include <clipembed/clipembed.h>
 //
-//   auto model = clipembed::ClipVisionModel::load("clip-vit-base-patch32");
-//   std::vector<float> v = model->embed_file("cat.jpg", {.normalize = true});
+//   auto model = clipembed::ClipVisionModel::load(
+//       clipembed::locate_model("openai/clip-vit-base-patch32"));
+//   clipembed::Embedding v = model->embed_image("cat.jpg", {.normalize = true});
 //
 // Threading rule: models are immutable after load and safe to share between threads; all compute
 // runs on the one process-wide runtime (runtime.h), and a blocking call from any thread, including
@@ -12,8 +13,11 @@
 
 #include "clipembed/embedder.h"
 #include "clipembed/error.h"
+#include "clipembed/hub.h"
 #include "clipembed/image.h"
+#include "clipembed/input.h"
 #include "clipembed/model.h"
 #include "clipembed/pool.h"
 #include "clipembed/preprocess.h"
 #include "clipembed/runtime.h"
+#include "clipembed/version.h"

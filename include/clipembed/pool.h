@@ -4,7 +4,8 @@
 //   options.model_directories["openai/clip-vit-base-patch32"] = "/models/clip-vit-base-patch32";
 //   clipembed::ModelPool pool(options);
 //   auto embedder = pool.embedder("openai/clip-vit-base-patch32");   // loads on first request
-//   std::vector<float> v = embedder->embed_image("cat.jpg");
+//   clipembed::Embedding v = embedder->embed_image("cat.jpg");
+//   pool.load("openai/clip-vit-base-patch32");                        // or load it now
 //
 // A worker is an execution slot (its own activations) running on shared_runtime(), not a thread:
 // adding workers or models never adds threads. Weights are loaded once per model and shared by its
@@ -28,16 +29,6 @@
 
 namespace clipembed {
 
-struct UrlLimits {
-  std::chrono::milliseconds connect_timeout{5000};
-  std::chrono::milliseconds total_timeout{30000};
-  size_t max_bytes = 32u << 20;
-  int max_redirects = 5;
-  // False refuses URLs that resolve (directly or after a redirect) to private, loopback or
-  // link-local addresses with kUrlForbidden; a server taking URLs from clients should set it.
-  bool allow_private_addresses = true;
-};
-
 struct PoolOptions {
   // Memory the pool may use for weights and activations; 0 means 80% of physical memory.
   uint64_t memory_budget_bytes = 0;
@@ -56,12 +47,11 @@ struct PoolOptions {
   // Every request's vector is bit-identical to embedding that image alone, however requests are
   // coalesced (see EmbedOptions::batch_invariant for the cost).
   bool batch_invariant = true;
-  DecodeOptions decode;
-  // How models compute (see Precision in model.h); int8 is about 2x faster, within cosine 0.99.
+  // How models compute (see Precision in model.h).
   Precision precision = Precision::kF32;
-  size_t max_base64_bytes = 32u << 20;
-  // Image URLs (http and https only): time limits, size limit and redirect limit.
-  UrlLimits url;
+  // Limits every input is read under: pixels, base64 size, URL time, size, redirects and the
+  // private-address guard (input.h).
+  InputLimits input;
   // Where keys live: a key found here maps to its directory; any other key is used as a directory
   // or, failing that, as a Hugging Face repo id in the local hub cache (see locate_model()).
   std::map<std::string, std::string> model_directories;
@@ -92,6 +82,10 @@ class ModelPool {
   // on its first request; a failed load fails the waiting requests and is retried by the next.
   std::shared_ptr<ImageEmbedder> embedder(const std::string& key);
 
+  // Loads the model of `key` now (if it is not loaded) and returns its embedder; throws the load
+  // error (e.g. kModelInvalid naming the missing file and how to download it, kMemoryExhausted).
+  std::shared_ptr<ImageEmbedder> load(const std::string& key);
+
   // Stops intake (new requests fail with kCancelled), completes queued requests with kCancelled,
   // waits for running batches, and returns. Idempotent.
   void shutdown();
@@ -104,14 +98,17 @@ class ModelPool {
   std::shared_ptr<Impl> impl_;
 };
 
-// Estimated memory of a model from its config: fp32 weights, and activations per worker at a batch.
+// Estimated memory of a model from its config: its weights as held in memory in a precision, and
+// the activations of one worker at a batch size.
 struct MemoryEstimate {
   uint64_t weight_bytes = 0;
   uint64_t activation_bytes_per_worker = 0;
 };
 
-// Estimates a model's memory from its config (fp32 weights; activations of one worker at a batch).
-MemoryEstimate estimate_memory(const VisionConfig& config, int batch_size);
+// Estimates a model's memory from its config: under kInt8 the encoder's products count one byte
+// per weight (plus per-channel scales and sums), everything else four.
+MemoryEstimate estimate_memory(const VisionConfig& config, int batch_size,
+                               Precision precision = Precision::kF32);
 
 // Known models: key, embedding dimension and estimate, computed from their published configs.
 struct KnownModel {

@@ -1,7 +1,8 @@
 // clipembed/runtime.h: the process's one compute thread pool.
 //
-//   clipembed::Runtime& rt = clipembed::shared_runtime();   // created on first use
-//   auto f = rt.submit([] { return 6 * 7; });                // std::future<int>
+//   clipembed::configure_runtime({.threads = 4});            // optional, before first use
+//   clipembed::Runtime& rt = clipembed::shared_runtime();     // created on first use
+//   auto f = rt.submit([] { return 6 * 7; });                 // std::future<int>
 //   rt.parallel_for(0, n, [&](int64_t begin, int64_t end) { /* [begin, end) */ });
 //
 // Threading rule: all compute in clipembed runs on this runtime. Nothing in the library creates
@@ -11,19 +12,12 @@
 // waits on work that only it could do.
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
-#include <exception>
 #include <functional>
 #include <future>
 #include <memory>
-#include <mutex>
-#include <thread>
 #include <type_traits>
-#include <vector>
 
 namespace clipembed {
 
@@ -38,7 +32,7 @@ class Runtime {
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
-  int num_threads() const { return static_cast<int>(threads_.size()); }
+  int num_threads() const;
 
   // True when called from one of this runtime's threads.
   bool in_runtime_thread() const;
@@ -75,27 +69,20 @@ class Runtime {
 
  private:
   void enqueue(std::function<void()> task);
-  void notify_if_sleeping(std::unique_lock<std::mutex>& lock);
-  // Idle threads take the oldest task (fairness); a thread waiting on work it queued takes the
-  // newest, which is most likely its own, so blocking calls mostly serve themselves instead of
-  // nesting other callers' blocking tasks on their stack.
-  bool run_one_queued_task(std::unique_lock<std::mutex>& lock, bool newest);
-  void worker_loop();
-  void parallel_for_inside(int64_t begin, int64_t end,
-                           const std::function<void(int64_t, int64_t)>& fn, int64_t grain);
 
-  std::mutex mutex_;
-  std::condition_variable wake_;  // Signalled on new tasks, finished chunks and shutdown.
-  std::deque<std::function<void()>> queue_;
-  bool stopping_ = false;
-  int sleepers_ = 0;  // Threads blocked on wake_; guarded by mutex_.
-  // Mirrors of queue_.size() and stopping_ that spinning threads read without the lock.
-  std::atomic<size_t> queued_{0};
-  std::atomic<bool> stopping_flag_{false};
-  std::vector<std::thread> threads_;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
-// The process-wide runtime, created on first use with `options` (later options are ignored).
-Runtime& shared_runtime(const RuntimeOptions& options = {});
+// Sets the options of the process-wide runtime. Call it before anything computes (the CLI does so
+// at start-up); the runtime then starts with them. Once the runtime has started, a call with
+// options that resolve to the same thread count is accepted and any other throws
+// Error(kInvalidArgument), so a caller never silently gets a runtime other than the one it asked
+// for.
+void configure_runtime(const RuntimeOptions& options);
+
+// The process-wide runtime, started on first use with the options of configure_runtime() (or the
+// defaults) and joined at exit.
+Runtime& shared_runtime();
 
 }  // namespace clipembed

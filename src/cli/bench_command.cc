@@ -1,3 +1,4 @@
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -7,8 +8,10 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/pipeline_bench.h"
 #include "clipembed/error.h"
+#include "clipembed/hub.h"
 #include "clipembed/model.h"
 #include "clipembed/runtime.h"
 
@@ -47,56 +50,28 @@ Measurement measure(const ClipVisionModel& model, int batch, double seconds) {
   return m;
 }
 
-}  // namespace
-
-int bench_command(const std::vector<std::string>& args) {
-  std::string ref = default_model();
-  int threads = 0;
+struct BenchArgs {
+  std::string model, images;
+  int threads = 0, batch_size = 8, rounds = 3, limit = 64;
   double seconds = 3.0;
-  std::string images;
-  int batch_size = 8, rounds = 3, limit = 64;
   Precision precision = Precision::kF32;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (std::string m = model_argument(args, &i); !m.empty()) {
-      ref = m;
-    } else if (args[i] == "--threads" && i + 1 < args.size()) {
-      threads = std::atoi(args[++i].c_str());
-    } else if (args[i] == "--seconds" && i + 1 < args.size()) {
-      seconds = std::atof(args[++i].c_str());
-    } else if (args[i] == "--images" && i + 1 < args.size()) {
-      images = args[++i];
-    } else if (args[i] == "--batch-size" && i + 1 < args.size()) {
-      batch_size = std::atoi(args[++i].c_str());
-    } else if (args[i] == "--rounds" && i + 1 < args.size()) {
-      rounds = std::atoi(args[++i].c_str());
-    } else if (args[i] == "--limit" && i + 1 < args.size()) {
-      limit = std::atoi(args[++i].c_str());
-    } else if (args[i] == "--precision" && i + 1 < args.size()) {
-      if (!precision_argument("bench", args[++i], &precision)) return kExitUsage;
-    } else {
-      std::fprintf(stderr, "clipembed bench: unexpected argument '%s'\n", args[i].c_str());
-      return kExitUsage;
-    }
-  }
-  if (ref.empty() || threads < 0 || !(seconds > 0) || batch_size <= 0 || rounds <= 0 ||
-      limit <= 0) {
-    std::fprintf(stderr,
-                 "usage: clipembed bench --model REF [--threads N] [--seconds S] [--precision P]\n"
-                 "       clipembed bench --model REF --images DIR [--batch-size N] [--limit N]"
-                 " [--rounds N]\n");
-    return kExitUsage;
-  }
+};
+
+int run_bench(const BenchArgs& a) {
+  const std::string& ref = a.model;
+  const Precision precision = a.precision;
+  const double seconds = a.seconds;
   try {
-    shared_runtime(RuntimeOptions{.threads = threads});
+    start_runtime(a.threads);
     const auto load_start = std::chrono::steady_clock::now();
     auto model =
-        ClipVisionModel::load(locate_model(ref), LoadOptions{.decode = {}, .precision = precision});
+        ClipVisionModel::load(locate_model(ref), LoadOptions{.input = {}, .precision = precision});
     const double load_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
-    if (!images.empty()) {
+    if (!a.images.empty()) {
       std::printf("model %s, %d threads\n", ref.c_str(), shared_runtime().num_threads());
-      bench_pipeline(*model, images, static_cast<size_t>(limit), static_cast<size_t>(batch_size),
-                     rounds);
+      bench_pipeline(*model, a.images, static_cast<size_t>(a.limit),
+                     static_cast<size_t>(a.batch_size), a.rounds);
       return kExitOk;
     }
     std::printf("model %s, %s, %d threads, loaded in %.3f s; synthetic input, %.1f s per batch\n",
@@ -115,6 +90,28 @@ int bench_command(const std::vector<std::string>& args) {
   } catch (const Error& e) {
     return report_error("bench", e);
   }
+}
+
+}  // namespace
+
+CommandRun add_bench_command(CLI::App& app) {
+  auto args = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "bench", "images/s and latency per batch size, or (--images) end to end against forward");
+  add_model_option(*cmd, args->model);
+  add_threads_option(*cmd, args->threads);
+  add_precision_option(*cmd, args->precision);
+  cmd->add_option("--seconds", args->seconds, "time per batch size (default 3)")
+      ->check(CLI::Range(0.01, 3600.0));
+  cmd->add_option("--images", args->images,
+                  "a directory of images: run the CLI's pipeline end to end on them");
+  cmd->add_option("--batch-size", args->batch_size, "images per pass with --images (default 8)")
+      ->check(CLI::Range(1, 4096));
+  cmd->add_option("--rounds", args->rounds, "alternating rounds with --images (default 3)")
+      ->check(CLI::Range(1, 1000));
+  cmd->add_option("--limit", args->limit, "images taken from --images (default 64)")
+      ->check(CLI::Range(1, 1000000));
+  return [args] { return run_bench(*args); };
 }
 
 }  // namespace clipembed::cli

@@ -2,6 +2,7 @@
 // `--model REPO_ID` (and transformers) will find it.
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -11,18 +12,11 @@
 
 #include "cli/commands.h"
 #include "clipembed/error.h"
-#include "clipembed/model.h"
+#include "clipembed/hub.h"
 #include "io/hub_download.h"
 
 namespace clipembed::cli {
 namespace {
-
-constexpr const char* kDownloadUsage =
-    "usage: clipembed download REPO_ID [--revision R] [--quiet]\n"
-    "  Fetches config.json, preprocessor_config.json and model.safetensors into the Hugging Face\n"
-    "  cache ($HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub) from $HF_ENDPOINT\n"
-    "  (default https://huggingface.co), with $HF_TOKEN for private or gated repositories.\n"
-    "  An interrupted download resumes where it stopped. Prints the snapshot directory.\n";
 
 std::string env(const char* name) {
   const char* v = std::getenv(name);
@@ -77,29 +71,9 @@ class DownloadProgress {
   uint64_t start_bytes_ = 0;
 };
 
-}  // namespace
-
-int download_command(const std::vector<std::string>& args) {
+int run_download(const std::string& repo_id, const std::string& revision, bool quiet) {
   io::HubDownloadOptions options;
-  std::string repo_id;
-  bool quiet = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--revision" && i + 1 < args.size()) {
-      options.revision = args[++i];
-    } else if (args[i] == "--quiet" || args[i] == "-q") {
-      quiet = true;
-    } else if (args[i].rfind('-', 0) != 0 && repo_id.empty()) {
-      repo_id = args[i];
-    } else {
-      std::fprintf(stderr, "clipembed download: unexpected argument '%s'\n%s", args[i].c_str(),
-                   kDownloadUsage);
-      return kExitUsage;
-    }
-  }
-  if (repo_id.empty()) {
-    std::fputs(kDownloadUsage, stderr);
-    return kExitUsage;
-  }
+  options.revision = revision;
   options.endpoint = env("HF_ENDPOINT").empty() ? options.endpoint : env("HF_ENDPOINT");
   while (!options.endpoint.empty() && options.endpoint.back() == '/') options.endpoint.pop_back();
   options.token = hub_token();
@@ -119,6 +93,26 @@ int download_command(const std::vector<std::string>& args) {
     if (!quiet && ::isatty(STDERR_FILENO) != 0) std::fputc('\n', stderr);
     return report_error("download", e);
   }
+}
+
+}  // namespace
+
+CommandRun add_download_command(CLI::App& app) {
+  struct Args {
+    std::string repo_id, revision = "main";
+    bool quiet = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "download",
+      "fetch a model into the Hugging Face cache ($HF_HUB_CACHE, else $HF_HOME/hub, else\n"
+      "~/.cache/huggingface/hub) from $HF_ENDPOINT (default https://huggingface.co), with\n"
+      "$HF_TOKEN for private or gated repositories. An interrupted download resumes where it\n"
+      "stopped. Prints the snapshot directory.");
+  cmd->add_option("repo_id", args->repo_id, "e.g. openai/clip-vit-base-patch32")->required();
+  cmd->add_option("--revision", args->revision, "branch, tag or commit (default main)");
+  cmd->add_flag("-q,--quiet", args->quiet, "no progress on stderr");
+  return [args] { return run_download(args->repo_id, args->revision, args->quiet); };
 }
 
 }  // namespace clipembed::cli

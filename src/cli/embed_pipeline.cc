@@ -4,9 +4,8 @@
 #include <memory>
 #include <vector>
 
-#include "cli/input_list.h"
 #include "clipembed/runtime.h"
-#include "io/url_fetcher.h"
+#include "image/image_loader.h"
 
 namespace clipembed::cli {
 namespace {
@@ -36,9 +35,9 @@ struct Batch {
   }
 };
 
-void decode_into(const ClipVisionModel& model, Slot* slot) {
+void decode_into(const ClipVisionModel& model, const InputLimits& limits, Slot* slot) {
   try {
-    slot->crop = model.preprocess(load_input(slot->input));
+    slot->crop = model.preprocess(image::load_image(command_line_input(slot->input), limits));
   } catch (const Error& e) {
     slot->code = e.code();
     slot->message = e.what();
@@ -49,7 +48,7 @@ void decode_into(const ClipVisionModel& model, Slot* slot) {
 
 std::unique_ptr<Batch> start_batch(const ClipVisionModel& model,
                                    const std::function<std::optional<std::string>()>& next,
-                                   size_t size) {
+                                   size_t size, const InputLimits& limits) {
   auto batch = std::make_unique<Batch>();
   batch->slots.reserve(size);
   while (batch->slots.size() < size) {
@@ -59,31 +58,15 @@ std::unique_ptr<Batch> start_batch(const ClipVisionModel& model,
   }
   for (Slot& slot : batch->slots) {
     batch->decoding.push_back(
-        shared_runtime().submit([&model, &slot] { decode_into(model, &slot); }));
+        shared_runtime().submit([&model, &limits, &slot] { decode_into(model, limits, &slot); }));
   }
   return batch;
 }
 
 }  // namespace
 
-Image load_input(const std::string& input) {
-  if (!is_url(input)) return read_image_file(input);
-  auto promise = std::make_shared<std::promise<std::vector<uint8_t>>>();
-  auto future = promise->get_future();
-  io::UrlFetcher::instance().fetch(input, io::UrlOptions{},
-                                   [promise](std::vector<uint8_t>* body, const Error* error) {
-                                     if (error != nullptr) {
-                                       promise->set_exception(std::make_exception_ptr(*error));
-                                     } else {
-                                       promise->set_value(std::move(*body));
-                                     }
-                                   });
-  const std::vector<uint8_t> bytes = shared_runtime().wait(future);
-  try {
-    return decode_image(bytes);
-  } catch (const Error& e) {
-    throw Error(e.code(), input + ": " + e.what());
-  }
+ImageInput command_line_input(const std::string& argument) {
+  return is_url(argument) ? ImageInput::url(argument) : ImageInput::file(argument);
 }
 
 void run_pipeline(const ClipVisionModel& model,
@@ -92,31 +75,26 @@ void run_pipeline(const ClipVisionModel& model,
                   const std::function<void(const PipelineResult&)>& emit,
                   const std::function<void()>& batch_done) {
   Runtime& runtime = shared_runtime();
-  const PreprocessConfig& pre = model.preprocess_config();
-  const size_t per_image = size_t{3} * pre.output_height() * pre.output_width();
   const size_t dim = static_cast<size_t>(model.dimension());
   const size_t batch_size = std::max<size_t>(1, options.batch_size);
-  std::vector<float> pixels, vectors;
-  std::unique_ptr<Batch> current = start_batch(model, next, batch_size);
+  std::vector<const Image*> crops;
+  std::vector<float> vectors;
+  Workspace workspace;  // One forward pass at a time: its buffers serve every batch.
+  std::unique_ptr<Batch> current = start_batch(model, next, batch_size, options.limits);
   while (!current->slots.empty()) {
     current->wait();
-    pixels.clear();
+    crops.clear();
     for (const Slot& slot : current->slots) {
-      if (!slot.crop) continue;
-      pixels.resize(pixels.size() + per_image);
-      to_pixel_values(*slot.crop, pre, pixels.data() + pixels.size() - per_image);
+      if (slot.crop) crops.push_back(&*slot.crop);
     }
-    const auto good = static_cast<int64_t>(pixels.size() / per_image);
-    vectors.resize(static_cast<size_t>(good) * dim);
+    vectors.resize(crops.size() * dim);
     // The forward pass is queued first, then the next batch's decode tasks: one runtime thread
     // starts the pass while the others decode, then join the pass's remaining chunks.
     std::future<void> forward = runtime.submit([&] {
-      if (good > 0) {
-        model.forward(pixels.data(), good, vectors.data(),
-                      {.normalize = options.normalize, .batch_invariant = true});
-      }
+      model.embed_crops(crops, vectors.data(),
+                        {.normalize = options.normalize, .batch_invariant = true}, &workspace);
     });
-    std::unique_ptr<Batch> upcoming = start_batch(model, next, batch_size);
+    std::unique_ptr<Batch> upcoming = start_batch(model, next, batch_size, options.limits);
     runtime.wait(forward);
     size_t row = 0;
     for (const Slot& slot : current->slots) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "clipembed/error.h"
+#include "clipembed/input.h"
 #include "clipembed/model.h"
 
 namespace clipembed::cli {
@@ -14,6 +15,7 @@ namespace clipembed::cli {
 struct PipelineOptions {
   size_t batch_size = 16;  // Images per forward pass.
   bool normalize = false;
+  InputLimits limits;  // How files and URLs are read.
 };
 
 // What became of one input: `embedding` (model dimension floats) on success, else null with the
@@ -25,8 +27,8 @@ struct PipelineResult {
   const std::string& message;
 };
 
-// Reads a local file or fetches an http(s) URL (on the I/O thread) and decodes it.
-Image load_input(const std::string& input);
+// The input a command-line argument names: an http(s) URL, else a file path.
+ImageInput command_line_input(const std::string& argument);
 
 // Embeds every input `next` yields, in order, calling `emit` once per input in that order and
 // `batch_done` after each batch's results. Runs on the shared runtime:

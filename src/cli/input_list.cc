@@ -8,6 +8,8 @@
 #include <iostream>
 #include <string_view>
 
+#include "clipembed/input.h"
+
 namespace clipembed::cli {
 namespace {
 
@@ -29,10 +31,6 @@ bool selected(const std::string& name, const InputOptions& options) {
 }
 
 }  // namespace
-
-bool is_url(const std::string& input) {
-  return input.rfind("http://", 0) == 0 || input.rfind("https://", 0) == 0;
-}
 
 InputSource::InputSource(std::vector<std::string> arguments, InputOptions options)
     : options_(std::move(options)) {

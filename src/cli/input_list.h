@@ -19,8 +19,6 @@ struct InputOptions {
   std::vector<std::string> files_from;  // Files listing one path or URL per line; "-" is stdin.
 };
 
-bool is_url(const std::string& input);
-
 // Yields the inputs named by `arguments` in order: a file or URL as is, a directory as its
 // matching files in path order (so runs are reproducible), "-" or a --files-from list as its lines
 // (blank lines and lines starting with '#' skipped); then each --files-from list. Paths that do

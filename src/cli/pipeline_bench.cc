@@ -8,6 +8,7 @@
 #include "cli/embed_pipeline.h"
 #include "cli/input_list.h"
 #include "clipembed/error.h"
+#include "image/image_loader.h"
 
 namespace clipembed::cli {
 namespace {
@@ -32,7 +33,7 @@ void bench_pipeline(const ClipVisionModel& model, const std::string& dir, size_t
     std::optional<std::string> f = source.next();
     if (!f) break;
     try {
-      const Image image = load_input(*f);
+      const Image image = image::load_image(command_line_input(*f), InputLimits{});
       if (files.empty()) width = image.width, height = image.height;
       pixels.resize(pixels.size() + per_image);
       to_pixel_values(model.preprocess(image), pre, pixels.data() + pixels.size() - per_image);
@@ -61,7 +62,8 @@ void bench_pipeline(const ClipVisionModel& model, const std::string& dir, size_t
           if (next == files.size()) return std::nullopt;
           return files[next++];
         },
-        {.batch_size = batch_size}, [](const PipelineResult&) {}, [] {});
+        {.batch_size = batch_size, .normalize = false, .limits = {}}, [](const PipelineResult&) {},
+        [] {});
     return files.size() / seconds_since(start);
   };
 

@@ -1,42 +1,39 @@
+// `clipembed preprocess`: writes the crop the model sees for an image, to check preprocessing.
+#include <CLI/CLI.hpp>
 #include <cstdio>
+#include <memory>
 #include <string>
-#include <vector>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "clipembed/error.h"
+#include "clipembed/hub.h"
 #include "clipembed/model.h"
 
 namespace clipembed::cli {
 
-int preprocess_command(const std::vector<std::string>& args) {
-  std::string model_dir = default_model(), input, output;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (std::string m = model_argument(args, &i); !m.empty()) {
-      model_dir = m;
-    } else if ((args[i] == "-o" || args[i] == "--output") && i + 1 < args.size()) {
-      output = args[++i];
-    } else if (input.empty() && !args[i].empty() && args[i][0] != '-') {
-      input = args[i];
-    } else {
-      std::fprintf(stderr, "clipembed preprocess: unexpected argument '%s'\n", args[i].c_str());
-      return kExitUsage;
+CommandRun add_preprocess_command(CLI::App& app) {
+  struct Args {
+    std::string model, input, output;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand("preprocess", "write the crop the model sees");
+  add_model_option(*cmd, args->model);
+  cmd->add_option("image", args->input, "the image file")->required();
+  cmd->add_option("-o,--output", args->output, "where to write the crop (PNG)")->required();
+  return [args] {
+    try {
+      auto model = ClipVisionModel::load(locate_model(args->model));
+      Image crop = model->preprocess(read_image_file(args->input));
+      write_png_file(crop, args->output);
+      std::printf("%s: %dx%d crop written to %s\n", args->input.c_str(), crop.width, crop.height,
+                  args->output.c_str());
+      return kExitOk;
+    } catch (const Error& e) {
+      report_error("preprocess", e);
+      return e.code() == ErrorCode::kModelInvalid ? kExitUsage : kExitSomeFailed;
     }
-  }
-  if (model_dir.empty() || input.empty() || output.empty()) {
-    std::fprintf(stderr, "usage: clipembed preprocess --model DIR IMAGE -o OUT.png\n");
-    return kExitUsage;
-  }
-  try {
-    auto model = ClipVisionModel::load(locate_model(model_dir));
-    Image crop = model->preprocess(read_image_file(input));
-    write_png_file(crop, output);
-    std::printf("%s: %dx%d crop written to %s\n", input.c_str(), crop.width, crop.height,
-                output.c_str());
-    return kExitOk;
-  } catch (const Error& e) {
-    report_error("preprocess", e);
-    return e.code() == ErrorCode::kModelInvalid ? kExitUsage : kExitSomeFailed;
-  }
+  };
 }
 
 }  // namespace clipembed::cli

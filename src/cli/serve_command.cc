@@ -1,6 +1,7 @@
 // `clipembed serve`: runs the HTTP embedding service until SIGTERM or SIGINT, then drains.
 #include <signal.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "clipembed/error.h"
 #include "clipembed/runtime.h"
 #include "server/http_server.h"
@@ -16,142 +18,7 @@
 namespace clipembed::cli {
 namespace {
 
-constexpr const char* kServeUsage =
-    "usage: clipembed serve --model REF [--model REF2 ...] [options]\n"
-    "Each option can also be set by the environment variable in brackets.\n"
-    "  --host H                 [CLIPEMBED_HOST] address to listen on (default 127.0.0.1)\n"
-    "  --port P                 [CLIPEMBED_PORT] port (default 8080; 0 picks a free one)\n"
-    "  --api-key KEY            [CLIPEMBED_API_KEY] require Authorization: Bearer KEY\n"
-    "  --workers N              [CLIPEMBED_WORKERS] workers per model (default 4)\n"
-    "  --threads N              [CLIPEMBED_THREADS] compute threads (default: one per core)\n"
-    "  --precision P            [CLIPEMBED_PRECISION] fp32 (default) or int8 (about 2x faster)\n"
-    "  --io-threads N           [CLIPEMBED_IO_THREADS] connections served at once (default 64)\n"
-    "  --max-batch-size N       [CLIPEMBED_MAX_BATCH_SIZE] images per forward pass (default 8)\n"
-    "  --max-queue N            [CLIPEMBED_MAX_QUEUE] queued images per model before 429 (256)\n"
-    "  --max-connections N      [CLIPEMBED_MAX_CONNECTIONS] requests at once before 503 (256)\n"
-    "  --max-body-bytes N       [CLIPEMBED_MAX_BODY_BYTES] request body limit (64 MiB)\n"
-    "  --max-items N            [CLIPEMBED_MAX_ITEMS] inputs per request (64)\n"
-    "  --max-pixels N           [CLIPEMBED_MAX_PIXELS] decoded image size limit (89478485)\n"
-    "  --url-max-bytes N        [CLIPEMBED_URL_MAX_BYTES] URL download limit (32 MiB)\n"
-    "  --url-timeout-ms N       [CLIPEMBED_URL_TIMEOUT_MS] URL download time limit (30000)\n"
-    "  --deadline-ms N          [CLIPEMBED_DEADLINE_MS] request deadline, then 504 (30000)\n"
-    "  --grace-ms N             [CLIPEMBED_GRACE_MS] drain time on SIGTERM (30000)\n"
-    "  --allow-private-urls     [CLIPEMBED_ALLOW_PRIVATE_URLS=1] URL inputs may reach private,\n"
-    "                           loopback and link-local addresses\n"
-    "  --no-url-inputs          [CLIPEMBED_NO_URL_INPUTS=1] refuse URL inputs\n";
-
-struct Option {
-  const char* flag;
-  const char* env;
-  bool takes_value;
-  std::function<bool(const std::string&)> apply;  // False: the value is invalid.
-};
-
-std::function<bool(const std::string&)> positive(auto* target) {
-  return [target](const std::string& v) {
-    char* end = nullptr;
-    const long long n = std::strtoll(v.c_str(), &end, 10);
-    if (end == v.c_str() || *end != '\0' || n <= 0) return false;
-    *target = static_cast<std::remove_reference_t<decltype(*target)>>(n);
-    return true;
-  };
-}
-
-std::function<bool(const std::string&)> millis(std::chrono::milliseconds* target) {
-  return [target](const std::string& v) {
-    long long n = 0;
-    if (!positive(&n)(v)) return false;
-    *target = std::chrono::milliseconds(n);
-    return true;
-  };
-}
-
-}  // namespace
-
-int serve_command(const std::vector<std::string>& args) {
-  for (const std::string& a : args) {
-    if (a == "--help" || a == "-h") {
-      std::fputs(kServeUsage, stdout);
-      return kExitOk;
-    }
-  }
-  server::ServerOptions o;
-  int threads = 0, port = o.port;
-  std::vector<std::string> models;
-  const std::vector<Option> table = {
-      {"--model", "CLIPEMBED_MODEL", true,
-       [&](const std::string& v) { return models.push_back(v), !v.empty(); }},
-      {"--host", "CLIPEMBED_HOST", true, [&](const std::string& v) { return o.host = v, true; }},
-      {"--port", "CLIPEMBED_PORT", true,
-       [&](const std::string& v) {
-         port = std::atoi(v.c_str());
-         return (v == "0" || port > 0) && port < 65536;
-       }},
-      {"--api-key", "CLIPEMBED_API_KEY", true,
-       [&](const std::string& v) { return o.api_key = v, true; }},
-      {"--workers", "CLIPEMBED_WORKERS", true, positive(&o.pool.max_workers_per_model)},
-      {"--threads", nullptr, true, positive(&threads)},
-      {"--precision", "CLIPEMBED_PRECISION", true,
-       [&](const std::string& v) { return precision_argument("serve", v, &o.pool.precision); }},
-      {"--io-threads", "CLIPEMBED_IO_THREADS", true, positive(&o.io_threads)},
-      {"--max-batch-size", "CLIPEMBED_MAX_BATCH_SIZE", true, positive(&o.pool.max_batch_size)},
-      {"--max-queue", "CLIPEMBED_MAX_QUEUE", true, positive(&o.pool.max_queued_requests)},
-      {"--max-connections", "CLIPEMBED_MAX_CONNECTIONS", true, positive(&o.max_in_flight)},
-      {"--max-body-bytes", "CLIPEMBED_MAX_BODY_BYTES", true, positive(&o.max_body_bytes)},
-      {"--max-items", "CLIPEMBED_MAX_ITEMS", true, positive(&o.max_items)},
-      {"--max-pixels", "CLIPEMBED_MAX_PIXELS", true, positive(&o.pool.decode.max_pixels)},
-      {"--url-max-bytes", "CLIPEMBED_URL_MAX_BYTES", true, positive(&o.pool.url.max_bytes)},
-      {"--url-timeout-ms", "CLIPEMBED_URL_TIMEOUT_MS", true, millis(&o.pool.url.total_timeout)},
-      {"--deadline-ms", "CLIPEMBED_DEADLINE_MS", true, millis(&o.request_deadline)},
-      {"--grace-ms", "CLIPEMBED_GRACE_MS", true, millis(&o.grace)},
-      {"--allow-private-urls", "CLIPEMBED_ALLOW_PRIVATE_URLS", false,
-       [&](const std::string& v) { return o.allow_private_urls = v != "0", true; }},
-      {"--no-url-inputs", "CLIPEMBED_NO_URL_INPUTS", false,
-       [&](const std::string& v) { return o.allow_url_inputs = v == "0", true; }},
-  };
-  // The environment first, then flags over it. CLIPEMBED_MODEL may list several, comma-separated.
-  for (const Option& opt : table) {
-    const char* v = opt.env != nullptr ? std::getenv(opt.env) : nullptr;
-    if (v == nullptr || *v == '\0') continue;
-    if (std::string(opt.env) == "CLIPEMBED_MODEL") {
-      std::istringstream list(v);
-      for (std::string model; std::getline(list, model, ',');) {
-        if (!model.empty()) models.push_back(model);
-      }
-    } else if (!opt.apply(v)) {
-      std::fprintf(stderr, "clipembed serve: invalid %s='%s'\n", opt.env, v);
-      return kExitUsage;
-    }
-  }
-  bool models_from_flags = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const Option* match = nullptr;
-    for (const Option& opt : table) {
-      if (args[i] == opt.flag) match = &opt;
-    }
-    if (match == nullptr || (match->takes_value && i + 1 == args.size())) {
-      std::fprintf(stderr, "clipembed serve: unexpected argument '%s'\n%s", args[i].c_str(),
-                   kServeUsage);
-      return kExitUsage;
-    }
-    if (std::string(match->flag) == "--model" && !models_from_flags) {
-      models.clear();  // Flags replace the environment's list.
-      models_from_flags = true;
-    }
-    const std::string value = match->takes_value ? args[++i] : "1";
-    if (!match->apply(value)) {
-      std::fprintf(stderr, "clipembed serve: invalid value '%s' for %s\n", value.c_str(),
-                   match->flag);
-      return kExitUsage;
-    }
-  }
-  if (models.empty()) {
-    std::fputs(kServeUsage, stderr);
-    return kExitUsage;
-  }
-  o.models = models;
-  o.port = port;
-
+int run_serve(server::ServerOptions o, int threads) {
   // Every thread created from here on inherits the blocked signals; this thread takes them with
   // sigwait, so no handler runs in the middle of a request.
   sigset_t signals;
@@ -159,12 +26,12 @@ int serve_command(const std::vector<std::string>& args) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  shared_runtime(RuntimeOptions{.threads = threads});
   try {
+    start_runtime(threads);
     server::EmbeddingServer server(o);
     const int bound = server.start();
     std::fprintf(stderr, "clipembed serve: models %s (default) and %zu more; loading\n",
-                 models.front().c_str(), models.size() - 1);
+                 o.models.front().c_str(), o.models.size() - 1);
     std::printf("clipembed serve: listening on http://%s:%d\n", o.host.c_str(), bound);
     std::fflush(stdout);
     int received = 0;
@@ -177,6 +44,92 @@ int serve_command(const std::vector<std::string>& args) {
   } catch (const Error& e) {
     return report_error("serve", e);
   }
+}
+
+}  // namespace
+
+CommandRun add_serve_command(CLI::App& app) {
+  struct Args {
+    server::ServerOptions options;
+    int threads = 0;
+  };
+  auto args = std::make_shared<Args>();
+  server::ServerOptions& o = args->options;
+  CLI::App* cmd = app.add_subcommand(
+      "serve",
+      "HTTP embedding service (OpenAI-style API). Each option can also be set by the\n"
+      "environment variable in brackets.");
+  auto env = [](CLI::Option* option, const char* name) { return option->envname(name); };
+  env(cmd->add_option("--model", o.models,
+                      "model to serve (repeatable; the first is the default); the variable "
+                      "may list several, comma-separated"),
+      "CLIPEMBED_MODEL")
+      ->delimiter(',')
+      ->required();
+  env(cmd->add_option("--host", o.host, "address to listen on (default 127.0.0.1)"),
+      "CLIPEMBED_HOST");
+  env(cmd->add_option("--port", o.port, "port (default 8080; 0 picks a free one)"),
+      "CLIPEMBED_PORT")
+      ->check(CLI::Range(0, 65535));
+  env(cmd->add_option("--api-key", o.api_key, "require Authorization: Bearer KEY"),
+      "CLIPEMBED_API_KEY");
+  env(cmd->add_option("--workers", o.pool.max_workers_per_model, "workers per model (default 4)"),
+      "CLIPEMBED_WORKERS")
+      ->check(CLI::Range(1, 1024));
+  env(cmd->add_option("--threads", args->threads, "compute threads (default: one per core)"),
+      "CLIPEMBED_THREADS")
+      ->check(CLI::Range(1, 1024));
+  add_precision_option(*cmd, o.pool.precision);
+  cmd->get_option("--precision")->envname("CLIPEMBED_PRECISION");
+  env(cmd->add_option("--io-threads", o.io_threads, "connections served at once (default 64)"),
+      "CLIPEMBED_IO_THREADS")
+      ->check(CLI::Range(1, 4096));
+  env(cmd->add_option("--max-batch-size", o.pool.max_batch_size,
+                      "images per forward pass (default 8)"),
+      "CLIPEMBED_MAX_BATCH_SIZE")
+      ->check(CLI::Range(1, 4096));
+  env(cmd->add_option("--max-queue", o.pool.max_queued_requests,
+                      "queued images per model before 429 (default 256)"),
+      "CLIPEMBED_MAX_QUEUE")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 24));
+  env(cmd->add_option("--max-connections", o.max_in_flight,
+                      "requests at once before 503 (default 256)"),
+      "CLIPEMBED_MAX_CONNECTIONS")
+      ->check(CLI::Range(1, 1 << 24));
+  env(cmd->add_option("--max-body-bytes", o.max_body_bytes, "request body limit (default 64 MiB)"),
+      "CLIPEMBED_MAX_BODY_BYTES")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 40));
+  env(cmd->add_option("--max-items", o.max_items, "inputs per request (default 64)"),
+      "CLIPEMBED_MAX_ITEMS")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 24));
+  env(cmd->add_option("--max-pixels", o.pool.input.decode.max_pixels,
+                      "decoded image size limit (default 89478485)"),
+      "CLIPEMBED_MAX_PIXELS")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+  env(cmd->add_option("--url-max-bytes", o.pool.input.url.max_bytes,
+                      "URL download limit (default 32 MiB)"),
+      "CLIPEMBED_URL_MAX_BYTES")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 40));
+  auto millis = [&](const char* flag, const char* variable, std::chrono::milliseconds& target,
+                    const char* help) {
+    env(cmd->add_option_function<int64_t>(
+            flag, [&target](int64_t ms) { target = std::chrono::milliseconds(ms); }, help),
+        variable)
+        ->check(CLI::Range(int64_t{1}, int64_t{86'400'000}));
+  };
+  millis("--url-timeout-ms", "CLIPEMBED_URL_TIMEOUT_MS", o.pool.input.url.total_timeout,
+         "URL download time limit (default 30000)");
+  millis("--deadline-ms", "CLIPEMBED_DEADLINE_MS", o.request_deadline,
+         "request deadline, then 504 (default 30000)");
+  millis("--grace-ms", "CLIPEMBED_GRACE_MS", o.grace, "drain time on SIGTERM (default 30000)");
+  env(cmd->add_flag("--allow-private-urls", o.allow_private_urls,
+                    "URL inputs may reach private, loopback and link-local addresses"),
+      "CLIPEMBED_ALLOW_PRIVATE_URLS");
+  env(cmd->add_flag_function(
+          "--no-url-inputs", [&o](int64_t count) { o.allow_url_inputs = count <= 0; },
+          "refuse URL inputs"),
+      "CLIPEMBED_NO_URL_INPUTS");
+  return [args] { return run_serve(args->options, args->threads); };
 }
 
 }  // namespace clipembed::cli

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "clipembed/error.h"
+#include "io/hub_cache.h"
 #include "io/url_fetcher.h"
 
 namespace clipembed::io {
@@ -67,11 +68,6 @@ bool is_sha256(const std::string& s) {
          });
 }
 
-bool safe_name(const std::string& s) {
-  return !s.empty() && s != "." && s != ".." && s.find('/') == std::string::npos &&
-         s.find('\\') == std::string::npos;
-}
-
 [[noreturn]] void throw_transfer_error(CURLcode code, long status, const std::string& url,
                                        const std::string& what) {
   const ErrorCode ours = classify_curl_result(code, status, false);
@@ -125,7 +121,7 @@ class HubClient {
         headers.count("x-linked-size") ? headers["x-linked-size"] : headers["content-length"];
     info.size = size.empty() ? 0 : std::strtoull(size.c_str(), nullptr, 10);
     if (info.commit.empty()) info.commit = options_.revision;  // A plain mirror without the header.
-    if (!safe_name(info.commit) || !safe_name(info.etag)) {
+    if (!is_safe_name(info.commit) || !is_safe_name(info.etag)) {
       throw Error(ErrorCode::kUrlFetch, url + " answered without a usable commit or ETag header");
     }
     return info;
@@ -281,14 +277,11 @@ std::string sha256_file(const std::string& path) {
 }
 
 std::string download_from_hub(const std::string& repo_id, const HubDownloadOptions& options) {
-  const size_t slash = repo_id.find('/');
-  if (slash == std::string::npos || !safe_name(repo_id.substr(0, slash)) ||
-      !safe_name(repo_id.substr(slash + 1)) || !safe_name(options.revision)) {
+  if (!is_repo_id(repo_id) || !is_safe_name(options.revision)) {
     throw Error(ErrorCode::kInvalidArgument,
                 "'" + repo_id + "' is not a repo id like openai/clip-vit-base-patch32");
   }
-  const fs::path repo = fs::path(options.cache_dir) /
-                        ("models--" + repo_id.substr(0, slash) + "--" + repo_id.substr(slash + 1));
+  const fs::path repo = repo_folder(options.cache_dir, repo_id);
   std::error_code ec;
   fs::create_directories(repo / "blobs", ec);
   fs::create_directories(repo / "refs", ec);
@@ -297,8 +290,8 @@ std::string download_from_hub(const std::string& repo_id, const HubDownloadOptio
   fs::path snapshot;
   for (const std::string& file : options.files) {
     const HubClient::FileInfo info = client.head(file);
-    snapshot = repo / "snapshots" / info.commit;
-    const fs::path blob = repo / "blobs" / info.etag;
+    snapshot = snapshot_path(repo, info.commit);
+    const fs::path blob = blob_path(repo, info.etag);
     const bool cached =
         fs::exists(blob, ec) && (info.size == 0 || fs::file_size(blob) == info.size);
     if (!cached) {
@@ -325,7 +318,7 @@ std::string download_from_hub(const std::string& repo_id, const HubDownloadOptio
     fs::remove(link, ec);
     fs::create_symlink(fs::path("..") / ".." / "blobs" / info.etag, link, ec);
     if (ec) throw Error(ErrorCode::kIo, "cannot link " + link.string() + ": " + ec.message());
-    if (info.commit != options.revision) write_text(repo / "refs" / options.revision, info.commit);
+    if (info.commit != options.revision) write_text(ref_path(repo, options.revision), info.commit);
     if (options.file_done) options.file_done(file, !cached);
   }
   return snapshot.string();

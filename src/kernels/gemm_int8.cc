@@ -1,6 +1,5 @@
 // Integer products through oneDNN's gemm_u8s8s32: it picks the CPU's best instructions itself
-// (vpmaddubsw on AVX2, vpdpbusd with VNNI) and runs at about 2.2x its own sgemm here
-// (docs/perf.md).
+// (vpmaddubsw on AVX2, vpdpbusd with VNNI); its speed against sgemm is in docs/perf.md.
 #include "kernels/gemm_int8.h"
 
 #include <omp.h>

@@ -3,42 +3,96 @@
 #include <cstring>
 #include <vector>
 
-#include "kernels/activation.h"
-#include "kernels/layer_norm.h"
-#include "ops/attention.h"
 #include "ops/layer_norm.h"
-#include "ops/linear.h"
 
 namespace clipembed::model {
+namespace {
 
-int64_t VisionTransformer::activation_bytes(const VisionConfig& c, int64_t count) {
+const std::string kEmbeddings = "vision_model.embeddings.";
+
+// The visual projection, or an empty layer when the config has none (see the constructor).
+ops::Dense bind_projection(WeightFile& weights, const VisionConfig& c) {
+  if (c.projection_dim == 0) return {};
+  const ops::LinearWeights w{
+      weights.bind("visual_projection.weight", {c.projection_dim, c.hidden_size}), nullptr,
+      c.hidden_size, c.projection_dim};
+  return ops::Dense::float32({&w, 1});
+}
+
+ops::Dense bind_patch(WeightFile& weights, const VisionConfig& c) {
+  const int64_t p = c.patch_size;
+  const ops::LinearWeights w{
+      weights.bind(kEmbeddings + "patch_embedding.weight", {c.hidden_size, c.num_channels, p, p}),
+      nullptr, c.num_channels * p * p, c.hidden_size};
+  return ops::Dense::float32({&w, 1});
+}
+
+// Rows [i * per_item, (i + 1) * per_item) for each of `count` items, in `starts`.
+std::span<const int64_t> even_items(std::vector<int64_t>& starts, int64_t count, int64_t per_item) {
+  int64_t* s = sized(starts, count + 1);
+  for (int64_t i = 0; i <= count; ++i) s[i] = i * per_item;
+  return {s, static_cast<size_t>(count + 1)};
+}
+
+}  // namespace
+
+EncoderShape VisionTransformer::encoder_shape(const VisionConfig& c) {
+  return {c.hidden_size,       c.intermediate_size, c.num_attention_heads,
+          c.num_hidden_layers, c.hidden_act,        c.layer_norm_eps};
+}
+
+VisionTransformer::VisionTransformer(Runtime& runtime, WeightFile& weights, VisionConfig& c,
+                                     Precision precision)
+    : config_([&] {
+        // A CLIPVisionModel checkpoint may have no projection (ModelConfig::read says so too).
+        if (!weights.has("visual_projection.weight") && c.vision_only) c.projection_dim = 0;
+        return c;
+      }()),
+      class_embedding_(weights.bind(kEmbeddings + "class_embedding", {c.hidden_size})),
+      position_embedding_(weights.bind(kEmbeddings + "position_embedding.weight",
+                                       {c.num_positions(), c.hidden_size})),
+      patch_(bind_patch(weights, c)),
+      // "pre_layrnorm" is the name transformers uses (sic).
+      pre_ln_{weights.bind("vision_model.pre_layrnorm.weight", {c.hidden_size}),
+              weights.bind("vision_model.pre_layrnorm.bias", {c.hidden_size})},
+      post_ln_{weights.bind("vision_model.post_layernorm.weight", {c.hidden_size}),
+               weights.bind("vision_model.post_layernorm.bias", {c.hidden_size})},
+      encoder_(runtime, weights, "vision_model.encoder.", encoder_shape(c), precision),
+      projection_(bind_projection(weights, config_)) {}
+
+int64_t VisionTransformer::activation_bytes(const VisionConfig& c, int64_t count,
+                                            Precision precision) {
   const int64_t tokens = count * c.num_positions();
-  const int64_t d = c.hidden_size, f = c.intermediate_size;
+  const int64_t d = c.hidden_size;
   const int64_t patch_in = int64_t{c.num_channels} * c.patch_size * c.patch_size;
   const int64_t grid2 = int64_t{c.grid()} * c.grid();
   const int64_t out = c.projection_dim > 0 ? c.projection_dim : d;
-  // x, h, q, k, v, attn and the MLP buffer; unfolded patches and their embedding; pooled rows and
-  // outputs; the pixels. Per-thread attention scores are small and not counted.
-  const int64_t floats = tokens * (6 * d + f) + count * grid2 * (patch_in + d) +
-                         count * (2 * d + out) + count * 3 * c.image_size * c.image_size;
-  return floats * static_cast<int64_t>(sizeof(float)) +
-         QuantizedEncoder::activation_bytes(c, count);
+  // x; unfolded patches and their embedding; pooled rows and outputs; the pixels. Per-thread
+  // attention scores are small and not counted.
+  const int64_t floats = tokens * d + count * grid2 * (patch_in + d) + count * (d + out) +
+                         count * 3 * c.image_size * c.image_size;
+  return floats * int64_t{sizeof(float)} +
+         Encoder::activation_bytes(encoder_shape(c), tokens, precision);
 }
 
 void VisionTransformer::forward(Runtime& runtime, const float* pixels, int64_t count, float* out,
-                                bool invariant) const {
+                                bool invariant, VisionActivations& buffers) const {
   const VisionConfig& c = config_;
   const int64_t d = c.hidden_size, p = c.patch_size, s = c.image_size;
   const int64_t grid = c.grid(), n = c.num_positions(), tokens = count * n;
   const int64_t patch_in = int64_t{c.num_channels} * p * p;
+  ops::DenseScratch& scratch = buffers.encoder.dense;
+  auto per_item = [invariant](std::span<const int64_t> items) {
+    return invariant ? items : std::span<const int64_t>();
+  };
 
   // Patch embedding: a stride-P convolution is a product of the unfolded patches with the kernel.
-  std::vector<float> patches(static_cast<size_t>(count * grid * grid * patch_in));
+  float* patches = sized(buffers.patches, count * grid * grid * patch_in);
   runtime.parallel_for(0, count * grid, [&](int64_t begin, int64_t end) {
     for (int64_t bg = begin; bg < end; ++bg) {
       const int64_t b = bg / grid, gy = bg % grid;
       for (int64_t gx = 0; gx < grid; ++gx) {
-        float* dst = &patches[static_cast<size_t>(((b * grid + gy) * grid + gx) * patch_in)];
+        float* dst = patches + ((b * grid + gy) * grid + gx) * patch_in;
         for (int64_t ch = 0; ch < c.num_channels; ++ch) {
           for (int64_t ky = 0; ky < p; ++ky) {
             const float* src = pixels + ((b * c.num_channels + ch) * s + gy * p + ky) * s + gx * p;
@@ -48,79 +102,37 @@ void VisionTransformer::forward(Runtime& runtime, const float* pixels, int64_t c
       }
     }
   });
-  std::vector<float> embedded(static_cast<size_t>(count * grid * grid * d));
-  ops::linear(runtime, patches.data(), count * grid * grid, weights_.patch, embedded.data(),
-              kernels::Activation::kNone, false, invariant ? grid * grid : 0);
-  patches = {};
+  float* embedded = sized(buffers.embedded, count * grid * grid * d);
+  patch_.apply(runtime, patches, count * grid * grid, embedded,
+               {.item_starts = per_item(even_items(buffers.patch_items, count, grid * grid))},
+               scratch);
 
-  std::vector<float> x(static_cast<size_t>(tokens * d));
+  float* x = sized(buffers.x, tokens * d);
   for (int64_t b = 0; b < count; ++b) {
     for (int64_t t = 0; t < n; ++t) {
-      float* row = &x[static_cast<size_t>((b * n + t) * d)];
-      const float* pos = weights_.position_embedding + t * d;
-      const float* src = t == 0 ? weights_.class_embedding
-                                : &embedded[static_cast<size_t>((b * grid * grid + t - 1) * d)];
+      float* row = x + (b * n + t) * d;
+      const float* pos = position_embedding_ + t * d;
+      const float* src = t == 0 ? class_embedding_ : embedded + (b * grid * grid + t - 1) * d;
       for (int64_t i = 0; i < d; ++i) row[i] = src[i] + pos[i];
     }
   }
-  embedded = {};
-  ops::layer_norm(runtime, x.data(), x.data(), tokens, d, weights_.pre_ln.gamma,
-                  weights_.pre_ln.beta, c.layer_norm_eps);
-
-  if (quantized_ != nullptr) {
-    quantized_->encode(runtime, x.data(), count);
-  } else {
-    encode_f32(runtime, x.data(), count, invariant);
-  }
+  ops::layer_norm(runtime, x, x, tokens, d, pre_ln_.gamma, pre_ln_.beta, c.layer_norm_eps);
+  encoder_.run(runtime, x, even_items(buffers.token_items, count, n), ops::AttentionMask::kNone,
+               invariant, buffers.encoder);
 
   // Pool the class token of each image, normalise it, and project it.
-  std::vector<float> pooled(static_cast<size_t>(count * d));
+  float* pooled = sized(buffers.pooled, count * d);
   for (int64_t b = 0; b < count; ++b) {
-    std::memcpy(&pooled[static_cast<size_t>(b * d)], &x[static_cast<size_t>(b * n * d)],
-                static_cast<size_t>(d) * sizeof(float));
+    std::memcpy(pooled + b * d, x + b * n * d, static_cast<size_t>(d) * sizeof(float));
   }
-  kernels::layer_norm(pooled.data(), pooled.data(), d, 0, count, weights_.post_ln.gamma,
-                      weights_.post_ln.beta, c.layer_norm_eps);
-  if (weights_.projection.weight == nullptr) {
-    std::memcpy(out, pooled.data(), pooled.size() * sizeof(float));
+  ops::layer_norm(runtime, pooled, pooled, count, d, post_ln_.gamma, post_ln_.beta,
+                  c.layer_norm_eps);
+  if (projection_.out() == 0) {
+    std::memcpy(out, pooled, static_cast<size_t>(count * d) * sizeof(float));
     return;
   }
-  ops::linear(runtime, pooled.data(), count, weights_.projection, out, kernels::Activation::kNone,
-              false, invariant ? 1 : 0);
-}
-
-void VisionTransformer::encode_f32(Runtime& runtime, float* x_data, int64_t count,
-                                   bool invariant) const {
-  const VisionConfig& c = config_;
-  const int64_t d = c.hidden_size, f = c.intermediate_size, n = c.num_positions();
-  const int64_t tokens = count * n;
-  // Batch-invariant mode multiplies each image's rows on their own (see ops::linear).
-  const int64_t per_image = invariant ? n : 0;
-  const kernels::Activation act = c.hidden_act == HiddenAct::kGelu
-                                      ? kernels::Activation::kGelu
-                                      : kernels::Activation::kQuickGelu;
-  const size_t rows = static_cast<size_t>(tokens * d);
-  std::vector<float> h(rows), q(rows), k(rows), v(rows), attn(rows);
-  std::vector<float> mlp(static_cast<size_t>(tokens * f));
-  const ops::AttentionShape shape{count, n, c.num_attention_heads, d / c.num_attention_heads};
-  for (const EncoderLayerWeights& w : weights_.layers) {
-    ops::layer_norm(runtime, x_data, h.data(), tokens, d, w.ln1.gamma, w.ln1.beta,
-                    c.layer_norm_eps);
-    ops::linear(runtime, h.data(), tokens, w.q, q.data(), kernels::Activation::kNone, false,
-                per_image);
-    ops::linear(runtime, h.data(), tokens, w.k, k.data(), kernels::Activation::kNone, false,
-                per_image);
-    ops::linear(runtime, h.data(), tokens, w.v, v.data(), kernels::Activation::kNone, false,
-                per_image);
-    ops::attention(runtime, q.data(), k.data(), v.data(), d, shape, attn.data(), d);
-    ops::linear(runtime, attn.data(), tokens, w.out, x_data, kernels::Activation::kNone,
-                /*accumulate=*/true, per_image);
-    ops::layer_norm(runtime, x_data, h.data(), tokens, d, w.ln2.gamma, w.ln2.beta,
-                    c.layer_norm_eps);
-    ops::linear(runtime, h.data(), tokens, w.fc1, mlp.data(), act, false, per_image);
-    ops::linear(runtime, mlp.data(), tokens, w.fc2, x_data, kernels::Activation::kNone,
-                /*accumulate=*/true, per_image);
-  }
+  projection_.apply(runtime, pooled, count, out,
+                    {.item_starts = per_item(even_items(buffers.row_items, count, 1))}, scratch);
 }
 
 }  // namespace clipembed::model

@@ -1,23 +1,28 @@
-// Internal: the CLIP vision transformer forward pass over a batch of preprocessed images.
+// Internal: CLIP's vision tower (transformers' CLIPVisionModelWithProjection): patch and position
+// embeddings, the encoder, the pooled class token and the visual projection.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "clipembed/model.h"
 #include "clipembed/runtime.h"
-#include "model/quantized_encoder.h"
-#include "model/vision_weights.h"
+#include "model/activations.h"
+#include "model/encoder.h"
+#include "model/weight_file.h"
+#include "ops/dense.h"
 
 namespace clipembed::model {
 
-// Stateless apart from references to immutable config and weights: any number of threads may run
-// forward() at once, each with its own activations.
+// Immutable after load: any number of threads may run forward() at once, each with its own
+// activations.
 class VisionTransformer {
  public:
-  // With `quantized`, the encoder layers run on it (int8); otherwise in float32.
-  VisionTransformer(const VisionConfig& config, const VisionWeights& weights,
-                    const QuantizedEncoder* quantized = nullptr)
-      : config_(config), weights_(weights), quantized_(quantized) {}
+  // Binds and checks every tensor against `config` (shape and dtype). If the checkpoint has no
+  // visual projection and config.vision_only, config.projection_dim is set to 0. Throws
+  // Error(kModelInvalid) naming the file and the tensor.
+  VisionTransformer(Runtime& runtime, WeightFile& weights, VisionConfig& config,
+                    Precision precision);
 
   int output_dimension() const {
     return config_.projection_dim > 0 ? config_.projection_dim : config_.hidden_size;
@@ -25,19 +30,23 @@ class VisionTransformer {
 
   // pixels: count x 3 x S x S (S = image_size), channels first. out: count x output_dimension().
   // With `invariant`, each image's result is bit-identical whatever else is in the batch.
-  void forward(Runtime& runtime, const float* pixels, int64_t count, float* out,
-               bool invariant) const;
+  // `buffers` hold the activations (reused from call to call).
+  void forward(Runtime& runtime, const float* pixels, int64_t count, float* out, bool invariant,
+               VisionActivations& buffers) const;
 
-  // Bytes of activations forward() allocates for a batch of `count` images: an upper bound for
-  // both the float32 and the int8 path (the sum of both paths' buffers).
-  static int64_t activation_bytes(const VisionConfig& config, int64_t count);
+  // Bytes of activations forward() allocates for a batch of `count` images.
+  static int64_t activation_bytes(const VisionConfig& config, int64_t count, Precision precision);
+  static EncoderShape encoder_shape(const VisionConfig& config);
+  size_t owned_bytes() const { return encoder_.owned_bytes(); }
 
  private:
-  void encode_f32(Runtime& runtime, float* x, int64_t count, bool invariant) const;
-
-  const VisionConfig& config_;
-  const VisionWeights& weights_;
-  const QuantizedEncoder* quantized_;
+  const VisionConfig config_;
+  const float* class_embedding_ = nullptr;     // [D]
+  const float* position_embedding_ = nullptr;  // [positions x D]
+  ops::Dense patch_;                           // [D x 3*P*P], no bias
+  LayerNormWeights pre_ln_, post_ln_;
+  Encoder encoder_;
+  ops::Dense projection_;  // [projection_dim x D], no bias; empty when absent.
 };
 
 }  // namespace clipembed::model

@@ -1,21 +1,26 @@
-// Internal op: multi-head scaled dot-product attention (no mask), as in CLIP's vision encoder.
+// Internal op: multi-head scaled dot-product attention over items of their own lengths, with no
+// mask (CLIP's vision encoder) or a causal one (its text encoder).
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "clipembed/runtime.h"
 
 namespace clipembed::ops {
 
+enum class AttentionMask { kNone, kCausal };
+
 struct AttentionShape {
-  int64_t batch = 0;
-  int64_t tokens = 0;
+  std::span<const int64_t> item_starts;  // The first row of each item, then the row count.
   int64_t heads = 0;
   int64_t head_dim = 0;
+  AttentionMask mask = AttentionMask::kNone;
 };
 
-// q, k, v and out are [batch * tokens x heads * head_dim] with row stride `ld`; head h of a row
-// uses columns [h * head_dim, (h + 1) * head_dim). Work is split by (image, head) pairs.
+// q, k, v are rows with stride `ld` and out rows with stride `out_ld`; head h of a row uses columns
+// [h * head_dim, (h + 1) * head_dim). A row attends to the rows of its own item (with a causal
+// mask, to those up to and including itself). Work is split by (item, head) pairs.
 void attention(Runtime& runtime, const float* q, const float* k, const float* v, int64_t ld,
                const AttentionShape& shape, float* out, int64_t out_ld);
 

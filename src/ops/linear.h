@@ -1,13 +1,17 @@
-// Internal op: a Linear layer (y = x W^T + b, W stored [out x in] as in PyTorch) split across the
-// runtime by output columns, so each thread streams its own slice of the weights.
+// Internal op: a float32 Linear layer (y = x W^T + b, W stored [out x in] as in PyTorch) split
+// across the runtime by output columns, so each thread streams its own slice of the weights.
+// Reached through ops::Dense, which holds a layer's weights in either precision.
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "clipembed/runtime.h"
 #include "kernels/activation.h"
 
 namespace clipembed::ops {
+
+using Activation = kernels::Activation;
 
 struct LinearWeights {
   const float* weight = nullptr;  // [out x in], row-major.
@@ -17,11 +21,11 @@ struct LinearWeights {
 };
 
 // y[m x out] = act(x[m x in] W^T + b). With `accumulate`, the product and bias are added to what
-// y holds (a residual connection); `act` must then be kNone. With rows_per_item > 0 the rows are
-// multiplied in separate products of that many rows (one per image), which makes each image's
-// result independent of the batch it is in.
+// y holds (a residual connection); `act` must then be kNone. With `item_starts` (the first row of
+// each item, then m) the rows of each item are multiplied in a product of their own, which makes
+// an item's result independent of the batch it is in; empty: one product of all m rows.
 void linear(Runtime& runtime, const float* x, int64_t m, const LinearWeights& w, float* y,
-            kernels::Activation act = kernels::Activation::kNone, bool accumulate = false,
-            int64_t rows_per_item = 0);
+            Activation act = Activation::kNone, bool accumulate = false,
+            std::span<const int64_t> item_starts = {});
 
 }  // namespace clipembed::ops

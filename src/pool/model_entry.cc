@@ -2,9 +2,8 @@
 
 #include <algorithm>
 
+#include "clipembed/hub.h"
 #include "clipembed/runtime.h"
-#include "io/file.h"
-#include "model/vision_transformer.h"
 
 namespace clipembed::pool {
 namespace {
@@ -18,12 +17,12 @@ void fail(const RequestPtr& r, ErrorCode code, const std::string& message) {
 
 }  // namespace
 
-ModelEntry::ModelEntry(std::string key, std::string directory, const PoolOptions& options,
+ModelEntry::ModelEntry(std::string key, std::string reference, const PoolOptions& options,
                        MemoryBudget& budget, std::function<void(Clock::time_point)> wake_at,
                        std::shared_ptr<const void> owner)
     : owner_(std::move(owner)),
       key_(std::move(key)),
-      directory_(std::move(directory)),
+      reference_(std::move(reference)),
       options_(options),
       budget_(budget),
       wake_at_(std::move(wake_at)) {}
@@ -38,10 +37,11 @@ void ModelEntry::record_fault_locked(Clock::time_point now) {
 }
 
 void ModelEntry::submit(std::function<Image()> produce,
-                        std::function<void(Embedding*, const Error*)> finish) {
+                        std::function<void(Embedding*, const Error*)> finish, bool normalize) {
   auto request = std::make_shared<Request>();
   request->produce = std::move(produce);
   request->finish = std::move(finish);
+  request->normalize = normalize;
   const Clock::time_point now = Clock::now();
   request->deadline = now + options_.request_deadline;
   std::unique_lock<std::mutex> lock(mutex_);
@@ -71,6 +71,18 @@ void ModelEntry::submit(std::function<Image()> produce,
   if (state_ == State::kUnloaded) start_load_locked();
 }
 
+ModelConfig ModelEntry::config() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (config_) return *config_;
+  }
+  // Read outside the lock (it touches the file system); two first callers may both read it.
+  ModelConfig config = ModelConfig::read(locate_model(reference_));
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!config_) config_ = std::move(config);
+  return *config_;
+}
+
 void ModelEntry::start_load_locked() {
   state_ = State::kLoading;
   ++load_generation_;
@@ -85,16 +97,9 @@ void ModelEntry::load() {
   int workers = 0;
   try {
     // Size the cold start from the config before touching the weights.
-    std::vector<uint8_t> text;
-    try {
-      text = io::read_file(directory_ + "/config.json");
-    } catch (const Error& e) {
-      throw Error(ErrorCode::kModelInvalid, "cannot load model '" + key_ + "' from directory '" +
-                                                directory_ + "': " + e.what());
-    }
-    const VisionConfig config =
-        VisionConfig::parse(std::string(text.begin(), text.end()), directory_ + "/config.json");
-    const MemoryEstimate estimate = estimate_memory(config, options_.max_batch_size);
+    const ModelConfig config = this->config();
+    const MemoryEstimate estimate =
+        estimate_memory(config.vision, options_.max_batch_size, options_.precision);
     weights = estimate.weight_bytes;
     per_worker = estimate.activation_bytes_per_worker;
     if (!budget_.try_reserve(weights + per_worker)) {
@@ -108,7 +113,7 @@ void ModelEntry::load() {
     if (options_.max_workers_per_model >= 2 && budget_.try_reserve(per_worker)) workers = 2;
     try {
       model = ClipVisionModel::load(
-          directory_, LoadOptions{.decode = options_.decode, .precision = options_.precision});
+          config, LoadOptions{.input = options_.input, .precision = options_.precision});
     } catch (...) {
       budget_.release(weights + per_worker * workers);
       throw;
@@ -208,29 +213,35 @@ void ModelEntry::dispatch_locked(Clock::time_point now, bool flush) {
       ready_.pop_front();
     }
     ++busy_;
+    std::shared_ptr<Workspace> workspace;
+    if (!idle_workspaces_.empty()) {
+      workspace = std::move(idle_workspaces_.back());
+      idle_workspaces_.pop_back();
+    } else {
+      workspace = std::make_shared<Workspace>();
+    }
     ++counters_.batches;
     if (counters_.batch_sizes.size() <= batch.size())
       counters_.batch_sizes.resize(batch.size() + 1);
     ++counters_.batch_sizes[batch.size()];
-    shared_runtime().submit([self = shared_from_this(), batch = std::move(batch), model = model_] {
-      self->run_batch(batch, model);
-    });
+    shared_runtime().submit(
+        [self = shared_from_this(), batch = std::move(batch), model = model_,
+         workspace = std::move(workspace)] { self->run_batch(batch, model, workspace); });
   }
 }
 
 void ModelEntry::run_batch(std::vector<RequestPtr> batch,
-                           const std::shared_ptr<const ClipVisionModel>& model) {
-  const int dim = model->dimension();
-  const PreprocessConfig& pre = model->preprocess_config();
-  const size_t per_image = static_cast<size_t>(3) * pre.output_height() * pre.output_width();
-  std::vector<float> pixels(per_image * batch.size()), out(static_cast<size_t>(dim) * batch.size());
+                           const std::shared_ptr<const ClipVisionModel>& model,
+                           std::shared_ptr<Workspace> workspace) {
+  const auto dim = static_cast<size_t>(model->dimension());
+  std::vector<float> out(dim * batch.size());
   std::optional<Error> error;
   try {
-    for (size_t i = 0; i < batch.size(); ++i) {
-      to_pixel_values(batch[i]->crop, pre, pixels.data() + i * per_image);
-    }
-    model->forward(pixels.data(), static_cast<int64_t>(batch.size()), out.data(),
-                   EmbedOptions{.normalize = false, .batch_invariant = options_.batch_invariant});
+    std::vector<const Image*> crops(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) crops[i] = &batch[i]->crop;
+    model->embed_crops(crops, out.data(),
+                       {.normalize = false, .batch_invariant = options_.batch_invariant},
+                       workspace.get());
   } catch (const Error& e) {
     error = e;
   } catch (const std::exception& e) {
@@ -240,6 +251,9 @@ void ModelEntry::run_batch(std::vector<RequestPtr> batch,
   std::unique_lock<std::mutex> lock(mutex_);
   const Clock::time_point now = Clock::now();
   --busy_;
+  if (state_ == State::kReady && busy_ + static_cast<int>(idle_workspaces_.size()) < workers_) {
+    idle_workspaces_.push_back(std::move(workspace));
+  }
   last_used_ = now;
   counters_.images += batch.size();
   if (error) record_fault_locked(now);
@@ -252,7 +266,9 @@ void ModelEntry::run_batch(std::vector<RequestPtr> batch,
     if (error) {
       request->finish(nullptr, &*error);
     } else {
-      Embedding e(out.begin() + i * dim, out.begin() + (i + 1) * dim);
+      Embedding e(out.begin() + static_cast<std::ptrdiff_t>(i * dim),
+                  out.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim));
+      if (request->normalize) normalize_embedding(e);
       request->finish(&e, nullptr);
     }
   }
@@ -291,11 +307,13 @@ void ModelEntry::maintain(Clock::time_point now) {
   if (idle && workers_ > 1 && now - last_used_ >= options_.idle_worker_timeout &&
       now - last_retired_ >= options_.idle_worker_timeout) {
     --workers_;  // One at a time.
+    if (!idle_workspaces_.empty()) idle_workspaces_.pop_back();
     budget_.release(worker_bytes_);
     last_retired_ = now;
   }
   if (idle && now - last_used_ >= options_.idle_model_timeout) {
     model_.reset();  // The next request cold-starts it again.
+    idle_workspaces_.clear();
     state_ = State::kUnloaded;
     budget_.release(weight_bytes_ + worker_bytes_ * static_cast<uint64_t>(workers_));
     workers_ = 0;
@@ -331,6 +349,7 @@ void ModelEntry::shutdown() {
     budget_.release(weight_bytes_ + worker_bytes_ * static_cast<uint64_t>(workers_));
   }
   model_.reset();
+  idle_workspaces_.clear();
   state_ = State::kUnloaded;
   workers_ = 0;
 }

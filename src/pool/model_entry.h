@@ -25,6 +25,7 @@ using Clock = std::chrono::steady_clock;
 struct Request {
   std::function<Image()> produce;
   std::function<void(Embedding*, const Error*)> finish;
+  bool normalize = false;
   Clock::time_point deadline;
   Clock::time_point ready_at;  // When its crop joined the batch queue.
   Image crop;
@@ -33,15 +34,21 @@ using RequestPtr = std::shared_ptr<Request>;
 
 class ModelEntry : public std::enable_shared_from_this<ModelEntry> {
  public:
+  // `reference` is a model directory or a repo id in the hub cache (locate_model()).
   // `wake_at` asks the pool's timer to call maintain() at a given time (to flush a partial batch).
   // `owner` keeps alive what `options`, `budget` and `wake_at` refer to (the pool's state): an
   // entry can outlive its ModelPool, held by an embedder or by a URL download still in flight.
-  ModelEntry(std::string key, std::string directory, const PoolOptions& options,
+  ModelEntry(std::string key, std::string reference, const PoolOptions& options,
              MemoryBudget& budget, std::function<void(Clock::time_point)> wake_at,
              std::shared_ptr<const void> owner);
 
   // Admits a request (or finishes it at once with kOverloaded, kCancelled or kUnavailable).
-  void submit(std::function<Image()> produce, std::function<void(Embedding*, const Error*)> finish);
+  void submit(std::function<Image()> produce, std::function<void(Embedding*, const Error*)> finish,
+              bool normalize);
+
+  // The model's configs, read once (the first call locates the model and reads them; a failure is
+  // thrown and tried again by the next call). Reads no weights.
+  ModelConfig config();
 
   // Loads the model if needed and returns it; throws the load error. Helps the runtime while
   // waiting when called from a runtime thread.
@@ -63,14 +70,14 @@ class ModelEntry : public std::enable_shared_from_this<ModelEntry> {
   void load();
   void start_preprocess(const RequestPtr& request, std::shared_ptr<const ClipVisionModel> model);
   void dispatch_locked(Clock::time_point now, bool flush);
-  void run_batch(std::vector<RequestPtr> batch,
-                 const std::shared_ptr<const ClipVisionModel>& model);
+  void run_batch(std::vector<RequestPtr> batch, const std::shared_ptr<const ClipVisionModel>& model,
+                 std::shared_ptr<Workspace> workspace);
   // Removes the request from the admitted set; returns false if it was already finished.
   bool take_locked(const RequestPtr& request);
   void record_fault_locked(Clock::time_point now);
 
   const std::shared_ptr<const void> owner_;  // Declared first: outlives the references below.
-  const std::string key_, directory_;
+  const std::string key_, reference_;
   const PoolOptions& options_;
   MemoryBudget& budget_;
   const std::function<void(Clock::time_point)> wake_at_;
@@ -79,12 +86,16 @@ class ModelEntry : public std::enable_shared_from_this<ModelEntry> {
   State state_ = State::kUnloaded;
   bool shut_down_ = false;
   std::shared_ptr<const ClipVisionModel> model_;
+  std::optional<ModelConfig> config_;  // Once read.
   std::optional<Error> last_load_error_;
   uint64_t load_generation_ = 0;
   uint64_t weight_bytes_ = 0, worker_bytes_ = 0;
   std::unordered_set<RequestPtr> admitted_;  // Admitted and not yet finished.
   std::deque<RequestPtr> waiting_for_load_, ready_;
   int workers_ = 0, busy_ = 0;
+  // The activations of the workers not running a batch: a worker keeps its buffers between
+  // batches instead of allocating them again (at most workers_ in all).
+  std::vector<std::shared_ptr<Workspace>> idle_workspaces_;
   Clock::time_point last_used_ = Clock::now(), last_retired_ = Clock::now();
   int consecutive_faults_ = 0;
   Clock::time_point breaker_open_until_{};

@@ -1,5 +1,3 @@
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <condition_variable>
 #include <set>
@@ -8,20 +6,13 @@
 #include "clipembed/model.h"
 #include "clipembed/pool.h"
 #include "clipembed/runtime.h"
-#include "io/address_policy.h"
-#include "io/base64.h"
-#include "io/url_fetcher.h"
+#include "image/image_loader.h"
 #include "model/vision_transformer.h"
 #include "pool/memory_budget.h"
 #include "pool/model_entry.h"
 
 namespace clipembed {
 namespace {
-
-bool is_directory(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 // Completes a promise from a request's finish callback.
 std::function<void(Embedding*, const Error*)> to_promise(
@@ -33,13 +24,6 @@ std::function<void(Embedding*, const Error*)> to_promise(
       promise->set_value(std::move(*e));
     }
   };
-}
-
-io::UrlOptions url_options(const UrlLimits& limits) {
-  io::UrlOptions o{limits.connect_timeout, limits.total_timeout, limits.max_bytes,
-                   limits.max_redirects, nullptr};
-  if (!limits.allow_private_addresses) o.refuse_address = io::is_non_public_address;
-  return o;
 }
 
 }  // namespace
@@ -91,48 +75,18 @@ class PooledEmbedder : public ImageEmbedder {
   PooledEmbedder(std::shared_ptr<pool::ModelEntry> entry, const PoolOptions& options)
       : entry_(std::move(entry)), options_(options) {}
 
-  int embedding_dimension() override { return entry_->loaded_model()->dimension(); }
+  int dimension() const override { return entry_->config().dimension(); }
 
-  std::future<Embedding> embed_image_async(const std::string& path) override {
-    const DecodeOptions decode = options_.decode;
-    return submit([path, decode] { return read_image_file(path, decode); });
-  }
-
-  std::future<Embedding> embed_image_base64_async(const std::string& data) override {
-    const DecodeOptions decode = options_.decode;
-    const size_t limit = options_.max_base64_bytes;
-    return submit(
-        [data, decode, limit] { return decode_image(io::decode_base64(data, limit), decode); });
-  }
-
-  std::future<Embedding> embed_image_bytes_async(std::vector<uint8_t> bytes) override {
-    const DecodeOptions decode = options_.decode;
-    auto shared = std::make_shared<std::vector<uint8_t>>(std::move(bytes));
-    return submit([shared, decode] { return decode_image(*shared, decode); });
-  }
-
-  std::future<Embedding> embed_image_url_async(const std::string& url) override {
-    // The download runs on the I/O thread; the bytes then join the queue like any request.
+  std::future<Embedding> embed_image_async(const ImageInput& input,
+                                           const EmbedOptions& options) override {
     auto promise = std::make_shared<std::promise<Embedding>>();
     auto future = promise->get_future();
-    const DecodeOptions decode = options_.decode;
-    const UrlLimits& limits = options_.url;
-    io::UrlFetcher::instance().fetch(
-        url, url_options(limits),
-        [entry = entry_, promise, decode](std::vector<uint8_t>* body, const Error* error) {
-          if (error != nullptr) {
-            promise->set_exception(std::make_exception_ptr(*error));
-            return;
-          }
-          auto bytes = std::make_shared<std::vector<uint8_t>>(std::move(*body));
-          entry->submit([bytes, decode] { return decode_image(*bytes, decode); },
-                        to_promise(promise));
-        });
+    submit(input, options, to_promise(std::move(promise)));
     return future;
   }
 
-  std::future<std::vector<EmbeddingResult>> batch_embed_images_async(
-      const std::vector<std::string>& paths) override {
+  std::future<std::vector<EmbeddingResult>> embed_images_async(
+      const std::vector<ImageInput>& inputs, const EmbedOptions& options) override {
     struct Gather {
       std::mutex mutex;
       std::vector<EmbeddingResult> results;
@@ -140,36 +94,49 @@ class PooledEmbedder : public ImageEmbedder {
       std::promise<std::vector<EmbeddingResult>> promise;
     };
     auto gather = std::make_shared<Gather>();
-    gather->results.resize(paths.size());
-    gather->remaining = paths.size();
+    gather->results.resize(inputs.size());
+    gather->remaining = inputs.size();
     auto future = gather->promise.get_future();
-    if (paths.empty()) gather->promise.set_value({});
-    for (size_t i = 0; i < paths.size(); ++i) {
-      const DecodeOptions decode = options_.decode;
-      const std::string& path = paths[i];
-      entry_->submit([path, decode] { return read_image_file(path, decode); },
-                     [gather, i](Embedding* e, const Error* error) {
-                       std::unique_lock<std::mutex> lock(gather->mutex);
-                       if (error != nullptr) {
-                         gather->results[i].error = *error;
-                       } else {
-                         gather->results[i].embedding = std::move(*e);
-                       }
-                       if (--gather->remaining == 0) {
-                         lock.unlock();
-                         gather->promise.set_value(std::move(gather->results));
-                       }
-                     });
+    if (inputs.empty()) gather->promise.set_value({});
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      submit(inputs[i], options, [gather, i](Embedding* e, const Error* error) {
+        std::unique_lock<std::mutex> lock(gather->mutex);
+        if (error != nullptr) {
+          gather->results[i].error = *error;
+        } else {
+          gather->results[i].embedding = std::move(*e);
+        }
+        if (--gather->remaining == 0) {
+          lock.unlock();
+          gather->promise.set_value(std::move(gather->results));
+        }
+      });
     }
     return future;
   }
 
  private:
-  std::future<Embedding> submit(std::function<Image()> produce) {
-    auto promise = std::make_shared<std::promise<Embedding>>();
-    auto future = promise->get_future();
-    entry_->submit(std::move(produce), to_promise(std::move(promise)));
-    return future;
+  // Queues one input. A URL is downloaded on the I/O thread first, so that no compute thread
+  // waits on the network; its bytes then join the queue like any other input.
+  void submit(const ImageInput& input, const EmbedOptions& options,
+              std::function<void(Embedding*, const Error*)> finish) {
+    const InputLimits& limits = options_.input;
+    const bool normalize = options.normalize;
+    if (input.kind() != ImageInput::Kind::kUrl) {
+      entry_->submit([input, limits] { return image::load_image(input, limits); },
+                     std::move(finish), normalize);
+      return;
+    }
+    image::fetch_url(
+        input.text(), limits.url,
+        [entry = entry_, url = input.text(), limits, normalize, finish = std::move(finish)](
+            std::vector<uint8_t>* body, const Error* error) {
+          if (error != nullptr) return finish(nullptr, error);
+          auto bytes = std::make_shared<std::vector<uint8_t>>(std::move(*body));
+          entry->submit(
+              [bytes, url, limits] { return image::decode_downloaded(url, *bytes, limits); },
+              finish, normalize);
+        });
   }
 
   std::shared_ptr<pool::ModelEntry> entry_;
@@ -197,27 +164,30 @@ std::shared_ptr<ImageEmbedder> ModelPool::embedder(const std::string& key) {
   std::unique_lock<std::mutex> lock(impl_->mutex);
   auto& entry = impl_->entries[key];
   if (entry == nullptr) {
-    // A directory, a configured key, or a repo id in the Hugging Face cache; an unknown key keeps
-    // its name and fails at load time like any missing model.
-    std::string directory = key;
+    // A configured key maps to its directory; any other key is a directory or a repo id in the
+    // Hugging Face cache, resolved (with its errors) when the model is first needed.
     auto it = impl_->options.model_directories.find(key);
-    if (it != impl_->options.model_directories.end()) {
-      directory = it->second;
-    } else if (!is_directory(key)) {
-      try {
-        directory = locate_model(key);
-      } catch (const Error&) {
-      }
-    }
+    const std::string reference = it != impl_->options.model_directories.end() ? it->second : key;
     Impl* impl = impl_.get();
     entry = std::make_shared<pool::ModelEntry>(
-        key, directory, impl_->options, impl_->budget,
+        key, reference, impl_->options, impl_->budget,
         [impl](pool::Clock::time_point when) { impl->wake_at(when); }, impl_);
     if (impl_->stopping) created = entry;
   }
   auto result = std::make_shared<PooledEmbedder>(entry, impl_->options);
   lock.unlock();
   if (created != nullptr) created->shutdown();
+  return result;
+}
+
+std::shared_ptr<ImageEmbedder> ModelPool::load(const std::string& key) {
+  std::shared_ptr<ImageEmbedder> result = embedder(key);
+  std::shared_ptr<pool::ModelEntry> entry;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    entry = impl_->entries.at(key);
+  }
+  entry->loaded_model();
   return result;
 }
 
@@ -244,11 +214,22 @@ ModelStats ModelPool::stats(const std::string& key) const {
   return entry->stats();
 }
 
-MemoryEstimate estimate_memory(const VisionConfig& config, int batch_size) {
+MemoryEstimate estimate_memory(const VisionConfig& config, int batch_size, Precision precision) {
   MemoryEstimate e;
   e.weight_bytes = static_cast<uint64_t>(config.parameter_count()) * sizeof(float);
+  if (precision == Precision::kInt8) {
+    // The encoder's products become one byte per weight plus a scale and a code sum per output
+    // channel; their float32 copies are released (biases and everything else stay float32).
+    const uint64_t d = static_cast<uint64_t>(config.hidden_size);
+    const uint64_t f = static_cast<uint64_t>(config.intermediate_size);
+    const uint64_t layers = static_cast<uint64_t>(config.num_hidden_layers);
+    const uint64_t weights = layers * (4 * d * d + 2 * d * f);
+    const uint64_t channels = layers * (4 * d + f + d);
+    e.weight_bytes -= weights * sizeof(float);
+    e.weight_bytes += weights + channels * (sizeof(float) + sizeof(int32_t));
+  }
   e.activation_bytes_per_worker = static_cast<uint64_t>(
-      model::VisionTransformer::activation_bytes(config, std::max(1, batch_size)));
+      model::VisionTransformer::activation_bytes(config, std::max(1, batch_size), precision));
   return e;
 }
 
@@ -286,25 +267,14 @@ std::vector<int> supported_dimensions() {
 }
 
 // Synchronous forms of the capability: the asynchronous ones, awaited on the runtime.
-Embedding ImageEmbedder::embed_image(const std::string& path) {
-  auto f = embed_image_async(path);
+Embedding ImageEmbedder::embed_image(const ImageInput& input, const EmbedOptions& options) {
+  auto f = embed_image_async(input, options);
   return shared_runtime().wait(f);
 }
-Embedding ImageEmbedder::embed_image_url(const std::string& url) {
-  auto f = embed_image_url_async(url);
-  return shared_runtime().wait(f);
-}
-Embedding ImageEmbedder::embed_image_base64(const std::string& data) {
-  auto f = embed_image_base64_async(data);
-  return shared_runtime().wait(f);
-}
-Embedding ImageEmbedder::embed_image_bytes(std::vector<uint8_t> bytes) {
-  auto f = embed_image_bytes_async(std::move(bytes));
-  return shared_runtime().wait(f);
-}
-std::vector<EmbeddingResult> ImageEmbedder::batch_embed_images(
-    const std::vector<std::string>& paths) {
-  auto f = batch_embed_images_async(paths);
+
+std::vector<EmbeddingResult> ImageEmbedder::embed_images(const std::vector<ImageInput>& inputs,
+                                                         const EmbedOptions& options) {
+  auto f = embed_images_async(inputs, options);
   return shared_runtime().wait(f);
 }
 

@@ -54,12 +54,6 @@ EmbeddingsRequest parse_embeddings_request(std::string_view body, size_t max_ite
   return request;
 }
 
-InputKind classify_input(const std::string& input) {
-  if (input.rfind("http://", 0) == 0 || input.rfind("https://", 0) == 0) return InputKind::kUrl;
-  if (input.rfind("data:", 0) == 0) return InputKind::kDataUri;
-  return InputKind::kBase64;
-}
-
 std::string embeddings_response(const std::string& model,
                                 const std::vector<std::vector<float>>& vectors, bool base64) {
   // Written by hand rather than through nlohmann::json, for the floats' shortest form (see

@@ -23,9 +23,6 @@ struct EmbeddingsRequest {
 // Parses and validates a request body; throws ApiError (400, or 413 past `max_items` inputs).
 EmbeddingsRequest parse_embeddings_request(std::string_view body, size_t max_items);
 
-enum class InputKind { kUrl, kDataUri, kBase64 };
-InputKind classify_input(const std::string& input);
-
 // `vectors`: one per input, in order.
 std::string embeddings_response(const std::string& model,
                                 const std::vector<std::vector<float>>& vectors, bool base64);

@@ -59,7 +59,7 @@ std::vector<std::vector<float>> gather(std::vector<std::future<Embedding>>& futu
 EmbeddingServer::EmbeddingServer(ServerOptions options) : options_(std::move(options)) {
   if (options_.models.empty()) throw Error(ErrorCode::kInvalidArgument, "no model to serve");
   options_.pool.request_deadline = options_.request_deadline;
-  options_.pool.url.allow_private_addresses = options_.allow_private_urls;
+  options_.pool.input.url.allow_private_addresses = options_.allow_private_urls;
   // A server keeps its models resident: /health promises they are loaded.
   options_.pool.idle_model_timeout = std::chrono::hours(24 * 365);
   pool_ = std::make_unique<ModelPool>(options_.pool);
@@ -106,7 +106,7 @@ void EmbeddingServer::load_models() {
   for (const std::string& key : options_.models) {
     while (!stopped_) {
       try {
-        pool_->embedder(key)->embedding_dimension();
+        pool_->load(key);
         std::lock_guard<std::mutex> lock(mutex_);
         loaded_[key] = true;
         changed_.notify_all();
@@ -268,7 +268,7 @@ void EmbeddingServer::handle_embeddings(const std::string& body, httplib::Respon
   const EmbeddingsRequest request = parse_embeddings_request(body, options_.max_items);
   const std::string key = serving_key(request.model);
   for (size_t i = 0; i < request.inputs.size(); ++i) {
-    if (!options_.allow_url_inputs && classify_input(request.inputs[i]) == InputKind::kUrl) {
+    if (!options_.allow_url_inputs && is_url(request.inputs[i])) {
       throw bad_request("input[" + std::to_string(i) + "]: URL inputs are disabled on this server",
                         "url_inputs_disabled");
     }
@@ -276,9 +276,9 @@ void EmbeddingServer::handle_embeddings(const std::string& body, httplib::Respon
   std::shared_ptr<ImageEmbedder> embedder = pool_->embedder(key);
   std::vector<std::future<Embedding>> futures;
   for (const std::string& input : request.inputs) {
-    futures.push_back(classify_input(input) == InputKind::kUrl
-                          ? embedder->embed_image_url_async(input)
-                          : embedder->embed_image_base64_async(input));
+    // A request's inputs are URLs, data URIs or base64, never paths on this machine.
+    futures.push_back(embedder->embed_image_async(is_url(input) ? ImageInput::url(input)
+                                                                : ImageInput::base64(input)));
   }
   const auto vectors = gather(futures, deadline, false);
   res.set_content(embeddings_response(key, vectors, request.base64_output), "application/json");
@@ -294,8 +294,8 @@ void EmbeddingServer::handle_raw(const httplib::Request& req, const std::string&
   }
   if (body.empty()) throw bad_request("the body is empty; send the image file as the body");
   std::vector<std::future<Embedding>> futures;
-  futures.push_back(pool_->embedder(key)->embed_image_bytes_async(
-      std::vector<uint8_t>(body.begin(), body.end())));
+  futures.push_back(pool_->embedder(key)->embed_image_async(
+      ImageInput::bytes(std::vector<uint8_t>(body.begin(), body.end()))));
   const auto vectors = gather(futures, deadline, true);
   res.set_content(embeddings_response(key, vectors, format == "base64"), "application/json");
 }

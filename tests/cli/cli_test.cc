@@ -61,7 +61,7 @@ TEST(CliTest, EmbedWritesOneLinePerInputInOrderAndReportsFailures) {
   EXPECT_EQ(records[2]["path"], good2);
 
   auto lib = ClipVisionModel::load(model);
-  const std::vector<float> expected = lib->embed_file(good2);
+  const std::vector<float> expected = lib->embed_image(good2);
   const std::vector<float> actual = records[2]["embedding"].get<std::vector<float>>();
   ASSERT_EQ(actual.size(), expected.size());
   // Batched in the CLI, single here: the same bits (the CLI is batch-invariant and JSON floats
@@ -92,8 +92,12 @@ TEST(CliTest, ExpandsDirectoriesGlobsListsAndUrls) {
   EXPECT_EQ(line_count(listed.out), 2u) << listed.out;
 
   testing::HttpTestServer server;
-  const Result url =
-      run("embed " + model + server.url("/image.png") + " " + server.url("/missing"));
+  // The test server is on 127.0.0.1: refused by default, fetched when private URLs are allowed.
+  const Result guarded = run("embed " + model + server.url("/image.png"));
+  EXPECT_EQ(guarded.exit_code, 3);
+  EXPECT_EQ(nlohmann::json::parse(guarded.out)["error"]["code"], "url_forbidden") << guarded.out;
+  const Result url = run("embed " + model + "--allow-private-urls --url-timeout-ms 5000 " +
+                         server.url("/image.png") + " " + server.url("/missing"));
   EXPECT_EQ(url.exit_code, 3);
   std::istringstream lines(url.out);
   std::string first, second;
@@ -101,7 +105,7 @@ TEST(CliTest, ExpandsDirectoriesGlobsListsAndUrls) {
   std::getline(lines, second);
   auto lib = ClipVisionModel::load(fixture_path("models/tiny"));
   EXPECT_EQ(nlohmann::json::parse(first)["embedding"].get<std::vector<float>>(),
-            lib->embed_file(fixture_path("images/gray.png")));
+            lib->embed_image(fixture_path("images/gray.png")));
   EXPECT_EQ(nlohmann::json::parse(second)["error"]["code"], "url_status");
   fs::remove_all(dir);
 }
@@ -251,16 +255,43 @@ TEST(CliTest, ExitCodes) {
   EXPECT_EQ(run("embed --model /nonexistent " + fixture_path("images/square.jpg")).exit_code, 2);
 }
 
+// One parser for every command: --help on stdout with exit 0 everywhere, --version, and numbers
+// checked with a message naming the option.
+TEST(CliTest, EveryCommandAnswersHelpAndNumbersAreChecked) {
+  for (const char* command : {"embed", "preprocess", "info", "bench", "download", "serve"}) {
+    const Result help = run(std::string(command) + " --help");
+    EXPECT_EQ(help.exit_code, 0) << command;
+    EXPECT_NE(help.out.find("Usage: clipembed " + std::string(command)), std::string::npos)
+        << command << ": " << help.out;
+  }
+  EXPECT_EQ(run("--help").exit_code, 0);
+  for (const char* flag : {"--version", "-V"}) {
+    const Result version = run(flag);
+    EXPECT_EQ(version.exit_code, 0);
+    EXPECT_EQ(version.out.rfind("clipembed 0.", 0), 0u) << version.out;
+  }
+  const std::string model = " --model " + fixture_path("models/tiny") + " ";
+  for (const char* bad : {"embed --batch-size 0", "embed --batch-size abc", "embed --threads -2",
+                          "bench --seconds x", "serve --port 70000", "serve --workers 0",
+                          "embed --url-timeout-ms 0", "embed --format csv"}) {
+    const Result r = run(bad + model + fixture_path("images/square.jpg"), true);
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    const std::string option = std::string(bad).substr(std::string(bad).find("--"));
+    EXPECT_NE(r.out.find(option.substr(0, option.find(' '))), std::string::npos)
+        << bad << ": " << r.out;
+  }
+}
+
 TEST(CliTest, PrecisionInt8EqualsTheLibraryAndHalfPrecisionIsRefused) {
   const std::string model = fixture_path("models/tiny-gelu");
   const std::string image = fixture_path("images/wide.png");
   const Result r = run("embed --precision int8 --model " + model + " " + image);
   ASSERT_EQ(r.exit_code, 0);
-  auto lib = ClipVisionModel::load(model, LoadOptions{.decode = {}, .precision = Precision::kInt8});
+  auto lib = ClipVisionModel::load(model, LoadOptions{.input = {}, .precision = Precision::kInt8});
   const auto record = nlohmann::json::parse(r.out);
-  EXPECT_EQ(record["embedding"].get<std::vector<float>>(), lib->embed_file(image));
+  EXPECT_EQ(record["embedding"].get<std::vector<float>>(), lib->embed_image(image));
   EXPECT_NE(record["embedding"].get<std::vector<float>>(),
-            ClipVisionModel::load(model)->embed_file(image));
+            ClipVisionModel::load(model)->embed_image(image));
 
   const Result half = run("embed --precision f16 --model " + model + " " + image, true);
   EXPECT_EQ(half.exit_code, 2);

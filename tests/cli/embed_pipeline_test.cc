@@ -34,7 +34,8 @@ Collected run(const ClipVisionModel& model, const std::vector<std::string>& inpu
     }
     c.codes.push_back(r.code);
   };
-  run_pipeline(model, next, {.batch_size = batch_size}, emit, [&] { ++c.batches; });
+  run_pipeline(model, next, {.batch_size = batch_size, .normalize = false, .limits = {}}, emit,
+               [&] { ++c.batches; });
   return c;
 }
 
@@ -57,7 +58,7 @@ TEST(EmbedPipelineTest, ResultsComeInInputOrderAndEqualSingleImageVectors) {
     EXPECT_EQ(c.batches, static_cast<int>((inputs.size() + batch - 1) / batch));
     for (size_t k = 0; k < inputs.size(); ++k) {
       try {
-        EXPECT_EQ(c.vectors[k], model->embed_file(inputs[k])) << inputs[k] << " batch " << batch;
+        EXPECT_EQ(c.vectors[k], model->embed_image(inputs[k])) << inputs[k] << " batch " << batch;
       } catch (const Error& e) {
         EXPECT_TRUE(c.vectors[k].empty()) << inputs[k];
         EXPECT_EQ(c.codes[k], e.code()) << inputs[k];
@@ -83,7 +84,9 @@ TEST(EmbedPipelineTest, AnExceptionFromTheCallerUnwindsWhileTheNextBatchIsDecodi
   // The first result throws while the second batch's decode tasks are queued or running; they
   // must finish before their slots are freed (ASan would catch a use after free).
   auto emit = [](const PipelineResult&) { throw std::runtime_error("disk full"); };
-  EXPECT_THROW(run_pipeline(*model, next, {.batch_size = 4}, emit, [] {}), std::runtime_error);
+  EXPECT_THROW(
+      run_pipeline(*model, next, {.batch_size = 4, .normalize = false, .limits = {}}, emit, [] {}),
+      std::runtime_error);
 }
 
 }  // namespace

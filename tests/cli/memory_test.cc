@@ -73,7 +73,7 @@ TEST(CliMemoryTest, TwentyThousandFilesPeakWithinOneFifthOfTwoHundred) {
   auto model = ClipVisionModel::load(fixture_path("models/tiny"));
   std::vector<std::vector<float>> single;
   for (const char* source : kSources) {
-    single.push_back(model->embed_file(fixture_path(std::string("images/") + source)));
+    single.push_back(model->embed_image(fixture_path(std::string("images/") + source)));
   }
   const auto rows = testing::read_npy(large_out);
   ASSERT_EQ(rows.shape, (std::vector<int64_t>{20000, model->dimension()}));
@@ -100,7 +100,7 @@ TEST(CliMemoryTest, Int8PeakIsUnderHalfOfFloat32) {
   GTEST_SKIP() << "peak RSS is meaningless under a sanitizer's shadow memory and quarantine";
 #endif
   const std::string model = testing::full_size_model_directory("vit-b-32");
-  if (model.empty()) GTEST_SKIP() << testing::kNoFullSizeModel;
+  ASSERT_FALSE(model.empty()) << testing::kNoFullSizeModel;
   const fs::path dir = make_inputs("clipembed_rss_int8", 4);
   const std::string out = testing::temp_path("clipembed_rss_int8.npy");
   const long f32_kib = peak_rss_kib(dir, out, model, "fp32");

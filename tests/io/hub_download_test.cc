@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "clipembed/error.h"
+#include "clipembed/hub.h"
 #include "clipembed/model.h"
 #include "io/file.h"
 #include "support/fixtures.h"
@@ -62,8 +63,8 @@ TEST_F(HubDownloadTest, FillsTheHubCacheLayoutAndTheModelLoadsFromIt) {
   unsetenv("HF_HUB_CACHE");
   EXPECT_EQ(located, snapshot);
   const std::string image = testing::fixture_path("images/square.jpg");
-  EXPECT_EQ(ClipVisionModel::load(located)->embed_file(image),
-            ClipVisionModel::load(testing::fixture_path("models/tiny"))->embed_file(image));
+  EXPECT_EQ(ClipVisionModel::load(located)->embed_image(image),
+            ClipVisionModel::load(testing::fixture_path("models/tiny"))->embed_image(image));
 
   // A second run finds everything cached and transfers no weights.
   const size_t sent = server_.weight_bytes_sent();
@@ -118,8 +119,13 @@ TEST_F(HubDownloadTest, APrivateRepositoryNeedsTheToken) {
     EXPECT_EQ(e.code(), ErrorCode::kUrlStatus);
     EXPECT_NE(std::string(e.what()).find("HF_TOKEN"), std::string::npos) << e.what();
   }
+  EXPECT_FALSE(fs::exists(blob()));  // Nothing was written without the token.
+  options_.token = "hf_wrong";
+  EXPECT_THROW(download_from_hub(HubTestServer::kRepo, options_), Error);
   options_.token = "hf_secret";
-  EXPECT_NO_THROW(download_from_hub(HubTestServer::kRepo, options_));
+  const std::string snapshot = download_from_hub(HubTestServer::kRepo, options_);
+  EXPECT_EQ(slurp(fs::path(snapshot) / "model.safetensors"), server_.weights());
+  EXPECT_EQ(downloaded_.size(), 3u);
 }
 
 TEST_F(HubDownloadTest, UnknownRepositoriesRevisionsAndFilesAreTypedErrors) {

@@ -6,7 +6,8 @@
 #include "clipembed/error.h"
 #include "io/file.h"
 #include "model/safetensors.h"
-#include "model/vision_weights.h"
+#include "model/vision_transformer.h"
+#include "model/weight_file.h"
 #include "support/fixtures.h"
 
 namespace clipembed::model {
@@ -15,9 +16,9 @@ namespace {
 // Parses and binds `bytes` as the tiny model's weights; returns true when it loaded.
 bool try_load(const std::vector<uint8_t>& bytes, const VisionConfig& base) {
   try {
-    auto file = std::make_unique<SafetensorsFile>(bytes, "fuzz.safetensors");
+    WeightFile weights(std::make_unique<SafetensorsFile>(bytes, "fuzz.safetensors"));
     VisionConfig config = base;
-    VisionWeights weights(std::move(file), config);
+    VisionTransformer tower(shared_runtime(), weights, config, Precision::kF32);
     return true;
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kModelInvalid) << e.what();

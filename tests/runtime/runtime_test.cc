@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "clipembed/error.h"
+
 namespace clipembed {
 namespace {
 
@@ -73,7 +75,8 @@ TEST(RuntimeTest, SharedRuntimeShutsDownCleanlyAtExit) {
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    Runtime& rt = shared_runtime(RuntimeOptions{.threads = 2});
+    configure_runtime(RuntimeOptions{.threads = 2});
+    Runtime& rt = shared_runtime();
     for (int i = 0; i < 100; ++i)
       rt.submit([] { std::this_thread::sleep_for(std::chrono::microseconds(100)); });
     rt.parallel_for(0, 1000, [](int64_t, int64_t) {});
@@ -83,6 +86,21 @@ TEST(RuntimeTest, SharedRuntimeShutsDownCleanlyAtExit) {
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status)) << "child crashed (signal " << WTERMSIG(status) << ")";
   EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+// The shared runtime is configured once: asking again for what it runs is fine, asking for
+// something else after it started is refused instead of silently ignored.
+TEST(RuntimeTest, ConfiguringTheStartedRuntimeDifferentlyIsRefused) {
+  const int running = shared_runtime().num_threads();
+  EXPECT_NO_THROW(configure_runtime(RuntimeOptions{.threads = running}));
+  try {
+    configure_runtime(RuntimeOptions{.threads = running + 1});
+    ADD_FAILURE() << "a second thread count was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("before anything computes"), std::string::npos);
+  }
+  EXPECT_EQ(shared_runtime().num_threads(), running);
 }
 
 }  // namespace

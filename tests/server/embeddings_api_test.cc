@@ -46,13 +46,6 @@ TEST(EmbeddingsApiTest, RejectsMalformedRequestsWithTheirStatus) {
   EXPECT_EQ(error_of(R"({"input": ["a", "b", "c"]})", 2).status, 413);
 }
 
-TEST(EmbeddingsApiTest, ClassifiesInputs) {
-  EXPECT_EQ(classify_input("https://x/y.jpg"), InputKind::kUrl);
-  EXPECT_EQ(classify_input("http://x/y.jpg"), InputKind::kUrl);
-  EXPECT_EQ(classify_input("data:image/png;base64,AAAA"), InputKind::kDataUri);
-  EXPECT_EQ(classify_input("iVBORw0KGgo="), InputKind::kBase64);
-}
-
 TEST(EmbeddingsApiTest, ResponseHasTheOpenAiShapeAndExactFloats) {
   const std::vector<std::vector<float>> vectors = {{0.1f, -2.5f, 3.0e-8f}, {1.0f / 3.0f}};
   const auto body = nlohmann::json::parse(embeddings_response("m", vectors, false));

@@ -62,8 +62,8 @@ TEST(HttpServerTest, EmbeddingsEqualTheLibraryForEveryInputForm) {
   Served s(tiny_options());
   auto c = s.client();
   auto model = ClipVisionModel::load(fixture_path("models/tiny"));
-  const auto square = model->embed_file(fixture_path("images/square.jpg"));
-  const auto gray = model->embed_file(fixture_path("images/gray.png"));
+  const auto square = model->embed_image(fixture_path("images/square.jpg"));
+  const auto gray = model->embed_image(fixture_path("images/gray.png"));
   int status = 0;
   const json answer = post_json(
       c,
@@ -124,7 +124,7 @@ TEST(HttpServerTest, ServesSeveralModelsByName) {
   EXPECT_EQ(second["model"], fixture_path("models/tiny-p16"));
   EXPECT_EQ(second["data"][0]["embedding"].get<std::vector<float>>(),
             ClipVisionModel::load(fixture_path("models/tiny-p16"))
-                ->embed_file(fixture_path("images/square.jpg")));
+                ->embed_image(fixture_path("images/square.jpg")));
   EXPECT_NE(first["data"][0]["embedding"], second["data"][0]["embedding"]);
 }
 
@@ -215,7 +215,7 @@ TEST(HttpServerTest, PrivateUrlsWhenAllowedAndNoUrlsWhenDisabled) {
     ASSERT_EQ(status, 200) << answer.dump();
     EXPECT_EQ(answer["data"][0]["embedding"].get<std::vector<float>>(),
               ClipVisionModel::load(fixture_path("models/tiny"))
-                  ->embed_file(fixture_path("images/gray.png")));
+                  ->embed_image(fixture_path("images/gray.png")));
   }
   ServerOptions disabled = allowed;
   disabled.allow_url_inputs = false;

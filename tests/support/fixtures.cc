@@ -55,10 +55,16 @@ std::vector<Image> valid_images() {
   return images;
 }
 
+std::vector<ImageInput> valid_inputs() { return as_inputs(valid_images()); }
+
+std::vector<ImageInput> as_inputs(const std::vector<Image>& images) {
+  return {images.begin(), images.end()};
+}
+
 std::string full_size_model_directory(const std::string& name) {
   const char* env = name == "vit-b-32" ? std::getenv("CLIPEMBED_VIT_B_32") : nullptr;
   const std::string dir =
-      env != nullptr ? std::string(env) : std::string(CLIPEMBED_BUILD_DIR) + "/models/" + name;
+      env != nullptr ? std::string(env) : std::string(CLIPEMBED_MODELS_DIR) + "/" + name;
   return std::filesystem::exists(dir + "/model.safetensors") ? dir : "";
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "clipembed/image.h"
+#include "clipembed/input.h"
 
 namespace clipembed::testing {
 
@@ -25,11 +26,14 @@ std::vector<std::string> bad_image_names();
 
 // Decoded valid images, in manifest order.
 std::vector<Image> valid_images();
+// The same, as inputs for embed_images().
+std::vector<ImageInput> valid_inputs();
+std::vector<ImageInput> as_inputs(const std::vector<Image>& images);
 
 // The directory of a full-size random-weight model (scripts/full_size_model NAME writes
-// build/models/NAME; `make test` writes vit-b-32, `make bench` also vit-l-14; CLIPEMBED_VIT_B_32
-// points vit-b-32 elsewhere), or "" when its weights are not there: tests then skip with
-// kNoFullSizeModel.
+// build/models/NAME; every `make test*` target writes vit-b-32, `make bench` also vit-l-14;
+// CLIPEMBED_VIT_B_32 points vit-b-32 elsewhere), or "" when its weights are not there. Tests of
+// vit-b-32 then fail (make test always writes it); tests of larger models skip.
 std::string full_size_model_directory(const std::string& name);
 inline constexpr const char* kNoFullSizeModel =
     "no full-size weights (scripts/full_size_model NAME writes them; make test and make bench do)";

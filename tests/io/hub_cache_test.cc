@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "clipembed/error.h"
+#include "clipembed/hub.h"
 #include "clipembed/model.h"
 #include "support/fixtures.h"
 
@@ -14,7 +15,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // A hub cache laid out as huggingface_hub writes it: models--ORG--NAME/{refs/main,snapshots/REV}.
-class ModelLocatorTest : public ::testing::Test {
+class HubCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
     cache_ = testing::temp_path("clipembed_hub_cache");
@@ -33,14 +34,14 @@ class ModelLocatorTest : public ::testing::Test {
   fs::path cache_;
 };
 
-TEST_F(ModelLocatorTest, FindsRepoIdsInTheHubCache) {
+TEST_F(HubCacheTest, FindsRepoIdsInTheHubCache) {
   EXPECT_EQ(hub_cache_directory(), cache_.string());
   const std::string dir = locate_model("openai/clip-vit-tiny");
   EXPECT_EQ(fs::path(dir), cache_ / "models--openai--clip-vit-tiny" / "snapshots" / "abc123");
   EXPECT_EQ(ClipVisionModel::load(dir)->dimension(), 16);
 }
 
-TEST_F(ModelLocatorTest, DirectoriesPassThroughAndMissingModelsSayHowToGetThem) {
+TEST_F(HubCacheTest, DirectoriesPassThroughAndMissingModelsSayHowToGetThem) {
   EXPECT_EQ(locate_model(testing::fixture_path("models/tiny")),
             testing::fixture_path("models/tiny"));
   try {

@@ -1,5 +1,6 @@
-// The int8 path (Precision::kInt8, model/quantized_encoder.cc) against the reference embeddings.
-#include "model/quantized_encoder.h"
+// The one encoder (model/encoder.cc) in both precisions: the int8 path against the reference
+// embeddings, and what each precision holds.
+#include "model/encoder.h"
 
 #include <gtest/gtest.h>
 
@@ -17,7 +18,7 @@ namespace {
 
 using testing::fixture_path;
 
-const LoadOptions kInt8{.decode = {}, .precision = Precision::kInt8};
+const LoadOptions kInt8{.input = {}, .precision = Precision::kInt8};
 
 // Every valid fixture image embedded at int8 must keep cosine >= 0.99 to the reference (the
 // issue's bar); the lowest is printed, as docs/perf.md reports it per model.
@@ -27,7 +28,7 @@ void expect_int8_close(const std::string& model_dir, const std::string& npy) {
   const auto expected = testing::read_npy(npy);
   const auto names = testing::valid_image_names();
   ASSERT_EQ(expected.shape[0], static_cast<int64_t>(names.size()));
-  const auto vectors = model->embed_batch(testing::valid_images());
+  const auto vectors = model->embed_images(testing::valid_inputs());
   const int dim = model->dimension();
   double lowest = 1.0, highest = -1.0;
   for (size_t i = 0; i < names.size(); ++i) {
@@ -59,7 +60,7 @@ INSTANTIATE_TEST_SUITE_P(TinyModels, QuantizedReferenceTest,
 
 TEST(QuantizedFullSizeTest, VitB32CosineAtLeast099) {
   const std::string dir = testing::full_size_model_directory("vit-b-32");
-  if (dir.empty()) GTEST_SKIP() << testing::kNoFullSizeModel;
+  ASSERT_FALSE(dir.empty()) << testing::kNoFullSizeModel;
   expect_int8_close(dir, fixture_path("embeds_vit-b-32.npy"));
 }
 
@@ -71,9 +72,9 @@ TEST(QuantizedFullSizeTest, VitL14CosineToFloat32AtLeast099) {
   if (dir.empty()) GTEST_SKIP() << testing::kNoFullSizeModel;
   auto f32 = ClipVisionModel::load(dir);
   auto int8 = ClipVisionModel::load(dir, kInt8);
-  const std::vector<Image> images = testing::valid_images();
-  const auto expected = f32->embed_batch(images);
-  const auto actual = int8->embed_batch(images);
+  const std::vector<ImageInput> images = testing::valid_inputs();
+  const auto expected = f32->embed_images(images);
+  const auto actual = int8->embed_images(images);
   double lowest = 1.0;
   for (size_t i = 0; i < images.size(); ++i) {
     const double c = testing::cosine(actual[i].data(), expected[i].data(), f32->dimension());
@@ -88,31 +89,38 @@ TEST(QuantizedEncoderTest, BatchedEqualsAloneBitForBit) {
   // The integer products are exact and quantization is per row, so the encoder never mixes
   // images; the float32 patch embedding and projection run per image in invariant mode.
   auto model = ClipVisionModel::load(fixture_path("models/tiny-p16"), kInt8);
-  std::vector<Image> images;
+  std::vector<ImageInput> images;
   for (const char* name : {"square.jpg", "wide.png", "palette.png"}) {
     images.push_back(read_image_file(fixture_path(std::string("images/") + name)));
   }
   const EmbedOptions invariant{.normalize = false, .batch_invariant = true};
-  const auto batched = model->embed_batch(images, invariant);
+  const auto batched = model->embed_images(images, invariant);
   for (size_t i = 0; i < images.size(); ++i) {
-    EXPECT_EQ(model->embed(images[i], invariant), batched[i]);
+    EXPECT_EQ(model->embed_image(images[i], invariant), batched[i]);
   }
 }
 
-TEST(QuantizedEncoderTest, QuantizedWeightsAreAQuarterOfFloat) {
-  auto model = ClipVisionModel::load(fixture_path("models/tiny"));
-  const VisionConfig& c = model->vision_config();
-  // Encoder products only: 4 d^2 + 2 d f weights per layer, one byte each, plus per-row data.
+// Int8 holds one byte per encoder weight (plus per-channel data); float32 owns only the stacked
+// query/key/value copy, the other products being read in place from the memory map.
+TEST(EncoderTest, EachPrecisionHoldsWhatItShould) {
+  const VisionConfig c = ModelConfig::read(fixture_path("models/tiny")).vision;
   const int64_t d = c.hidden_size, f = c.intermediate_size;
   const int64_t codes = c.num_hidden_layers * (4 * d * d + 2 * d * f);
-  Runtime& runtime = shared_runtime();
-  VisionConfig config = c;
-  auto file =
-      std::make_unique<model::SafetensorsFile>(fixture_path("models/tiny/model.safetensors"));
-  model::VisionWeights weights(std::move(file), config);
-  model::QuantizedEncoder encoder(runtime, config, weights);
-  EXPECT_GE(encoder.weight_bytes(), static_cast<size_t>(codes));
-  EXPECT_LT(encoder.weight_bytes(), static_cast<size_t>(codes) * 2);
+  const int64_t stacked = c.num_hidden_layers * (3 * d * d + 3 * d) * int64_t{sizeof(float)};
+  auto open = [] {
+    return model::WeightFile(
+        std::make_unique<model::SafetensorsFile>(fixture_path("models/tiny/model.safetensors")));
+  };
+  const model::EncoderShape shape{
+      d, f, c.num_attention_heads, c.num_hidden_layers, c.hidden_act, c.layer_norm_eps};
+  model::WeightFile int8_weights = open(), f32_weights = open();
+  const model::Encoder int8(shared_runtime(), int8_weights, "vision_model.encoder.", shape,
+                            Precision::kInt8);
+  const model::Encoder f32(shared_runtime(), f32_weights, "vision_model.encoder.", shape,
+                           Precision::kF32);
+  EXPECT_GE(int8.owned_bytes(), static_cast<size_t>(codes));
+  EXPECT_LT(int8.owned_bytes(), static_cast<size_t>(codes) * 2);
+  EXPECT_EQ(f32.owned_bytes(), static_cast<size_t>(stacked));
 }
 
 TEST(PrecisionTest, NamesParseAndHalfPrecisionIsRefused) {

@@ -1,0 +1,54 @@
+// The one command-line parser (CLI11): every subcommand registers its options here, answers
+// --help on stdout with exit 0, and reports a bad argument with exit 2.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "cli/commands.h"
+#include "clipembed/version.h"
+
+namespace clipembed::cli {
+
+int report_error(const char* command, const Error& error) {
+  std::fprintf(stderr, "clipembed %s: %s: %s\n", command,
+               std::string(code_name(error.code())).c_str(), error.what());
+  return kExitUsage;
+}
+
+int run_cli(int argc, char** argv) {
+  CLI::App app(
+      "clipembed: CLIP embeddings equal to Hugging Face transformers'.\n"
+      "REF (--model): a model directory, or a Hugging Face repo id in the local cache\n"
+      "(e.g. openai/clip-vit-base-patch32); default: $CLIPEMBED_MODEL",
+      "clipembed");
+  app.set_version_flag("--version,-V",
+                       std::string("clipembed ") + version() + " (" + build_commit() + ")");
+  app.require_subcommand(1);
+  app.get_formatter()->column_width(34);
+  std::map<const CLI::App*, CommandRun> commands;
+  auto add = [&](CommandRun (*add_command)(CLI::App&)) {
+    CommandRun run = add_command(app);
+    commands[app.get_subcommands({}).back()] = std::move(run);
+  };
+  add(add_embed_command);
+  add(add_preprocess_command);
+  add(add_info_command);
+  add(add_bench_command);
+  add(add_download_command);
+  add(add_serve_command);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version end parsing with exit code 0 and print to stdout; anything else is a
+    // usage error.
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  for (const auto& [command, run] : commands) {
+    if (command->parsed()) return run();
+  }
+  return kExitUsage;
+}
+
+}  // namespace clipembed::cli

@@ -1,0 +1,57 @@
+#include "cli/options.h"
+
+#include <CLI/CLI.hpp>
+
+#include "clipembed/error.h"
+#include "clipembed/runtime.h"
+
+namespace clipembed::cli {
+
+void add_model_option(CLI::App& command, std::string& reference) {
+  command
+      .add_option("--model", reference,
+                  "model directory, or Hugging Face repo id in the local cache "
+                  "(e.g. openai/clip-vit-base-patch32)")
+      ->envname("CLIPEMBED_MODEL")
+      ->required();
+}
+
+void add_precision_option(CLI::App& command, Precision& precision) {
+  command
+      .add_option_function<std::string>(
+          "--precision", [&precision](const std::string& v) { precision = parse_precision(v); },
+          "fp32 (default) or int8")
+      ->check([](const std::string& v) {
+        try {
+          parse_precision(v);
+          return std::string();
+        } catch (const Error& e) {
+          return std::string(e.what());
+        }
+      });
+}
+
+void add_threads_option(CLI::App& command, int& threads) {
+  command
+      .add_option("--threads", threads,
+                  "compute threads (default: $CLIPEMBED_THREADS, else one per core)")
+      ->check(CLI::Range(1, 1024));
+}
+
+void add_url_options(CLI::App& command, UrlLimits& limits) {
+  command
+      .add_option_function<int64_t>(
+          "--url-timeout-ms",
+          [&limits](int64_t ms) { limits.total_timeout = std::chrono::milliseconds(ms); },
+          "time limit of one URL download (default 30000)")
+      ->check(CLI::Range(int64_t{1}, int64_t{86'400'000}));
+  command
+      .add_option("--url-max-bytes", limits.max_bytes, "size limit of one URL download (32 MiB)")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 40));
+  command.add_flag("--allow-private-urls", limits.allow_private_addresses,
+                   "URL inputs may reach private, loopback and link-local addresses");
+}
+
+void start_runtime(int threads) { configure_runtime(RuntimeOptions{.threads = threads}); }
+
+}  // namespace clipembed::cli

@@ -1,0 +1,29 @@
+// Internal: the options several subcommands share, declared once so that every command spells
+// and checks them the same way.
+#pragma once
+
+#include <string>
+
+#include "clipembed/input.h"
+#include "clipembed/model.h"
+
+namespace CLI {
+class App;
+}  // namespace CLI
+
+namespace clipembed::cli {
+
+// --model REF (a directory or a Hugging Face repo id), also from $CLIPEMBED_MODEL; required.
+void add_model_option(CLI::App& command, std::string& reference);
+// --precision fp32|int8, checked by parse_precision() (which says why half precision is refused).
+void add_precision_option(CLI::App& command, Precision& precision);
+// --threads N: compute threads of the shared runtime (default: $CLIPEMBED_THREADS, else one per
+// core).
+void add_threads_option(CLI::App& command, int& threads);
+// --url-timeout-ms, --url-max-bytes and --allow-private-urls for URL inputs.
+void add_url_options(CLI::App& command, UrlLimits& limits);
+
+// Starts the shared runtime with --threads' value (0: the default).
+void start_runtime(int threads);
+
+}  // namespace clipembed::cli

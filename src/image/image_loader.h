@@ -1,0 +1,30 @@
+// Internal: the one input loader. Every image input (clipembed/input.h) is read, fetched or
+// decoded here, under one InputLimits, by the model, the pool, the CLI and the server.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "clipembed/error.h"
+#include "clipembed/image.h"
+#include "clipembed/input.h"
+
+namespace clipembed::image {
+
+// Reads and decodes any input. A URL is downloaded on the I/O thread while the caller waits (a
+// runtime thread helps the runtime meanwhile). Errors name the input; throws Error.
+Image load_image(const ImageInput& input, const InputLimits& limits);
+
+// The asynchronous half of a URL input, for callers that must not wait (the pool): downloads on
+// the I/O thread and calls `done` there exactly once with the body or the error.
+void fetch_url(const std::string& url, const UrlLimits& limits,
+               std::function<void(std::vector<uint8_t>* body, const Error* error)> done);
+
+// Decodes the bytes downloaded for a URL input, naming the URL in errors.
+Image decode_downloaded(const std::string& url, std::span<const uint8_t> bytes,
+                        const InputLimits& limits);
+
+}  // namespace clipembed::image

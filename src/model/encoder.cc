@@ -1,0 +1,104 @@
+#include "model/encoder.h"
+
+#include <algorithm>
+#include <array>
+
+#include "ops/layer_norm.h"
+
+namespace clipembed::model {
+namespace {
+
+ops::Dense build(Runtime& runtime, WeightFile& weights, std::span<const ops::LinearWeights> parts,
+                 Precision precision) {
+  if (precision == Precision::kInt8) {
+    ops::Dense dense = ops::Dense::int8(runtime, parts);
+    for (const ops::LinearWeights& p : parts) {
+      weights.release(p.weight, static_cast<size_t>(p.in * p.out));
+    }
+    return dense;
+  }
+  ops::Dense dense = ops::Dense::float32(parts);
+  if (parts.size() > 1) {  // Stacked: the copy replaces the parts.
+    for (const ops::LinearWeights& p : parts) {
+      weights.release(p.weight, static_cast<size_t>(p.in * p.out));
+      weights.release(p.bias, static_cast<size_t>(p.out));
+    }
+  }
+  return dense;
+}
+
+}  // namespace
+
+Encoder::Encoder(Runtime& runtime, WeightFile& weights, const std::string& prefix,
+                 const EncoderShape& shape, Precision precision)
+    : shape_(shape) {
+  const int64_t d = shape.hidden, f = shape.intermediate;
+  layers_.reserve(static_cast<size_t>(shape.layers));
+  for (int64_t i = 0; i < shape.layers; ++i) {
+    const std::string l = prefix + "layers." + std::to_string(i) + ".";
+    auto linear = [&](const std::string& name, int64_t out, int64_t in) {
+      return ops::LinearWeights{weights.bind(l + name + ".weight", {out, in}),
+                                weights.bind(l + name + ".bias", {out}), in, out};
+    };
+    Layer layer;
+    layer.ln1 = {weights.bind(l + "layer_norm1.weight", {d}),
+                 weights.bind(l + "layer_norm1.bias", {d})};
+    layer.ln2 = {weights.bind(l + "layer_norm2.weight", {d}),
+                 weights.bind(l + "layer_norm2.bias", {d})};
+    const std::array<ops::LinearWeights, 3> qkv{linear("self_attn.q_proj", d, d),
+                                                linear("self_attn.k_proj", d, d),
+                                                linear("self_attn.v_proj", d, d)};
+    layer.qkv = build(runtime, weights, qkv, precision);
+    const ops::LinearWeights out = linear("self_attn.out_proj", d, d);
+    layer.out = build(runtime, weights, {&out, 1}, precision);
+    const ops::LinearWeights fc1 = linear("mlp.fc1", f, d);
+    layer.fc1 = build(runtime, weights, {&fc1, 1}, precision);
+    const ops::LinearWeights fc2 = linear("mlp.fc2", d, f);
+    layer.fc2 = build(runtime, weights, {&fc2, 1}, precision);
+    layers_.push_back(std::move(layer));
+  }
+}
+
+size_t Encoder::owned_bytes() const {
+  size_t total = 0;
+  for (const Layer& l : layers_) {
+    total += l.qkv.owned_bytes() + l.out.owned_bytes() + l.fc1.owned_bytes() + l.fc2.owned_bytes();
+  }
+  return total;
+}
+
+int64_t Encoder::activation_bytes(const EncoderShape& s, int64_t rows, Precision precision) {
+  const int64_t d = s.hidden, f = s.intermediate;
+  // h, the stacked query/key/value rows, the attention output and the MLP rows.
+  int64_t bytes = rows * (d + 3 * d + d + f) * int64_t{sizeof(float)};
+  if (precision == Precision::kInt8) {
+    // The int32 product of the widest layer and the codes of the widest input.
+    bytes += rows * std::max(3 * d, f) * int64_t{sizeof(int32_t)} + rows * std::max(d, f);
+  }
+  return bytes;
+}
+
+void Encoder::run(Runtime& runtime, float* x, std::span<const int64_t> item_starts,
+                  ops::AttentionMask mask, bool invariant, EncoderActivations& buffers) const {
+  const int64_t d = shape_.hidden, f = shape_.intermediate, rows = item_starts.back();
+  const ops::Activation act =
+      shape_.act == HiddenAct::kGelu ? ops::Activation::kGelu : ops::Activation::kQuickGelu;
+  float* h = sized(buffers.h, rows * d);
+  float* attn = sized(buffers.attn, rows * d);
+  float* qkv = sized(buffers.qkv, rows * 3 * d);
+  float* mlp = sized(buffers.mlp, rows * f);
+  ops::DenseScratch& scratch = buffers.dense;
+  const std::span<const int64_t> items = invariant ? item_starts : std::span<const int64_t>();
+  const ops::AttentionShape attention{item_starts, shape_.heads, d / shape_.heads, mask};
+  for (const Layer& l : layers_) {
+    ops::layer_norm(runtime, x, h, rows, d, l.ln1.gamma, l.ln1.beta, shape_.eps);
+    l.qkv.apply(runtime, h, rows, qkv, {.item_starts = items}, scratch);
+    ops::attention(runtime, qkv, qkv + d, qkv + 2 * d, 3 * d, attention, attn, d);
+    l.out.apply(runtime, attn, rows, x, {.accumulate = true, .item_starts = items}, scratch);
+    ops::layer_norm(runtime, x, h, rows, d, l.ln2.gamma, l.ln2.beta, shape_.eps);
+    l.fc1.apply(runtime, h, rows, mlp, {.act = act, .item_starts = items}, scratch);
+    l.fc2.apply(runtime, mlp, rows, x, {.accumulate = true, .item_starts = items}, scratch);
+  }
+}
+
+}  // namespace clipembed::model

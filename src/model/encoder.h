@@ -1,0 +1,63 @@
+// Internal: the one pre-LayerNorm transformer encoder of CLIP's towers, for every precision:
+// vision (no mask) and text (causal mask) run the same layer loop over ops::Dense layers.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "clipembed/model.h"
+#include "clipembed/runtime.h"
+#include "model/activations.h"
+#include "model/weight_file.h"
+#include "ops/attention.h"
+#include "ops/dense.h"
+
+namespace clipembed::model {
+
+struct LayerNormWeights {
+  const float* gamma = nullptr;
+  const float* beta = nullptr;
+};
+
+struct EncoderShape {
+  int64_t hidden = 0;
+  int64_t intermediate = 0;
+  int64_t heads = 0;
+  int64_t layers = 0;
+  HiddenAct act = HiddenAct::kQuickGelu;
+  float eps = 1e-5f;
+};
+
+// Immutable after load; any number of threads may run() at once, each with its own activations.
+class Encoder {
+ public:
+  // Binds `prefix`layers.N.* (transformers' CLIPEncoderLayer names) for every layer and builds
+  // its products in `precision`: query, key and value stacked into one. The float32 tensors a
+  // product no longer reads (stacked or quantized) are released from memory as each layer is
+  // built, so peak memory stays near the float32 model's.
+  Encoder(Runtime& runtime, WeightFile& weights, const std::string& prefix,
+          const EncoderShape& shape, Precision precision);
+
+  // Runs every layer on x in place: rows of `hidden` floats, item i being rows
+  // [item_starts[i], item_starts[i + 1]). With `invariant`, float32 products run per item, so an
+  // item's result does not depend on its batch. `buffers` hold the activations (reused).
+  void run(Runtime& runtime, float* x, std::span<const int64_t> item_starts,
+           ops::AttentionMask mask, bool invariant, EncoderActivations& buffers) const;
+
+  // Bytes of activations run() allocates for `rows` rows.
+  static int64_t activation_bytes(const EncoderShape& shape, int64_t rows, Precision precision);
+  // Bytes of weights this encoder owns (stacked or quantized products).
+  size_t owned_bytes() const;
+
+ private:
+  struct Layer {
+    LayerNormWeights ln1, ln2;
+    ops::Dense qkv, out, fc1, fc2;
+  };
+  EncoderShape shape_;
+  std::vector<Layer> layers_;
+};
+
+}  // namespace clipembed::model

@@ -1,0 +1,42 @@
+// Internal: the float32 views of a checkpoint's tensors, shared by the towers that read it.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/safetensors.h"
+
+namespace clipembed::model {
+
+// F32 tensors are read in place from the memory map; F16/BF16 ones, and F32 ones that are not
+// 4-byte aligned, are converted once into buffers owned here. Binding happens at load, on one
+// thread; afterwards the views are immutable and may be read from any thread.
+class WeightFile {
+ public:
+  explicit WeightFile(std::unique_ptr<SafetensorsFile> file);
+
+  // The tensor `name` as float32, checked against `shape`. Throws Error(kModelInvalid) naming the
+  // file and the tensor when it is missing or has another shape or an unsupported dtype.
+  const float* bind(const std::string& name, const std::vector<int64_t>& shape);
+  bool has(const std::string& name) const { return file_->find(name) != nullptr; }
+  // The dtype a tensor is stored in ("F32", "F16", "BF16", ...), or "" when it is missing.
+  std::string stored_dtype(const std::string& name) const;
+
+  // Drops `count` floats at `data`, a view bind() returned, from memory once nothing reads them
+  // (the int8 path after quantizing, stacked float32 layers after copying): mapped pages go back
+  // to the page cache, converted buffers are freed.
+  void release(const float* data, size_t count);
+
+  // Bytes of float32 held outside the mapping (converted tensors not released).
+  size_t converted_bytes() const;
+  const std::string& path() const { return file_->path(); }
+
+ private:
+  std::unique_ptr<SafetensorsFile> file_;
+  std::list<std::vector<float>> converted_;  // A list: releasing one keeps the others in place.
+};
+
+}  // namespace clipembed::model
