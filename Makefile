@@ -23,17 +23,20 @@ test: test-release
 # and the int8 memory test run on a real-size model.
 test-release: build
 	./scripts/full_size_model vit-b-32
+	./scripts/full_size_model vit-b-32-clip
 	ctest --preset release -j $(JOBS)
 
 # The release suite with every SIMD path forced off (CLIPEMBED_ISA=scalar), so the scalar
 # references run end to end on every machine (run by CI).
 test-scalar: build
 	./scripts/full_size_model vit-b-32
+	./scripts/full_size_model vit-b-32-clip
 	CLIPEMBED_ISA=scalar ctest --preset release -j $(JOBS)
 
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer (run by CI).
 test-asan: setup
 	./scripts/full_size_model vit-b-32
+	./scripts/full_size_model vit-b-32-clip
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan -j $(JOBS)
 	ctest --preset asan -j $(JOBS)
@@ -42,6 +45,7 @@ test-asan: setup
 TSAN_TESTS := 'Runtime|Linear|LayerNormOp|Quantize|Attention|ModelPool|UrlFetcher|EmbedPipeline|HttpServer|HubDownload'
 test-tsan: setup
 	./scripts/full_size_model vit-b-32
+	./scripts/full_size_model vit-b-32-clip
 	cmake --preset tsan >/dev/null
 	cmake --build --preset tsan -j $(JOBS)
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" ctest --test-dir build-tsan \

@@ -15,12 +15,12 @@
 namespace {
 
 // One model per precision, loaded on first use.
-std::shared_ptr<const clipembed::ClipVisionModel> bench_model(clipembed::Precision precision) {
-  static std::map<clipembed::Precision, std::shared_ptr<const clipembed::ClipVisionModel>> models;
+std::shared_ptr<const clipembed::ClipModel> bench_model(clipembed::Precision precision) {
+  static std::map<clipembed::Precision, std::shared_ptr<const clipembed::ClipModel>> models;
   auto& model = models[precision];
   if (model == nullptr) {
     const char* env = std::getenv("CLIPEMBED_BENCH_MODEL");
-    model = clipembed::ClipVisionModel::load(
+    model = clipembed::ClipModel::load(
         env ? env : std::string(CLIPEMBED_BUILD_DIR) + "/models/vit-b-32",
         clipembed::LoadOptions{.input = {}, .precision = precision});
   }
@@ -28,18 +28,16 @@ std::shared_ptr<const clipembed::ClipVisionModel> bench_model(clipembed::Precisi
 }
 
 void BM_Forward(benchmark::State& state) {
-  std::shared_ptr<const clipembed::ClipVisionModel> model;
+  std::shared_ptr<const clipembed::ClipModel> model;
   try {
     model =
-        bench_model(state.range(2) != 0 ? clipembed::Precision::kInt8 : clipembed::Precision::kF32);
+        bench_model(state.range(1) != 0 ? clipembed::Precision::kInt8 : clipembed::Precision::kF32);
   } catch (const clipembed::Error& e) {
     state.SkipWithError(e.what());
     return;
   }
   const int64_t batch = state.range(0);
-  // 1: batch-invariant (each image's vector independent of its batch; the pool's and the CLI's
-  // mode, and always the path of a single image).
-  const clipembed::EmbedOptions options{.normalize = false, .batch_invariant = state.range(1) != 0};
+  const clipembed::EmbedOptions options{.normalize = false};
   const int64_t side = model->vision_config().image_size;
   // The same synthetic input as tools/ort_bench.mjs: sin(i * 0.37).
   std::vector<float> pixels(batch * 3 * side * side);
@@ -57,14 +55,12 @@ void BM_Forward(benchmark::State& state) {
   state.counters["threads"] = clipembed::shared_runtime().num_threads();
 }
 
-// Args: batch, batch-invariant (0/1), precision (0 fp32, 1 int8).
+// Args: batch, precision (0 fp32, 1 int8).
 BENCHMARK(BM_Forward)
-    ->Args({1, 0, 0})
-    ->Args({8, 0, 0})
-    ->Args({8, 1, 0})
-    ->Args({1, 0, 1})
-    ->Args({8, 0, 1})
-    ->Args({8, 1, 1})
+    ->Args({1, 0})
+    ->Args({8, 0})
+    ->Args({1, 1})
+    ->Args({8, 1})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

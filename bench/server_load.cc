@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: server_load --cli PATH --model DIR [--levels C:S,...] IMAGE...\n");
     return 2;
   }
-  auto model = clipembed::ClipVisionModel::load(model_dir);
+  auto model = clipembed::ClipModel::load(model_dir);
   std::vector<Image> images;
   for (const std::string& path : image_paths) {
     const auto bytes = clipembed::io::read_file(path);

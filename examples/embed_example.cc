@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    auto model = clipembed::ClipVisionModel::load(argv[1]);
+    auto model = clipembed::ClipModel::load(argv[1]);
     std::printf("model: %s, %d-dimensional embeddings\n", argv[1], model->dimension());
     std::vector<float> first;
     for (int i = 2; i < argc; ++i) {

@@ -2,7 +2,7 @@
 //
 //   #include <clipembed/clipembed.h>
 //
-//   auto model = clipembed::ClipVisionModel::load(
+//   auto model = clipembed::ClipModel::load(
 //       clipembed::locate_model("openai/clip-vit-base-patch32"));
 //   clipembed::Embedding v = model->embed_image("cat.jpg", {.normalize = true});
 //

@@ -1,7 +1,7 @@
 // clipembed/error.h: the one error type of the library.
 //
 //   try {
-//     auto model = clipembed::ClipVisionModel::load("models/clip-vit-base-patch32");
+//     auto model = clipembed::ClipModel::load("models/clip-vit-base-patch32");
 //   } catch (const clipembed::Error& e) {
 //     std::cerr << clipembed::code_name(e.code()) << ": " << e.what() << "\n";
 //   }
@@ -25,20 +25,23 @@ enum class ErrorCode {
   kUnsupported,    // A valid input uses a feature clipembed does not implement.
   kInvalidBase64,  // Base64 text or a data: URI is malformed.
   kOverloaded,     // A queue is full; retry later.
-  kDeadlineExceeded,  // A request did not complete within its deadline.
-  kCancelled,         // The pool shut down before the request ran.
-  kMemoryExhausted,   // Loading would exceed the memory budget.
-  kUnavailable,       // A model's circuit breaker is open after repeated engine faults.
-  kUrlInvalid,        // A URL is malformed or not http(s).
-  kUrlDns,            // A URL's host name did not resolve.
-  kUrlConnect,        // The connection to a URL's host was refused or failed.
-  kUrlTimeout,        // Connecting or downloading took longer than allowed.
-  kUrlStatus,         // The server answered with an HTTP error status.
-  kUrlTooLarge,       // The download exceeded the size limit.
-  kUrlRedirects,      // Too many redirects (or a redirect loop).
-  kUrlFetch,          // Any other transfer failure.
-  kUrlForbidden,      // A URL leads to a private, loopback or link-local address (not allowed).
-  kInternal,          // A bug or an unexpected failure inside clipembed.
+  kDeadlineExceeded,     // A request did not complete within its deadline.
+  kCancelled,            // The pool shut down before the request ran.
+  kMemoryExhausted,      // Loading would exceed the memory budget.
+  kUnavailable,          // A model's circuit breaker is open after repeated engine faults.
+  kUrlInvalid,           // A URL is malformed or not http(s).
+  kUrlDns,               // A URL's host name did not resolve.
+  kUrlConnect,           // The connection to a URL's host was refused or failed.
+  kUrlTimeout,           // Connecting or downloading took longer than allowed.
+  kUrlStatus,            // The server answered with an HTTP error status.
+  kUrlTooLarge,          // The download exceeded the size limit.
+  kUrlRedirects,         // Too many redirects (or a redirect loop).
+  kUrlFetch,             // Any other transfer failure.
+  kUrlForbidden,         // A URL leads to a private, loopback or link-local address (not allowed).
+  kInvalidText,          // A text is not valid UTF-8.
+  kTextTooLarge,         // A text is longer than the configured limit.
+  kUnsupportedModality,  // The model has no tower for the input (e.g. text to a vision-only model).
+  kInternal,             // A bug or an unexpected failure inside clipembed.
 };
 
 // Returns the snake_case name of a code, e.g. "image_decode", as used in JSON output.

@@ -1,7 +1,7 @@
 // clipembed/hub.h: where models live: a directory, or a Hugging Face repo id in the local cache.
 //
 //   std::string dir = clipembed::locate_model("openai/clip-vit-base-patch32");
-//   auto model = clipembed::ClipVisionModel::load(dir);
+//   auto model = clipembed::ClipModel::load(dir);
 //
 // The cache is the one huggingface_hub, transformers and `clipembed download` share, so a model a
 // user downloaded with Python works as is. Thread-safe: these functions only read the environment

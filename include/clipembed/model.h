@@ -1,13 +1,14 @@
-// clipembed/model.h: a CLIP vision tower loaded from a Hugging Face model directory.
+// clipembed/model.h: a CLIP model (either or both towers) loaded from a Hugging Face directory.
 //
-//   auto model = clipembed::ClipVisionModel::load("clip-vit-base-patch32");  // throws Error
+//   auto model = clipembed::ClipModel::load("clip-vit-base-patch32");  // throws Error
 //   clipembed::Embedding v = model->embed_image("cat.jpg", {.normalize = true});
+//   clipembed::Embedding t = model->embed_text("a photo of a cat", {.normalize = true});
 //   auto vs = model->embed_images(std::vector<clipembed::ImageInput>{"a.jpg", "b.png"});
 //   model->dimension();  // 512 for ViT-B/32
 //
-// The directory holds config.json (CLIPModel, CLIPVisionModel or CLIPVisionModelWithProjection),
-// preprocessor_config.json and model.safetensors. Outputs equal transformers' `image_embeds`
-// (or the pooled output of a CLIPVisionModel, which has no projection).
+// The directory is described in config.h. Image outputs equal transformers' `image_embeds` (or
+// the pooled output of a CLIPVisionModel, which has no projection), text outputs its
+// `get_text_features`; both live in one space, so cosine similarity compares them.
 //
 // Threading rule: a loaded model is immutable and may be used from any number of threads at
 // once; weights are memory-mapped and shared, activations belong to each call. Each call computes
@@ -18,69 +19,22 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "clipembed/config.h"
 #include "clipembed/image.h"
 #include "clipembed/input.h"
 #include "clipembed/preprocess.h"
 
 namespace clipembed {
 
-enum class HiddenAct { kQuickGelu, kGelu };
-
-struct VisionConfig {
-  int hidden_size = 768;
-  int intermediate_size = 3072;
-  int num_hidden_layers = 12;
-  int num_attention_heads = 12;
-  int num_channels = 3;
-  int image_size = 224;
-  int patch_size = 32;
-  HiddenAct hidden_act = HiddenAct::kQuickGelu;
-  float layer_norm_eps = 1e-5f;
-  int projection_dim = 512;  // 0 when the checkpoint has no visual projection.
-  // True for CLIPVisionModel(WithProjection) configs, whose checkpoints may lack the projection
-  // (a plain CLIPVisionModel then yields its pooled output); false for a full CLIPModel.
-  bool vision_only = false;
-
-  // Parses config.json text: a CLIPModel config (vision_config + top-level projection_dim) or a
-  // vision-only config. Missing keys take CLIPVisionConfig's defaults (as transformers omits
-  // them). Throws Error(kModelInvalid) naming `source`.
-  static VisionConfig parse(const std::string& json_text, const std::string& source);
-
-  int grid() const { return image_size / patch_size; }
-  int num_positions() const { return grid() * grid() + 1; }
-  int64_t parameter_count() const;
-};
-
-// What a model directory says about its model, read once: the configs a load, a memory estimate
-// and the embedding dimension all need, before any weight is touched.
-struct ModelConfig {
-  std::string directory;
-  VisionConfig vision;
-  PreprocessConfig preprocess;
-
-  // Reads config.json and preprocessor_config.json of `directory` and the tensor index of
-  // model.safetensors (for a vision-only checkpoint, whether it has a projection). Throws
-  // Error(kModelInvalid) naming what is missing or malformed (kUnsupported for settings clipembed
-  // does not implement).
-  static ModelConfig read(const std::string& directory);
-
-  // The embedding dimension: the projection's, else the pooled output's.
-  int dimension() const {
-    return vision.projection_dim > 0 ? vision.projection_dim : vision.hidden_size;
-  }
-};
-
 using Embedding = std::vector<float>;
 
+// Every vector is batch-invariant: an image or a text gets the same vector bit for bit alone or
+// in any batch, on any CPU (the kernels fix the order of every sum).
 struct EmbedOptions {
   bool normalize = false;  // L2-normalise each embedding.
-  // Compute each image of a batch on its own products, so that its vector is bit-identical to
-  // embedding it alone, whatever it is batched with (the default). False lets a batch share its
-  // float32 products, which is faster at larger batches (docs/perf.md); vectors may then differ
-  // from single ones in the last bits (relative 1e-6).
-  bool batch_invariant = true;
 };
 
 // Scales `embedding` to unit L2 length in place (a zero vector stays zero).
@@ -114,38 +68,47 @@ class Workspace {
   struct Buffers;  // Defined inside the library.
 
  private:
-  friend class ClipVisionModel;
+  friend Buffers& workspace_buffers(Workspace& workspace);
   std::unique_ptr<Buffers> buffers_;
 };
 
 struct LoadOptions {
   InputLimits input;  // Limits applied when the model reads inputs (files, URLs, base64).
   Precision precision = Precision::kF32;
+  // Which towers to load when the checkpoint has them: a program that embeds only images (or
+  // only texts) need not hold the other tower's weights.
+  bool vision = true;
+  bool text = true;
 };
 
-class ClipVisionModel {
+class ClipModel {
  public:
   // Loads a model directory. Throws Error: kIo for unreadable files, kModelInvalid for
   // malformed or mismatched configs and weights, kUnsupported for unsupported settings.
-  static std::shared_ptr<const ClipVisionModel> load(const std::string& directory,
-                                                     const LoadOptions& options = {});
+  static std::shared_ptr<const ClipModel> load(const std::string& directory,
+                                               const LoadOptions& options = {});
   // Loads from configs already read (ModelConfig::read), without reading them again.
-  static std::shared_ptr<const ClipVisionModel> load(const ModelConfig& config,
-                                                     const LoadOptions& options = {});
-  ~ClipVisionModel();
-  ClipVisionModel(const ClipVisionModel&) = delete;
-  ClipVisionModel& operator=(const ClipVisionModel&) = delete;
+  static std::shared_ptr<const ClipModel> load(const ModelConfig& config,
+                                               const LoadOptions& options = {});
+  ~ClipModel();
+  ClipModel(const ClipModel&) = delete;
+  ClipModel& operator=(const ClipModel&) = delete;
 
   int dimension() const;
+  bool has_vision() const;  // Image methods throw kUnsupportedModality without it.
+  bool has_text() const;    // Text methods throw kUnsupportedModality without it (or
+                            // kModelInvalid naming the missing tokenizer files).
   const ModelConfig& config() const;
-  const VisionConfig& vision_config() const;
-  const PreprocessConfig& preprocess_config() const;
+  const VisionConfig& vision_config() const;          // Throws without a vision tower.
+  const PreprocessConfig& preprocess_config() const;  // Throws without a vision tower.
   const std::string& directory() const;
   // How the checkpoint stores the weights ("F32", "F16", "BF16"); they are used as float32, or
   // quantized to int8 at load under Precision::kInt8.
   const std::string& weights_dtype() const;
   Precision precision() const;
   const InputLimits& input_limits() const;
+  // exp(logit_scale): the temperature of CLIP's image-text logits (100 for the OpenAI models).
+  float logit_scale() const;
 
   // The crop the network sees for a decoded image.
   Image preprocess(const Image& image) const;
@@ -157,8 +120,8 @@ class ClipVisionModel {
   std::vector<Embedding> embed_images(std::span<const ImageInput> inputs,
                                       const EmbedOptions& options = {}) const;
 
-  // The one batch path: runs preprocessed crops (preprocess()) through the network as one batch
-  // and writes crops.size() x dimension() floats to `out`. Every embedding call ends here.
+  // The one image batch path: runs preprocessed crops (preprocess()) through the network as one
+  // batch and writes crops.size() x dimension() floats to `out`. Every image embedding ends here.
   void embed_crops(std::span<const Image* const> crops, float* out,
                    const EmbedOptions& options = {}, Workspace* workspace = nullptr) const;
 
@@ -167,9 +130,28 @@ class ClipVisionModel {
   void forward(const float* pixel_values, int64_t count, float* out,
                const EmbedOptions& options = {}, Workspace* workspace = nullptr) const;
 
+  // The token ids of a text as the Hugging Face fast tokenizer gives them (start and end tokens
+  // included, truncated to the context). Throws kInvalidText for invalid UTF-8.
+  std::vector<int32_t> tokenize(std::string_view text) const;
+
+  Embedding embed_text(std::string_view text, const EmbedOptions& options = {}) const;
+  std::vector<Embedding> embed_texts(std::span<const std::string> texts,
+                                     const EmbedOptions& options = {}) const;
+
+  // The one text batch path: runs tokenized texts (tokenize()) through the text tower as one
+  // batch and writes ids.size() x dimension() floats to `out`. A batch computes only what each
+  // text needs (up to its end token), so a text's vector never depends on its batch.
+  void embed_token_ids(std::span<const std::vector<int32_t>> ids, float* out,
+                       const EmbedOptions& options = {}, Workspace* workspace = nullptr) const;
+
+  // Zero-shot classification scores: softmax over labels of logit_scale() * cosine(image,
+  // label), as transformers' logits_per_image.softmax(-1). Inputs need not be normalized.
+  std::vector<float> label_probabilities(std::span<const float> image_embedding,
+                                         std::span<const Embedding> label_embeddings) const;
+
  private:
   struct State;
-  explicit ClipVisionModel(std::unique_ptr<State> state);
+  explicit ClipModel(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;
 };
 

@@ -44,9 +44,6 @@ struct PoolOptions {
   // and how long it stays open. Bad user input never counts.
   int breaker_threshold = 5;
   std::chrono::milliseconds breaker_cooldown{10000};
-  // Every request's vector is bit-identical to embedding that image alone, however requests are
-  // coalesced (see EmbedOptions::batch_invariant for the cost).
-  bool batch_invariant = true;
   // How models compute (see Precision in model.h).
   Precision precision = Precision::kF32;
   // Limits every input is read under: pixels, base64 size, URL time, size, redirects and the
@@ -108,6 +105,9 @@ struct MemoryEstimate {
 // Estimates a model's memory from its config: under kInt8 the encoder's products count one byte
 // per weight (plus per-channel scales and sums), everything else four.
 MemoryEstimate estimate_memory(const VisionConfig& config, int batch_size,
+                               Precision precision = Precision::kF32);
+// The same for every tower a model directory has (batch_size texts for the text tower).
+MemoryEstimate estimate_memory(const ModelConfig& config, int batch_size,
                                Precision precision = Precision::kF32);
 
 // Known models: key, embedding dimension and estimate, computed from their published configs.

@@ -24,7 +24,7 @@ struct Measurement {
 };
 
 // Runs forward passes of `batch` synthetic images for about `seconds` after one warm-up pass.
-Measurement measure(const ClipVisionModel& model, int batch, double seconds) {
+Measurement measure(const ClipModel& model, int batch, double seconds) {
   const int side = model.vision_config().image_size;
   std::vector<float> pixels(static_cast<size_t>(batch) * 3 * side * side);
   for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = std::sin(static_cast<float>(i) * 0.37f);
@@ -65,7 +65,7 @@ int run_bench(const BenchArgs& a) {
     start_runtime(a.threads);
     const auto load_start = std::chrono::steady_clock::now();
     auto model =
-        ClipVisionModel::load(locate_model(ref), LoadOptions{.input = {}, .precision = precision});
+        ClipModel::load(locate_model(ref), LoadOptions{.input = {}, .precision = precision});
     const double load_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
     if (!a.images.empty()) {

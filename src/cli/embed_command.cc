@@ -42,12 +42,12 @@ int run_embed(const EmbedArgs& a) {
   }
   start_runtime(a.threads);
   InputSource inputs(a.arguments, a.input_options);
-  std::shared_ptr<const ClipVisionModel> model;
+  std::shared_ptr<const ClipModel> model;
   std::unique_ptr<EmbedOutput> output;
   std::unordered_set<std::string> done;
   try {
-    model = ClipVisionModel::load(locate_model(a.model),
-                                  LoadOptions{.input = {}, .precision = a.precision});
+    model =
+        ClipModel::load(locate_model(a.model), LoadOptions{.input = {}, .precision = a.precision});
     output = make_embed_output(a.output_path, a.output_format, model->dimension(),
                                a.resume ? &done : nullptr);
   } catch (const Error& e) {

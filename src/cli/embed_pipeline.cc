@@ -35,7 +35,7 @@ struct Batch {
   }
 };
 
-void decode_into(const ClipVisionModel& model, const InputLimits& limits, Slot* slot) {
+void decode_into(const ClipModel& model, const InputLimits& limits, Slot* slot) {
   try {
     slot->crop = model.preprocess(image::load_image(command_line_input(slot->input), limits));
   } catch (const Error& e) {
@@ -46,7 +46,7 @@ void decode_into(const ClipVisionModel& model, const InputLimits& limits, Slot* 
   }
 }
 
-std::unique_ptr<Batch> start_batch(const ClipVisionModel& model,
+std::unique_ptr<Batch> start_batch(const ClipModel& model,
                                    const std::function<std::optional<std::string>()>& next,
                                    size_t size, const InputLimits& limits) {
   auto batch = std::make_unique<Batch>();
@@ -69,8 +69,7 @@ ImageInput command_line_input(const std::string& argument) {
   return is_url(argument) ? ImageInput::url(argument) : ImageInput::file(argument);
 }
 
-void run_pipeline(const ClipVisionModel& model,
-                  const std::function<std::optional<std::string>()>& next,
+void run_pipeline(const ClipModel& model, const std::function<std::optional<std::string>()>& next,
                   const PipelineOptions& options,
                   const std::function<void(const PipelineResult&)>& emit,
                   const std::function<void()>& batch_done) {
@@ -91,8 +90,7 @@ void run_pipeline(const ClipVisionModel& model,
     // The forward pass is queued first, then the next batch's decode tasks: one runtime thread
     // starts the pass while the others decode, then join the pass's remaining chunks.
     std::future<void> forward = runtime.submit([&] {
-      model.embed_crops(crops, vectors.data(),
-                        {.normalize = options.normalize, .batch_invariant = true}, &workspace);
+      model.embed_crops(crops, vectors.data(), {.normalize = options.normalize}, &workspace);
     });
     std::unique_ptr<Batch> upcoming = start_batch(model, next, batch_size, options.limits);
     runtime.wait(forward);

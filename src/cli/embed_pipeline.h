@@ -38,8 +38,7 @@ ImageInput command_line_input(const std::string& argument);
 // it. At most two batches are in flight, so memory does not depend on the number of inputs.
 // Vectors are batch-invariant: each equals the single-image result bit for bit. An error in the
 // network itself (not in one input) is thrown.
-void run_pipeline(const ClipVisionModel& model,
-                  const std::function<std::optional<std::string>()>& next,
+void run_pipeline(const ClipModel& model, const std::function<std::optional<std::string>()>& next,
                   const PipelineOptions& options,
                   const std::function<void(const PipelineResult&)>& emit,
                   const std::function<void()>& batch_done);

@@ -14,31 +14,48 @@
 namespace clipembed::cli {
 namespace {
 
+const char* act_name(HiddenAct act) { return act == HiddenAct::kGelu ? "gelu" : "quick_gelu"; }
+
 int run_info(const std::string& ref) {
   try {
     const ModelConfig config = ModelConfig::read(locate_model(ref));
-    auto model = ClipVisionModel::load(config);  // Checks the weights, and tells their dtype.
-    const VisionConfig& c = config.vision;
-    const PreprocessConfig& p = config.preprocess;
-    const MemoryEstimate one = estimate_memory(c, 1), eight = estimate_memory(c, 8);
-    const MemoryEstimate int8 = estimate_memory(c, 8, Precision::kInt8);
+    auto model = ClipModel::load(config);  // Checks the weights, and tells their dtype.
+    const MemoryEstimate one = estimate_memory(config, 1), eight = estimate_memory(config, 8);
+    const MemoryEstimate int8 = estimate_memory(config, 8, Precision::kInt8);
     std::printf("model:          %s\n", ref.c_str());
     std::printf("directory:      %s\n", config.directory.c_str());
-    std::printf("architecture:   ViT, %d layers, width %d, %d heads, MLP %d, patch %d, image %d\n",
-                c.num_hidden_layers, c.hidden_size, c.num_attention_heads, c.intermediate_size,
-                c.patch_size, c.image_size);
-    std::printf("activation:     %s\n", c.hidden_act == HiddenAct::kGelu ? "gelu" : "quick_gelu");
-    std::printf("dimension:      %d%s\n", config.dimension(),
-                c.projection_dim > 0 ? " (visual projection)" : " (pooled output)");
-    std::printf("parameters:     %lld (vision tower)\n",
-                static_cast<long long>(c.parameter_count()));
+    if (config.vision) {
+      const VisionConfig& c = *config.vision;
+      const PreprocessConfig& p = *config.preprocess;
+      std::printf(
+          "vision tower:   ViT, %d layers, width %d, %d heads, MLP %d, patch %d, image %d, "
+          "%s, %lld parameters\n",
+          c.num_hidden_layers, c.hidden_size, c.num_attention_heads, c.intermediate_size,
+          c.patch_size, c.image_size, act_name(c.hidden_act),
+          static_cast<long long>(c.parameter_count()));
+      std::printf(
+          "preprocessing:  shortest edge %d, bicubic, center crop %dx%d, mean %.4f/%.4f/%.4f, "
+          "std %.4f/%.4f/%.4f\n",
+          p.shortest_edge, p.crop_width, p.crop_height, p.mean[0], p.mean[1], p.mean[2], p.std[0],
+          p.std[1], p.std[2]);
+    } else {
+      std::printf("vision tower:   none\n");
+    }
+    if (config.text) {
+      const TextConfig& t = *config.text;
+      std::printf(
+          "text tower:     %d layers, width %d, %d heads, MLP %d, vocabulary %d, context "
+          "%d, %s, %lld parameters%s\n",
+          t.num_hidden_layers, t.hidden_size, t.num_attention_heads, t.intermediate_size,
+          t.vocab_size, t.max_position_embeddings, act_name(t.hidden_act),
+          static_cast<long long>(t.parameter_count()),
+          config.has_text() ? "" : " (no tokenizer files: unusable)");
+    } else {
+      std::printf("text tower:     none\n");
+    }
+    std::printf("dimension:      %d\n", config.dimension());
     std::printf("dtype:          float32 compute (weights stored as %s)\n",
                 model->weights_dtype().c_str());
-    std::printf(
-        "preprocessing:  shortest edge %d, bicubic, center crop %dx%d, mean %.4f/%.4f/%.4f, "
-        "std %.4f/%.4f/%.4f\n",
-        p.shortest_edge, p.crop_width, p.crop_height, p.mean[0], p.mean[1], p.mean[2], p.std[0],
-        p.std[1], p.std[2]);
     std::printf(
         "memory:         fp32 weights %.1f MB (int8 %.1f MB); per worker %.1f MB at batch 1, "
         "%.1f MB at batch 8\n",

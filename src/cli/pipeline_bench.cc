@@ -19,8 +19,8 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-void bench_pipeline(const ClipVisionModel& model, const std::string& dir, size_t limit,
-                    size_t batch_size, int rounds) {
+void bench_pipeline(const ClipModel& model, const std::string& dir, size_t limit, size_t batch_size,
+                    int rounds) {
   // Only images that decode take part, so both sides do the same work.
   const PreprocessConfig& pre = model.preprocess_config();
   const size_t per_image = size_t{3} * pre.output_height() * pre.output_width();
@@ -49,7 +49,7 @@ void bench_pipeline(const ClipVisionModel& model, const std::string& dir, size_t
     for (size_t b = 0; b < files.size(); b += batch_size) {
       const size_t n = std::min(batch_size, files.size() - b);
       model.forward(pixels.data() + b * per_image, static_cast<int64_t>(n),
-                    vectors.data() + b * model.dimension(), {.batch_invariant = true});
+                    vectors.data() + b * model.dimension());
     }
     return files.size() / seconds_since(start);
   };

@@ -11,7 +11,7 @@ namespace clipembed::cli {
 // and, in the same run, runs the forward pass alone on the same crops; prints both rates and
 // their ratio. Each is the best of `rounds` alternating rounds, which discounts interference
 // from a noisy machine rather than either side. Throws Error on an unusable directory.
-void bench_pipeline(const ClipVisionModel& model, const std::string& dir, size_t limit,
-                    size_t batch_size, int rounds);
+void bench_pipeline(const ClipModel& model, const std::string& dir, size_t limit, size_t batch_size,
+                    int rounds);
 
 }  // namespace clipembed::cli

@@ -23,7 +23,7 @@ CommandRun add_preprocess_command(CLI::App& app) {
   cmd->add_option("-o,--output", args->output, "where to write the crop (PNG)")->required();
   return [args] {
     try {
-      auto model = ClipVisionModel::load(locate_model(args->model));
+      auto model = ClipModel::load(locate_model(args->model));
       Image crop = model->preprocess(read_image_file(args->input));
       write_png_file(crop, args->output);
       std::printf("%s: %dx%d crop written to %s\n", args->input.c_str(), crop.width, crop.height,

@@ -46,6 +46,12 @@ std::string_view code_name(ErrorCode code) {
       return "url_fetch";
     case ErrorCode::kUrlForbidden:
       return "url_forbidden";
+    case ErrorCode::kInvalidText:
+      return "invalid_text";
+    case ErrorCode::kTextTooLarge:
+      return "text_too_large";
+    case ErrorCode::kUnsupportedModality:
+      return "unsupported_modality";
     case ErrorCode::kInternal:
       return "internal";
   }

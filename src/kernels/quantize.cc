@@ -9,7 +9,7 @@
 
 #include <cmath>
 
-#include "kernels/cpu_features.h"
+#include "kernels/isa.h"
 #include "kernels/quantize_row.h"
 #include "kernels/quantize_simd.h"
 
@@ -18,7 +18,7 @@ namespace clipembed::kernels {
 void quantize_activation_rows(const float* x, int64_t ldx, int64_t k, int64_t row_begin,
                               int64_t row_end, int32_t max_code, uint8_t* q, int64_t ldq,
                               float* scale, int32_t* zero) {
-  if (cpu_features().avx2_fma) {
+  if (active_isa() != Isa::kScalar) {
     quantize_activation_rows_avx2(x, ldx, k, row_begin, row_end, max_code, q, ldq, scale, zero);
   } else {
     quantize_activation_rows_scalar(x, ldx, k, row_begin, row_end, max_code, q, ldq, scale, zero);
@@ -27,7 +27,7 @@ void quantize_activation_rows(const float* x, int64_t ldx, int64_t k, int64_t ro
 
 void quantize_weight_rows(const float* w, int64_t k, int64_t row_begin, int64_t row_end,
                           int32_t max_code, int8_t* q, float* scale, int32_t* code_sum) {
-  if (cpu_features().avx2_fma) {
+  if (active_isa() != Isa::kScalar) {
     quantize_weight_rows_avx2(w, k, row_begin, row_end, max_code, q, scale, code_sum);
   } else {
     quantize_weight_rows_scalar(w, k, row_begin, row_end, max_code, q, scale, code_sum);
@@ -82,25 +82,6 @@ void quantize_weight_rows_scalar(const float* w, int64_t k, int64_t row_begin, i
     }
     scale[r] = s.scale;
     code_sum[r] = sum;
-  }
-}
-
-void dequantize_product(const int32_t* c, int64_t ldc, int64_t row_begin, int64_t row_end,
-                        int64_t col_begin, int64_t col_end, const float* row_scale,
-                        const int32_t* row_zero, const float* col_scale, const int32_t* col_sum,
-                        const float* bias, bool accumulate, float* y, int64_t ldy) {
-  // One pass per row. The conditions do not change within the loop, which GCC (-O3) unswitches
-  // and vectorises; the sum is (y or 0) + bias + product in that order.
-  for (int64_t r = row_begin; r < row_end; ++r) {
-    const int32_t* in = c + r * ldc;
-    float* out = y + r * ldy;
-    const float rs = row_scale[r];
-    const int32_t rz = row_zero[r];
-    for (int64_t j = col_begin; j < col_end; ++j) {
-      float value = accumulate ? out[j] : 0.0f;
-      if (bias != nullptr) value += bias[j];
-      out[j] = value + rs * col_scale[j] * static_cast<float>(in[j] - rz * col_sum[j]);
-    }
   }
 }
 

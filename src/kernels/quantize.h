@@ -10,12 +10,10 @@
 
 namespace clipembed::kernels {
 
-// The code ranges the int8 path uses on every CPU. Without VNNI, x86 multiplies u8 by s8 with
-// vpmaddubsw, which adds two products into a saturating 16-bit lane: 2 * 255 * 63 = 32130 fits,
-// 2 * 255 * 127 does not. So weights use 7 bits of magnitude everywhere; results then do not
-// depend on which instructions the CPU has.
+// The code ranges the int8 path uses on every CPU: the full 8 bits for both. The products are
+// exact on every path (gemm_s8.h), so results do not depend on which instructions the CPU has.
 constexpr int32_t kActivationCodeMax = 255;
-constexpr int32_t kWeightCodeMax = 63;
+constexpr int32_t kWeightCodeMax = 127;
 
 // For rows [row_begin, row_end) of x (k columns, row stride ldx): codes q in [0, max_code] with
 // x ~ scale * (q - zero). The range always contains 0, so zero is exact; an all-zero row gets
@@ -28,13 +26,5 @@ void quantize_activation_rows(const float* x, int64_t ldx, int64_t k, int64_t ro
 // w ~ scale * q, and the sum of each row's codes.
 void quantize_weight_rows(const float* w, int64_t k, int64_t row_begin, int64_t row_end,
                           int32_t max_code, int8_t* q, float* scale, int32_t* code_sum);
-
-// For rows [row_begin, row_end) and columns [col_begin, col_end) of the integer product c:
-// y = row_scale * col_scale * (c - row_zero * col_sum) + bias (bias may be null), stored or,
-// with `accumulate`, added to y.
-void dequantize_product(const int32_t* c, int64_t ldc, int64_t row_begin, int64_t row_end,
-                        int64_t col_begin, int64_t col_end, const float* row_scale,
-                        const int32_t* row_zero, const float* col_scale, const int32_t* col_sum,
-                        const float* bias, bool accumulate, float* y, int64_t ldy);
 
 }  // namespace clipembed::kernels

@@ -1,5 +1,5 @@
 // Internal: ISA-specific variants of the quantizers in quantize.h. Call them only through the
-// functions there, which pick one with cpu_features(). Every variant computes bit-identical codes,
+// functions there, which pick one with active_isa(). Every variant computes bit-identical codes,
 // scales and zero points to the scalar one.
 #pragma once
 

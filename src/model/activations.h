@@ -24,8 +24,14 @@ struct EncoderActivations {
 };
 
 struct VisionActivations {
-  std::vector<float> pixels, patches, embedded, x, pooled;
+  std::vector<float> patches, embedded, x, pooled;
   std::vector<int64_t> patch_items, token_items, row_items;
+  EncoderActivations encoder;
+};
+
+struct TextActivations {
+  std::vector<float> x, pooled;
+  std::vector<int64_t> token_items, row_items;
   EncoderActivations encoder;
 };
 

@@ -8,21 +8,13 @@
 namespace clipembed::model {
 namespace {
 
+// Packs a product and releases the float32 weights it was packed from.
 ops::Dense build(Runtime& runtime, WeightFile& weights, std::span<const ops::LinearWeights> parts,
                  Precision precision) {
-  if (precision == Precision::kInt8) {
-    ops::Dense dense = ops::Dense::int8(runtime, parts);
-    for (const ops::LinearWeights& p : parts) {
-      weights.release(p.weight, static_cast<size_t>(p.in * p.out));
-    }
-    return dense;
-  }
-  ops::Dense dense = ops::Dense::float32(parts);
-  if (parts.size() > 1) {  // Stacked: the copy replaces the parts.
-    for (const ops::LinearWeights& p : parts) {
-      weights.release(p.weight, static_cast<size_t>(p.in * p.out));
-      weights.release(p.bias, static_cast<size_t>(p.out));
-    }
+  ops::Dense dense = precision == Precision::kInt8 ? ops::Dense::int8(runtime, parts)
+                                                   : ops::Dense::float32(runtime, parts);
+  for (const ops::LinearWeights& p : parts) {
+    weights.release(p.weight, static_cast<size_t>(p.in * p.out));
   }
   return dense;
 }
@@ -30,8 +22,9 @@ ops::Dense build(Runtime& runtime, WeightFile& weights, std::span<const ops::Lin
 }  // namespace
 
 Encoder::Encoder(Runtime& runtime, WeightFile& weights, const std::string& prefix,
-                 const EncoderShape& shape, Precision precision)
+                 const EncoderShape& shape, Precision precision, bool float32_attention)
     : shape_(shape) {
+  const Precision attention = float32_attention ? Precision::kF32 : precision;
   const int64_t d = shape.hidden, f = shape.intermediate;
   layers_.reserve(static_cast<size_t>(shape.layers));
   for (int64_t i = 0; i < shape.layers; ++i) {
@@ -48,9 +41,9 @@ Encoder::Encoder(Runtime& runtime, WeightFile& weights, const std::string& prefi
     const std::array<ops::LinearWeights, 3> qkv{linear("self_attn.q_proj", d, d),
                                                 linear("self_attn.k_proj", d, d),
                                                 linear("self_attn.v_proj", d, d)};
-    layer.qkv = build(runtime, weights, qkv, precision);
+    layer.qkv = build(runtime, weights, qkv, attention);
     const ops::LinearWeights out = linear("self_attn.out_proj", d, d);
-    layer.out = build(runtime, weights, {&out, 1}, precision);
+    layer.out = build(runtime, weights, {&out, 1}, attention);
     const ops::LinearWeights fc1 = linear("mlp.fc1", f, d);
     layer.fc1 = build(runtime, weights, {&fc1, 1}, precision);
     const ops::LinearWeights fc2 = linear("mlp.fc2", d, f);
@@ -79,7 +72,7 @@ int64_t Encoder::activation_bytes(const EncoderShape& s, int64_t rows, Precision
 }
 
 void Encoder::run(Runtime& runtime, float* x, std::span<const int64_t> item_starts,
-                  ops::AttentionMask mask, bool invariant, EncoderActivations& buffers) const {
+                  ops::AttentionMask mask, EncoderActivations& buffers) const {
   const int64_t d = shape_.hidden, f = shape_.intermediate, rows = item_starts.back();
   const ops::Activation act =
       shape_.act == HiddenAct::kGelu ? ops::Activation::kGelu : ops::Activation::kQuickGelu;
@@ -88,16 +81,17 @@ void Encoder::run(Runtime& runtime, float* x, std::span<const int64_t> item_star
   float* qkv = sized(buffers.qkv, rows * 3 * d);
   float* mlp = sized(buffers.mlp, rows * f);
   ops::DenseScratch& scratch = buffers.dense;
-  const std::span<const int64_t> items = invariant ? item_starts : std::span<const int64_t>();
   const ops::AttentionShape attention{item_starts, shape_.heads, d / shape_.heads, mask};
   for (const Layer& l : layers_) {
     ops::layer_norm(runtime, x, h, rows, d, l.ln1.gamma, l.ln1.beta, shape_.eps);
-    l.qkv.apply(runtime, h, rows, qkv, {.item_starts = items}, scratch);
+    l.qkv.apply(runtime, h, rows, qkv, {}, scratch);
     ops::attention(runtime, qkv, qkv + d, qkv + 2 * d, 3 * d, attention, attn, d);
-    l.out.apply(runtime, attn, rows, x, {.accumulate = true, .item_starts = items}, scratch);
+    l.out.apply(runtime, attn, rows, x, {.act = ops::Activation::kNone, .accumulate = true},
+                scratch);
     ops::layer_norm(runtime, x, h, rows, d, l.ln2.gamma, l.ln2.beta, shape_.eps);
-    l.fc1.apply(runtime, h, rows, mlp, {.act = act, .item_starts = items}, scratch);
-    l.fc2.apply(runtime, mlp, rows, x, {.accumulate = true, .item_starts = items}, scratch);
+    l.fc1.apply(runtime, h, rows, mlp, {.act = act, .accumulate = false}, scratch);
+    l.fc2.apply(runtime, mlp, rows, x, {.act = ops::Activation::kNone, .accumulate = true},
+                scratch);
   }
 }
 

@@ -33,18 +33,20 @@ struct EncoderShape {
 // Immutable after load; any number of threads may run() at once, each with its own activations.
 class Encoder {
  public:
-  // Binds `prefix`layers.N.* (transformers' CLIPEncoderLayer names) for every layer and builds
-  // its products in `precision`: query, key and value stacked into one. The float32 tensors a
-  // product no longer reads (stacked or quantized) are released from memory as each layer is
-  // built, so peak memory stays near the float32 model's.
+  // Binds `prefix`layers.N.* (transformers' CLIPEncoderLayer names) for every layer and packs
+  // its products in `precision`, query, key and value stacked into one; with
+  // `float32_attention`, the attention's products stay float32 under kInt8 (the text tower's, whose
+  // attention is the part int8 hurts most; docs/perf.md). The mapped float32 tensors are released
+  // from memory as each layer is packed, so peak memory stays near the model's.
   Encoder(Runtime& runtime, WeightFile& weights, const std::string& prefix,
-          const EncoderShape& shape, Precision precision);
+          const EncoderShape& shape, Precision precision, bool float32_attention = false);
 
   // Runs every layer on x in place: rows of `hidden` floats, item i being rows
-  // [item_starts[i], item_starts[i + 1]). With `invariant`, float32 products run per item, so an
-  // item's result does not depend on its batch. `buffers` hold the activations (reused).
+  // [item_starts[i], item_starts[i + 1]) (attention stays within an item). Every kernel computes
+  // a row from that row (and its item) alone, so an item's result does not depend on its batch.
+  // `buffers` hold the activations (reused).
   void run(Runtime& runtime, float* x, std::span<const int64_t> item_starts,
-           ops::AttentionMask mask, bool invariant, EncoderActivations& buffers) const;
+           ops::AttentionMask mask, EncoderActivations& buffers) const;
 
   // Bytes of activations run() allocates for `rows` rows.
   static int64_t activation_bytes(const EncoderShape& shape, int64_t rows, Precision precision);

@@ -11,20 +11,24 @@ namespace {
 const std::string kEmbeddings = "vision_model.embeddings.";
 
 // The visual projection, or an empty layer when the config has none (see the constructor).
-ops::Dense bind_projection(WeightFile& weights, const VisionConfig& c) {
+ops::Dense bind_projection(Runtime& runtime, WeightFile& weights, const VisionConfig& c) {
   if (c.projection_dim == 0) return {};
   const ops::LinearWeights w{
       weights.bind("visual_projection.weight", {c.projection_dim, c.hidden_size}), nullptr,
       c.hidden_size, c.projection_dim};
-  return ops::Dense::float32({&w, 1});
+  ops::Dense dense = ops::Dense::float32(runtime, {&w, 1});
+  weights.release(w.weight, static_cast<size_t>(w.in * w.out));
+  return dense;
 }
 
-ops::Dense bind_patch(WeightFile& weights, const VisionConfig& c) {
+ops::Dense bind_patch(Runtime& runtime, WeightFile& weights, const VisionConfig& c) {
   const int64_t p = c.patch_size;
   const ops::LinearWeights w{
       weights.bind(kEmbeddings + "patch_embedding.weight", {c.hidden_size, c.num_channels, p, p}),
       nullptr, c.num_channels * p * p, c.hidden_size};
-  return ops::Dense::float32({&w, 1});
+  ops::Dense dense = ops::Dense::float32(runtime, {&w, 1});
+  weights.release(w.weight, static_cast<size_t>(w.in * w.out));
+  return dense;
 }
 
 // Rows [i * per_item, (i + 1) * per_item) for each of `count` items, in `starts`.
@@ -51,14 +55,14 @@ VisionTransformer::VisionTransformer(Runtime& runtime, WeightFile& weights, Visi
       class_embedding_(weights.bind(kEmbeddings + "class_embedding", {c.hidden_size})),
       position_embedding_(weights.bind(kEmbeddings + "position_embedding.weight",
                                        {c.num_positions(), c.hidden_size})),
-      patch_(bind_patch(weights, c)),
+      patch_(bind_patch(runtime, weights, c)),
       // "pre_layrnorm" is the name transformers uses (sic).
       pre_ln_{weights.bind("vision_model.pre_layrnorm.weight", {c.hidden_size}),
               weights.bind("vision_model.pre_layrnorm.bias", {c.hidden_size})},
       post_ln_{weights.bind("vision_model.post_layernorm.weight", {c.hidden_size}),
                weights.bind("vision_model.post_layernorm.bias", {c.hidden_size})},
       encoder_(runtime, weights, "vision_model.encoder.", encoder_shape(c), precision),
-      projection_(bind_projection(weights, config_)) {}
+      projection_(bind_projection(runtime, weights, config_)) {}
 
 int64_t VisionTransformer::activation_bytes(const VisionConfig& c, int64_t count,
                                             Precision precision) {
@@ -76,15 +80,12 @@ int64_t VisionTransformer::activation_bytes(const VisionConfig& c, int64_t count
 }
 
 void VisionTransformer::forward(Runtime& runtime, const float* pixels, int64_t count, float* out,
-                                bool invariant, VisionActivations& buffers) const {
+                                VisionActivations& buffers) const {
   const VisionConfig& c = config_;
   const int64_t d = c.hidden_size, p = c.patch_size, s = c.image_size;
   const int64_t grid = c.grid(), n = c.num_positions(), tokens = count * n;
   const int64_t patch_in = int64_t{c.num_channels} * p * p;
   ops::DenseScratch& scratch = buffers.encoder.dense;
-  auto per_item = [invariant](std::span<const int64_t> items) {
-    return invariant ? items : std::span<const int64_t>();
-  };
 
   // Patch embedding: a stride-P convolution is a product of the unfolded patches with the kernel.
   float* patches = sized(buffers.patches, count * grid * grid * patch_in);
@@ -103,9 +104,7 @@ void VisionTransformer::forward(Runtime& runtime, const float* pixels, int64_t c
     }
   });
   float* embedded = sized(buffers.embedded, count * grid * grid * d);
-  patch_.apply(runtime, patches, count * grid * grid, embedded,
-               {.item_starts = per_item(even_items(buffers.patch_items, count, grid * grid))},
-               scratch);
+  patch_.apply(runtime, patches, count * grid * grid, embedded, {}, scratch);
 
   float* x = sized(buffers.x, tokens * d);
   for (int64_t b = 0; b < count; ++b) {
@@ -118,7 +117,7 @@ void VisionTransformer::forward(Runtime& runtime, const float* pixels, int64_t c
   }
   ops::layer_norm(runtime, x, x, tokens, d, pre_ln_.gamma, pre_ln_.beta, c.layer_norm_eps);
   encoder_.run(runtime, x, even_items(buffers.token_items, count, n), ops::AttentionMask::kNone,
-               invariant, buffers.encoder);
+               buffers.encoder);
 
   // Pool the class token of each image, normalise it, and project it.
   float* pooled = sized(buffers.pooled, count * d);
@@ -131,8 +130,7 @@ void VisionTransformer::forward(Runtime& runtime, const float* pixels, int64_t c
     std::memcpy(out, pooled, static_cast<size_t>(count * d) * sizeof(float));
     return;
   }
-  projection_.apply(runtime, pooled, count, out,
-                    {.item_starts = per_item(even_items(buffers.row_items, count, 1))}, scratch);
+  projection_.apply(runtime, pooled, count, out, {}, scratch);
 }
 
 }  // namespace clipembed::model

@@ -29,9 +29,9 @@ class VisionTransformer {
   }
 
   // pixels: count x 3 x S x S (S = image_size), channels first. out: count x output_dimension().
-  // With `invariant`, each image's result is bit-identical whatever else is in the batch.
-  // `buffers` hold the activations (reused from call to call).
-  void forward(Runtime& runtime, const float* pixels, int64_t count, float* out, bool invariant,
+  // Each image's result is bit-identical whatever else is in the batch. `buffers` hold the
+  // activations (reused from call to call).
+  void forward(Runtime& runtime, const float* pixels, int64_t count, float* out,
                VisionActivations& buffers) const;
 
   // Bytes of activations forward() allocates for a batch of `count` images.

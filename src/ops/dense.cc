@@ -4,9 +4,18 @@
 #include <cstring>
 
 #include "clipembed/error.h"
+#include "kernels/gemm_f32.h"
+#include "kernels/gemm_s8.h"
+#include "kernels/isa.h"
+#include "kernels/quantize.h"
 
 namespace clipembed::ops {
 namespace {
+
+// Panels per chunk of the split: 4 panels (64 outputs) keep each call long enough to run at speed.
+constexpr int64_t kMinPanels = 4;
+// Rows per chunk of the row-wise passes: enough to amortise dispatch, few enough to spread.
+constexpr int64_t kRowGrain = 8;
 
 // Checks that stacked parts share their input and all have a bias or none; returns the total out.
 int64_t stacked_out(std::span<const LinearWeights> parts) {
@@ -21,61 +30,129 @@ int64_t stacked_out(std::span<const LinearWeights> parts) {
   return out;
 }
 
-}  // namespace
-
-Dense Dense::float32(std::span<const LinearWeights> parts) {
-  Dense d;
-  d.in_ = parts.empty() ? 0 : parts.front().in;
-  d.out_ = stacked_out(parts);
-  if (parts.size() == 1) {
-    d.float_ = parts.front();
-    return d;
-  }
-  d.stacked_.resize(static_cast<size_t>(d.out_ * d.in_));
-  if (parts.front().bias != nullptr) d.stacked_bias_.resize(static_cast<size_t>(d.out_));
+// The parts' biases, stacked (empty when they have none).
+std::vector<float> stacked_bias(std::span<const LinearWeights> parts, int64_t out) {
+  if (parts.front().bias == nullptr) return {};
+  std::vector<float> bias(static_cast<size_t>(out));
   int64_t row = 0;
   for (const LinearWeights& part : parts) {
-    std::memcpy(d.stacked_.data() + row * d.in_, part.weight,
-                static_cast<size_t>(part.out * part.in) * sizeof(float));
-    if (part.bias != nullptr) {
-      std::memcpy(d.stacked_bias_.data() + row, part.bias,
-                  static_cast<size_t>(part.out) * sizeof(float));
-    }
+    std::memcpy(bias.data() + row, part.bias, static_cast<size_t>(part.out) * sizeof(float));
     row += part.out;
   }
-  d.float_ = {d.stacked_.data(), d.stacked_bias_.empty() ? nullptr : d.stacked_bias_.data(), d.in_,
-              d.out_};
+  return bias;
+}
+
+// Row `row` of the stacked weight.
+const float* stacked_row(std::span<const LinearWeights> parts, int64_t row) {
+  for (const LinearWeights& part : parts) {
+    if (row < part.out) return part.weight + row * part.in;
+    row -= part.out;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Dense Dense::float32(Runtime& runtime, std::span<const LinearWeights> parts) {
+  Dense d;
+  d.out_ = stacked_out(parts);
+  d.in_ = parts.front().in;
+  d.bias_ = stacked_bias(parts, d.out_);
+  const int64_t k = d.in_, panels = kernels::panel_count(d.out_);
+  d.packed_f32_ =
+      kernels::AlignedBuffer<float>(static_cast<size_t>(kernels::packed_f32_size(d.out_, k)));
+  runtime.parallel_for(0, panels, [&](int64_t begin, int64_t end) {
+    // Pack each panel from its rows of whichever part they lie in (copied first, so the kernel's
+    // packing sees one contiguous [16 x k] block).
+    std::vector<float> block(static_cast<size_t>(kernels::kPanelWidth * k));
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t first = t * kernels::kPanelWidth;
+      const int64_t rows = std::min(kernels::kPanelWidth, d.out_ - first);
+      for (int64_t j = 0; j < rows; ++j) {
+        std::memcpy(block.data() + j * k, stacked_row(parts, first + j),
+                    static_cast<size_t>(k) * sizeof(float));
+      }
+      kernels::pack_f32_panel(block.data(), rows, k,
+                              d.packed_f32_.data() + t * kernels::kPanelWidth * k);
+    }
+  });
   return d;
 }
 
 Dense Dense::int8(Runtime& runtime, std::span<const LinearWeights> parts) {
   Dense d;
-  stacked_out(parts);
-  d.codes_ = QuantizedLinear::quantize(runtime, parts);
-  d.in_ = d.codes_.in;
-  d.out_ = d.codes_.out;
+  d.out_ = stacked_out(parts);
+  d.in_ = parts.front().in;
   d.quantized_ = true;
+  d.bias_ = stacked_bias(parts, d.out_);
+  d.scale_.resize(static_cast<size_t>(d.out_));
+  d.code_sum_.resize(static_cast<size_t>(d.out_));
+  const int64_t k = d.in_, panels = kernels::panel_count(d.out_);
+  d.packed_s8_ =
+      kernels::AlignedBuffer<int8_t>(static_cast<size_t>(kernels::packed_s8_size(d.out_, k)));
+  runtime.parallel_for(0, panels, [&](int64_t begin, int64_t end) {
+    std::vector<int8_t> codes(static_cast<size_t>(kernels::kPanelWidth * k));
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t first = t * kernels::kPanelWidth;
+      const int64_t rows = std::min(kernels::kPanelWidth, d.out_ - first);
+      for (int64_t j = 0; j < rows; ++j) {
+        kernels::quantize_weight_rows(stacked_row(parts, first + j), k, 0, 1,
+                                      kernels::kWeightCodeMax, codes.data() + j * k,
+                                      d.scale_.data() + first + j, d.code_sum_.data() + first + j);
+      }
+      kernels::pack_s8_panel(codes.data(), rows, k,
+                             d.packed_s8_.data() + t * kernels::kPanelWidth * kernels::padded_k(k));
+    }
+  });
   return d;
 }
 
 size_t Dense::owned_bytes() const {
-  if (quantized_) {
-    return codes_.weight.size() + (codes_.scale.size() + codes_.bias.size()) * sizeof(float) +
-           codes_.code_sum.size() * sizeof(int32_t);
-  }
-  return (stacked_.size() + stacked_bias_.size()) * sizeof(float);
+  return packed_f32_.size() * sizeof(float) + packed_s8_.size() +
+         (bias_.size() + scale_.size()) * sizeof(float) + code_sum_.size() * sizeof(int32_t);
 }
 
 void Dense::apply(Runtime& runtime, const float* x, int64_t m, float* y, const DenseCall& call,
                   DenseScratch& scratch) const {
+  if (m == 0) return;
+  const kernels::Isa isa = kernels::active_isa();
+  const int64_t panels = kernels::panel_count(out_);
+  const float* bias = bias_.empty() ? nullptr : bias_.data();
   if (!quantized_) {
-    linear(runtime, x, m, float_, y, call.act, call.accumulate, call.item_starts);
+    const kernels::Epilogue epilogue{bias, call.act, call.accumulate};
+    runtime.parallel_for(
+        0, panels,
+        [&](int64_t begin, int64_t end) {
+          kernels::gemm_f32(isa, m, out_, in_, x, in_, packed_f32_.data(), begin, end, y, out_,
+                            epilogue);
+        },
+        kMinPanels);
     return;
   }
-  quantize_rows(runtime, x, m, in_, scratch.codes);
-  const size_t product = static_cast<size_t>(m * out_);
-  if (scratch.product.size() < product) scratch.product.resize(product);
-  linear_int8(runtime, scratch.codes, codes_, scratch.product.data(), y, call.act, call.accumulate);
+  // Activations are quantized per row (per token) just before the product, into rows padded with
+  // zero codes to whole groups of four.
+  const int64_t kp = kernels::padded_k(in_);
+  scratch.codes.assign(static_cast<size_t>(m * kp), 0);
+  scratch.scale.resize(static_cast<size_t>(m));
+  scratch.zero.resize(static_cast<size_t>(m));
+  runtime.parallel_for(
+      0, m,
+      [&](int64_t begin, int64_t end) {
+        kernels::quantize_activation_rows(x, in_, in_, begin, end, kernels::kActivationCodeMax,
+                                          scratch.codes.data(), kp, scratch.scale.data(),
+                                          scratch.zero.data());
+      },
+      kRowGrain);
+  const kernels::QuantizedEpilogue epilogue{
+      scratch.scale.data(), scratch.zero.data(), scale_.data(), code_sum_.data(), bias, call.act,
+      call.accumulate};
+  runtime.parallel_for(
+      0, panels,
+      [&](int64_t begin, int64_t end) {
+        kernels::gemm_s8(isa, m, out_, in_, scratch.codes.data(), kp, packed_s8_.data(), begin, end,
+                         y, out_, epilogue);
+      },
+      kMinPanels);
 }
 
 }  // namespace clipembed::ops

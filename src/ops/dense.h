@@ -1,6 +1,8 @@
-// Internal op: one Linear layer whose weights are held in the precision the model was loaded with
-// (float32 or int8 codes), behind one call. The encoder is written once against it, as
-// CTranslate2's Dense layer is over its precisions.
+// Internal op: one Linear layer (y = x W^T + b, W stored [out x in] as in PyTorch) whose weights
+// are packed once, at load, in the precision the model was loaded with (float32 panels or int8
+// codes), behind one call. The encoder is written once against it, as CTranslate2's Dense layer
+// is over its precisions. Work is split across the runtime by output panels, so each thread
+// streams its own slice of the weights.
 #pragma once
 
 #include <cstdint>
@@ -8,42 +10,49 @@
 #include <vector>
 
 #include "clipembed/runtime.h"
-#include "ops/linear.h"
-#include "ops/linear_int8.h"
+#include "kernels/activation.h"
+#include "kernels/aligned_buffer.h"
 
 namespace clipembed::ops {
 
-// How one application of a layer ends and splits its rows.
+using Activation = kernels::Activation;
+
+struct LinearWeights {
+  const float* weight = nullptr;  // [out x in], row-major.
+  const float* bias = nullptr;    // [out], or nullptr.
+  int64_t in = 0;
+  int64_t out = 0;
+};
+
+// How one application of a layer ends.
 struct DenseCall {
   Activation act = Activation::kNone;
   bool accumulate = false;  // y += x W^T + b (a residual add); act must then be kNone.
-  // The first row of each item, then the row count: products per item, so an item's result does
-  // not depend on its batch (float32; int8 products are exact and invariant anyway). Empty: one
-  // product over all rows.
-  std::span<const int64_t> item_starts;
 };
 
-// Per-call buffers of the int8 path, reused from layer to layer of one forward pass.
+// Per-call buffers of the int8 path (the activations' codes), reused from layer to layer.
 struct DenseScratch {
-  QuantizedRows codes;
-  std::vector<int32_t> product;
+  std::vector<uint8_t> codes;  // [rows x padded in]
+  std::vector<float> scale;    // [rows]
+  std::vector<int32_t> zero;   // [rows]
 };
 
-// Immutable after construction; any number of threads may apply() it at once.
+// Immutable after construction; any number of threads may apply() it at once. Every row's
+// result depends on that row alone (kernels/gemm_f32.h, gemm_s8.h): batches are invariant.
 class Dense {
  public:
   Dense() = default;
 
-  // Float32 weights. One part is used where it lies (the memory map); several parts sharing their
-  // input (e.g. query, key and value) are stacked by output into one owned product.
-  static Dense float32(std::span<const LinearWeights> parts);
-  // Weights quantized per output channel to int8 codes (parts stacked the same way).
+  // Float32 weights, packed for the kernels. Several parts sharing their input (e.g. query, key
+  // and value) are stacked by output into one product.
+  static Dense float32(Runtime& runtime, std::span<const LinearWeights> parts);
+  // Weights quantized per output channel to 8-bit codes, then packed (parts stacked alike).
   static Dense int8(Runtime& runtime, std::span<const LinearWeights> parts);
 
   int64_t in() const { return in_; }
   int64_t out() const { return out_; }
   bool quantized() const { return quantized_; }
-  // Bytes this layer owns (stacked float32 copies or codes, scales, sums and biases).
+  // Bytes this layer owns (packed weights, scales, sums and biases).
   size_t owned_bytes() const;
 
   // y[m x out()] = act(x[m x in()] W^T + b), or y += ... with call.accumulate.
@@ -53,9 +62,11 @@ class Dense {
  private:
   int64_t in_ = 0, out_ = 0;
   bool quantized_ = false;
-  LinearWeights float_;                        // Float32: where the weights are.
-  std::vector<float> stacked_, stacked_bias_;  // Float32 with several parts: their copy.
-  QuantizedLinear codes_;                      // Int8.
+  kernels::AlignedBuffer<float> packed_f32_;
+  kernels::AlignedBuffer<int8_t> packed_s8_;
+  std::vector<float> bias_;        // [out], or empty.
+  std::vector<float> scale_;       // Int8: [out] per-channel scales.
+  std::vector<int32_t> code_sum_;  // Int8: [out] sums of each channel's codes.
 };
 
 }  // namespace clipembed::ops

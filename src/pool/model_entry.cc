@@ -91,7 +91,7 @@ void ModelEntry::start_load_locked() {
 
 void ModelEntry::load() {
   const Clock::time_point started = Clock::now();
-  std::shared_ptr<const ClipVisionModel> model;
+  std::shared_ptr<const ClipModel> model;
   std::optional<Error> error;
   uint64_t weights = 0, per_worker = 0;
   int workers = 0;
@@ -99,7 +99,7 @@ void ModelEntry::load() {
     // Size the cold start from the config before touching the weights.
     const ModelConfig config = this->config();
     const MemoryEstimate estimate =
-        estimate_memory(config.vision, options_.max_batch_size, options_.precision);
+        estimate_memory(config, options_.max_batch_size, options_.precision);
     weights = estimate.weight_bytes;
     per_worker = estimate.activation_bytes_per_worker;
     if (!budget_.try_reserve(weights + per_worker)) {
@@ -112,7 +112,7 @@ void ModelEntry::load() {
     workers = 1;
     if (options_.max_workers_per_model >= 2 && budget_.try_reserve(per_worker)) workers = 2;
     try {
-      model = ClipVisionModel::load(
+      model = ClipModel::load(
           config, LoadOptions{.input = options_.input, .precision = options_.precision});
     } catch (...) {
       budget_.release(weights + per_worker * workers);
@@ -161,7 +161,7 @@ void ModelEntry::load() {
 }
 
 void ModelEntry::start_preprocess(const RequestPtr& request,
-                                  std::shared_ptr<const ClipVisionModel> model) {
+                                  std::shared_ptr<const ClipModel> model) {
   shared_runtime().submit([self = shared_from_this(), request, model = std::move(model)] {
     {
       // Requests cancelled or expired while queued cost no decoding.
@@ -231,7 +231,7 @@ void ModelEntry::dispatch_locked(Clock::time_point now, bool flush) {
 }
 
 void ModelEntry::run_batch(std::vector<RequestPtr> batch,
-                           const std::shared_ptr<const ClipVisionModel>& model,
+                           const std::shared_ptr<const ClipModel>& model,
                            std::shared_ptr<Workspace> workspace) {
   const auto dim = static_cast<size_t>(model->dimension());
   std::vector<float> out(dim * batch.size());
@@ -239,9 +239,7 @@ void ModelEntry::run_batch(std::vector<RequestPtr> batch,
   try {
     std::vector<const Image*> crops(batch.size());
     for (size_t i = 0; i < batch.size(); ++i) crops[i] = &batch[i]->crop;
-    model->embed_crops(crops, out.data(),
-                       {.normalize = false, .batch_invariant = options_.batch_invariant},
-                       workspace.get());
+    model->embed_crops(crops, out.data(), {.normalize = false}, workspace.get());
   } catch (const Error& e) {
     error = e;
   } catch (const std::exception& e) {
@@ -274,7 +272,7 @@ void ModelEntry::run_batch(std::vector<RequestPtr> batch,
   }
 }
 
-std::shared_ptr<const ClipVisionModel> ModelEntry::loaded_model() {
+std::shared_ptr<const ClipModel> ModelEntry::loaded_model() {
   std::unique_lock<std::mutex> lock(mutex_);
   if (state_ == State::kReady) return model_;
   if (shut_down_) throw Error(ErrorCode::kCancelled, "the model pool is shut down");

@@ -52,7 +52,7 @@ class ModelEntry : public std::enable_shared_from_this<ModelEntry> {
 
   // Loads the model if needed and returns it; throws the load error. Helps the runtime while
   // waiting when called from a runtime thread.
-  std::shared_ptr<const ClipVisionModel> loaded_model();
+  std::shared_ptr<const ClipModel> loaded_model();
 
   // Timer work: flush partial batches that waited long enough, expire deadlines, retire an idle
   // worker, unload an idle model.
@@ -68,9 +68,9 @@ class ModelEntry : public std::enable_shared_from_this<ModelEntry> {
 
   void start_load_locked();
   void load();
-  void start_preprocess(const RequestPtr& request, std::shared_ptr<const ClipVisionModel> model);
+  void start_preprocess(const RequestPtr& request, std::shared_ptr<const ClipModel> model);
   void dispatch_locked(Clock::time_point now, bool flush);
-  void run_batch(std::vector<RequestPtr> batch, const std::shared_ptr<const ClipVisionModel>& model,
+  void run_batch(std::vector<RequestPtr> batch, const std::shared_ptr<const ClipModel>& model,
                  std::shared_ptr<Workspace> workspace);
   // Removes the request from the admitted set; returns false if it was already finished.
   bool take_locked(const RequestPtr& request);
@@ -85,7 +85,7 @@ class ModelEntry : public std::enable_shared_from_this<ModelEntry> {
   mutable std::mutex mutex_;
   State state_ = State::kUnloaded;
   bool shut_down_ = false;
-  std::shared_ptr<const ClipVisionModel> model_;
+  std::shared_ptr<const ClipModel> model_;
   std::optional<ModelConfig> config_;  // Once read.
   std::optional<Error> last_load_error_;
   uint64_t load_generation_ = 0;

@@ -7,6 +7,7 @@
 #include "clipembed/pool.h"
 #include "clipembed/runtime.h"
 #include "image/image_loader.h"
+#include "model/text_transformer.h"
 #include "model/vision_transformer.h"
 #include "pool/memory_budget.h"
 #include "pool/model_entry.h"
@@ -230,6 +231,31 @@ MemoryEstimate estimate_memory(const VisionConfig& config, int batch_size, Preci
   }
   e.activation_bytes_per_worker = static_cast<uint64_t>(
       model::VisionTransformer::activation_bytes(config, std::max(1, batch_size), precision));
+  return e;
+}
+
+MemoryEstimate estimate_memory(const ModelConfig& config, int batch_size, Precision precision) {
+  MemoryEstimate e;
+  if (config.vision) e = estimate_memory(*config.vision, batch_size, precision);
+  if (config.has_text()) {
+    const TextConfig& t = *config.text;
+    uint64_t weights = static_cast<uint64_t>(t.parameter_count()) * sizeof(float);
+    if (precision == Precision::kInt8) {
+      const uint64_t d = static_cast<uint64_t>(t.hidden_size);
+      const uint64_t f = static_cast<uint64_t>(t.intermediate_size);
+      const uint64_t products =
+          static_cast<uint64_t>(t.num_hidden_layers) * (4 * d * d + 2 * d * f);
+      const uint64_t channels = static_cast<uint64_t>(t.num_hidden_layers) * (5 * d + f);
+      weights = weights - products * sizeof(float) + products +
+                channels * (sizeof(float) + sizeof(int32_t));
+    }
+    e.weight_bytes += weights;
+    // A worker runs one batch at a time, of images or of texts.
+    e.activation_bytes_per_worker =
+        std::max<uint64_t>(e.activation_bytes_per_worker,
+                           static_cast<uint64_t>(model::TextTransformer::activation_bytes(
+                               t, std::max(1, batch_size), precision)));
+  }
   return e;
 }
 

@@ -24,7 +24,13 @@ ApiError api_error_for(const Error& error, const std::string& where) {
     case ErrorCode::kUrlRedirects:
     case ErrorCode::kUrlFetch:
     case ErrorCode::kUrlForbidden:
+    case ErrorCode::kInvalidText:
+    case ErrorCode::kUnsupportedModality:
       e.status = 400;
+      e.type = "invalid_request_error";
+      break;
+    case ErrorCode::kTextTooLarge:
+      e.status = 413;
       e.type = "invalid_request_error";
       break;
     case ErrorCode::kOverloaded:

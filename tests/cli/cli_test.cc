@@ -60,7 +60,7 @@ TEST(CliTest, EmbedWritesOneLinePerInputInOrderAndReportsFailures) {
   EXPECT_EQ(records[1]["error"]["code"], "image_decode");
   EXPECT_EQ(records[2]["path"], good2);
 
-  auto lib = ClipVisionModel::load(model);
+  auto lib = ClipModel::load(model);
   const std::vector<float> expected = lib->embed_image(good2);
   const std::vector<float> actual = records[2]["embedding"].get<std::vector<float>>();
   ASSERT_EQ(actual.size(), expected.size());
@@ -103,7 +103,7 @@ TEST(CliTest, ExpandsDirectoriesGlobsListsAndUrls) {
   std::string first, second;
   std::getline(lines, first);
   std::getline(lines, second);
-  auto lib = ClipVisionModel::load(fixture_path("models/tiny"));
+  auto lib = ClipModel::load(fixture_path("models/tiny"));
   EXPECT_EQ(nlohmann::json::parse(first)["embedding"].get<std::vector<float>>(),
             lib->embed_image(fixture_path("images/gray.png")));
   EXPECT_EQ(nlohmann::json::parse(second)["error"]["code"], "url_status");
@@ -287,11 +287,11 @@ TEST(CliTest, PrecisionInt8EqualsTheLibraryAndHalfPrecisionIsRefused) {
   const std::string image = fixture_path("images/wide.png");
   const Result r = run("embed --precision int8 --model " + model + " " + image);
   ASSERT_EQ(r.exit_code, 0);
-  auto lib = ClipVisionModel::load(model, LoadOptions{.input = {}, .precision = Precision::kInt8});
+  auto lib = ClipModel::load(model, LoadOptions{.input = {}, .precision = Precision::kInt8});
   const auto record = nlohmann::json::parse(r.out);
   EXPECT_EQ(record["embedding"].get<std::vector<float>>(), lib->embed_image(image));
   EXPECT_NE(record["embedding"].get<std::vector<float>>(),
-            ClipVisionModel::load(model)->embed_image(image));
+            ClipModel::load(model)->embed_image(image));
 
   const Result half = run("embed --precision f16 --model " + model + " " + image, true);
   EXPECT_EQ(half.exit_code, 2);
@@ -328,7 +328,7 @@ TEST(CliTest, PreprocessWritesTheCropTheModelSees) {
   const Result r = run("preprocess --model " + fixture_path("models/tiny") + " " +
                        fixture_path("images/hd.jpg") + " -o " + out);
   ASSERT_EQ(r.exit_code, 0);
-  auto model = ClipVisionModel::load(fixture_path("models/tiny"));
+  auto model = ClipModel::load(fixture_path("models/tiny"));
   const Image expected = model->preprocess(read_image_file(fixture_path("images/hd.jpg")));
   const Image written = read_image_file(out);
   EXPECT_EQ(written.width, 224);

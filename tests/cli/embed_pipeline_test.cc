@@ -18,8 +18,7 @@ struct Collected {
   int batches = 0;
 };
 
-Collected run(const ClipVisionModel& model, const std::vector<std::string>& inputs,
-              size_t batch_size) {
+Collected run(const ClipModel& model, const std::vector<std::string>& inputs, size_t batch_size) {
   Collected c;
   size_t i = 0;
   auto next = [&]() -> std::optional<std::string> {
@@ -50,7 +49,7 @@ std::vector<std::string> mixed_inputs() {
 }
 
 TEST(EmbedPipelineTest, ResultsComeInInputOrderAndEqualSingleImageVectors) {
-  auto model = ClipVisionModel::load(fixture_path("models/tiny"));
+  auto model = ClipModel::load(fixture_path("models/tiny"));
   const std::vector<std::string> inputs = mixed_inputs();
   for (size_t batch : {1, 3, 16}) {
     const Collected c = run(*model, inputs, batch);
@@ -68,12 +67,12 @@ TEST(EmbedPipelineTest, ResultsComeInInputOrderAndEqualSingleImageVectors) {
 }
 
 TEST(EmbedPipelineTest, NoInputsMeansNoBatches) {
-  auto model = ClipVisionModel::load(fixture_path("models/tiny"));
+  auto model = ClipModel::load(fixture_path("models/tiny"));
   EXPECT_EQ(run(*model, {}, 4).batches, 0);
 }
 
 TEST(EmbedPipelineTest, AnExceptionFromTheCallerUnwindsWhileTheNextBatchIsDecoding) {
-  auto model = ClipVisionModel::load(fixture_path("models/tiny"));
+  auto model = ClipModel::load(fixture_path("models/tiny"));
   std::vector<std::string> inputs;
   for (int k = 0; k < 12; ++k) inputs.push_back(fixture_path("images/hd.jpg"));
   size_t i = 0;

@@ -70,7 +70,7 @@ TEST(CliMemoryTest, TwentyThousandFilesPeakWithinOneFifthOfTwoHundred) {
       << "200 files: " << small_kib << " KiB, 20,000 files: " << large_kib << " KiB";
 
   // Every row equals the single-image vector of the file it came from.
-  auto model = ClipVisionModel::load(fixture_path("models/tiny"));
+  auto model = ClipModel::load(fixture_path("models/tiny"));
   std::vector<std::vector<float>> single;
   for (const char* source : kSources) {
     single.push_back(model->embed_image(fixture_path(std::string("images/") + source)));

@@ -38,7 +38,7 @@ TEST_F(HubCacheTest, FindsRepoIdsInTheHubCache) {
   EXPECT_EQ(hub_cache_directory(), cache_.string());
   const std::string dir = locate_model("openai/clip-vit-tiny");
   EXPECT_EQ(fs::path(dir), cache_ / "models--openai--clip-vit-tiny" / "snapshots" / "abc123");
-  EXPECT_EQ(ClipVisionModel::load(dir)->dimension(), 16);
+  EXPECT_EQ(ClipModel::load(dir)->dimension(), 16);
 }
 
 TEST_F(HubCacheTest, DirectoriesPassThroughAndMissingModelsSayHowToGetThem) {

@@ -63,8 +63,8 @@ TEST_F(HubDownloadTest, FillsTheHubCacheLayoutAndTheModelLoadsFromIt) {
   unsetenv("HF_HUB_CACHE");
   EXPECT_EQ(located, snapshot);
   const std::string image = testing::fixture_path("images/square.jpg");
-  EXPECT_EQ(ClipVisionModel::load(located)->embed_image(image),
-            ClipVisionModel::load(testing::fixture_path("models/tiny"))->embed_image(image));
+  EXPECT_EQ(ClipModel::load(located)->embed_image(image),
+            ClipModel::load(testing::fixture_path("models/tiny"))->embed_image(image));
 
   // A second run finds everything cached and transfers no weights.
   const size_t sent = server_.weight_bytes_sent();

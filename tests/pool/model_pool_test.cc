@@ -64,7 +64,7 @@ PoolOptions small_pool() {
 TEST(ModelPoolTest, EmbedsPathsBase64AndBatchesLikeTheModel) {
   ModelPool pool(small_pool());
   auto embedder = pool.embedder("tiny");
-  auto model = ClipVisionModel::load(fixture_path("models/tiny"));
+  auto model = ClipModel::load(fixture_path("models/tiny"));
   const std::string jpg = fixture_path("images/square.jpg"), png = fixture_path("images/gray.png");
   const auto expected_jpg = model->embed_image(jpg), expected_png = model->embed_image(png);
   EXPECT_EQ(embedder->dimension(), 16);
@@ -87,11 +87,10 @@ TEST(ModelPoolTest, Int8PrecisionReachesTheModel) {
   PoolOptions options = small_pool();
   options.precision = Precision::kInt8;
   ModelPool pool(options);
-  auto model = ClipVisionModel::load(fixture_path("models/tiny"),
-                                     LoadOptions{.input = {}, .precision = Precision::kInt8});
+  auto model = ClipModel::load(fixture_path("models/tiny"),
+                               LoadOptions{.input = {}, .precision = Precision::kInt8});
   const std::string jpg = fixture_path("images/square.jpg");
-  EXPECT_EQ(pool.embedder("tiny")->embed_image(jpg),
-            model->embed_image(jpg, {.normalize = false, .batch_invariant = true}));
+  EXPECT_EQ(pool.embedder("tiny")->embed_image(jpg), model->embed_image(jpg));
 }
 
 TEST(ModelPoolTest, BadInputsGetTypedErrorsAndDoNotOpenTheBreaker) {
@@ -116,7 +115,7 @@ TEST(ModelPoolTest, BlockingCallsFromRuntimeTasksComplete) {
   ModelPool pool(options);
   auto embedder = pool.embedder("tiny");
   const std::string path = fixture_path("images/palette.png");
-  const auto expected = ClipVisionModel::load(fixture_path("models/tiny"))->embed_image(path);
+  const auto expected = ClipModel::load(fixture_path("models/tiny"))->embed_image(path);
   std::vector<std::future<std::vector<float>>> tasks;
   for (int i = 0; i < 200; ++i) {
     tasks.push_back(shared_runtime().submit([&] { return embedder->embed_image(path); }));
@@ -484,7 +483,7 @@ TEST(ModelPoolTest, SixteenWorkersHoldTheWeightsOnce) {
     EXPECT_EQ(f.get(), expected);
   }
   const long grown_kib = resident_peak_kib() - before_kib;
-  const VisionConfig config = ClipVisionModel::load(dir)->vision_config();
+  const VisionConfig config = ClipModel::load(dir)->vision_config();
   const MemoryEstimate estimate = estimate_memory(config, options.max_batch_size);
   // Each worker keeps its activations between batches (its workspace), and every queued request
   // holds its crop until its batch runs; 16 MiB are left for the allocator's per-thread arenas

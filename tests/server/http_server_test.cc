@@ -61,7 +61,7 @@ json post_json(httplib::Client& c, const json& body, int* status, httplib::Heade
 TEST(HttpServerTest, EmbeddingsEqualTheLibraryForEveryInputForm) {
   Served s(tiny_options());
   auto c = s.client();
-  auto model = ClipVisionModel::load(fixture_path("models/tiny"));
+  auto model = ClipModel::load(fixture_path("models/tiny"));
   const auto square = model->embed_image(fixture_path("images/square.jpg"));
   const auto gray = model->embed_image(fixture_path("images/gray.png"));
   int status = 0;
@@ -123,7 +123,7 @@ TEST(HttpServerTest, ServesSeveralModelsByName) {
   ASSERT_EQ(status, 200) << second.dump();
   EXPECT_EQ(second["model"], fixture_path("models/tiny-p16"));
   EXPECT_EQ(second["data"][0]["embedding"].get<std::vector<float>>(),
-            ClipVisionModel::load(fixture_path("models/tiny-p16"))
+            ClipModel::load(fixture_path("models/tiny-p16"))
                 ->embed_image(fixture_path("images/square.jpg")));
   EXPECT_NE(first["data"][0]["embedding"], second["data"][0]["embedding"]);
 }
@@ -213,9 +213,9 @@ TEST(HttpServerTest, PrivateUrlsWhenAllowedAndNoUrlsWhenDisabled) {
     int status = 0;
     const json answer = post_json(c, {{"input", images.url("/image.png")}}, &status);
     ASSERT_EQ(status, 200) << answer.dump();
-    EXPECT_EQ(answer["data"][0]["embedding"].get<std::vector<float>>(),
-              ClipVisionModel::load(fixture_path("models/tiny"))
-                  ->embed_image(fixture_path("images/gray.png")));
+    EXPECT_EQ(
+        answer["data"][0]["embedding"].get<std::vector<float>>(),
+        ClipModel::load(fixture_path("models/tiny"))->embed_image(fixture_path("images/gray.png")));
   }
   ServerOptions disabled = allowed;
   disabled.allow_url_inputs = false;

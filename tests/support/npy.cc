@@ -1,5 +1,7 @@
 #include "support/npy.h"
 
+#include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
@@ -37,9 +39,7 @@ NpyArray read_npy(const std::string& path) {
   size_t v = value_after("descr");
   const size_t close = header.find('\'', v + 1);
   a.dtype = header.substr(v + 1, close - v - 1);
-  if (header.compare(value_after("fortran_order"), 5, "False") != 0) {
-    throw std::runtime_error(path + ": only C order is supported");
-  }
+  const bool fortran = header.compare(value_after("fortran_order"), 4, "True") == 0;
   v = value_after("shape");
   const size_t end = header.find(')', v);
   int64_t dim = -1;
@@ -53,6 +53,21 @@ NpyArray read_npy(const std::string& path) {
   }
   if (dim >= 0) a.shape.push_back(dim);
   a.data.assign(bytes.begin() + offset + header_len, bytes.end());
+  if (fortran && a.shape.size() > 2) {
+    throw std::runtime_error(path + ": Fortran order is supported up to 2 dimensions");
+  }
+  if (fortran && a.shape.size() == 2) {
+    // Column-major on disk: transpose into the row-major layout callers index.
+    const size_t rows = static_cast<size_t>(a.shape[0]), cols = static_cast<size_t>(a.shape[1]);
+    const size_t item = a.data.size() / std::max<size_t>(1, rows * cols);
+    std::vector<uint8_t> row_major(a.data.size());
+    for (size_t r = 0; r < rows; ++r) {
+      for (size_t c = 0; c < cols; ++c) {
+        std::memcpy(&row_major[(r * cols + c) * item], &a.data[(c * rows + r) * item], item);
+      }
+    }
+    a.data = std::move(row_major);
+  }
   return a;
 }
 

@@ -17,7 +17,8 @@ struct NpyArray {
   }
 };
 
-// Throws std::runtime_error when the file is missing or not a version 1/2 .npy of C order.
+// Throws std::runtime_error when the file is missing or not a version 1/2 .npy; a 2-D array in
+// Fortran order is transposed into C order.
 NpyArray read_npy(const std::string& path);
 
 }  // namespace clipembed::testing

@@ -1,0 +1,90 @@
+// Single-thread throughput of the matrix kernels on ViT-B/32's shapes (M = 50 tokens per image, so
+// 400 is batch 8), per ISA path this CPU has: the ceiling the forward pass works under.
+//
+//   build/bench/gemm_bench --benchmark_min_time=1
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "kernels/aligned_buffer.h"
+#include "kernels/gemm_f32.h"
+#include "kernels/gemm_s8.h"
+#include "kernels/isa.h"
+
+namespace {
+
+using clipembed::kernels::Isa;
+
+// Args: isa (0 scalar, 1 avx2, 2 avx512), m, n, k.
+void BM_GemmF32(benchmark::State& state) {
+  const auto isa = static_cast<Isa>(state.range(0));
+  const int64_t m = state.range(1), n = state.range(2), k = state.range(3);
+  if (!clipembed::kernels::isa_supported(isa)) return state.SkipWithError("ISA not supported");
+  std::mt19937 rng(1);
+  std::normal_distribution<float> dist;
+  std::vector<float> a(m * k), w(n * k), c(m * n);
+  for (float& v : a) v = dist(rng);
+  for (float& v : w) v = dist(rng);
+  clipembed::kernels::AlignedBuffer<float> packed(clipembed::kernels::packed_f32_size(n, k));
+  for (int64_t t = 0; t < clipembed::kernels::panel_count(n); ++t) {
+    clipembed::kernels::pack_f32_panel(w.data() + t * 16 * k, std::min<int64_t>(16, n - t * 16), k,
+                                       packed.data() + t * 16 * k);
+  }
+  const clipembed::kernels::Epilogue e{};
+  for (auto _ : state) {
+    clipembed::kernels::gemm_f32(isa, m, n, k, a.data(), k, packed.data(), 0,
+                                 clipembed::kernels::panel_count(n), c.data(), n, e);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * m * n * k * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+}
+
+void BM_GemmS8(benchmark::State& state) {
+  const auto isa = static_cast<Isa>(state.range(0));
+  const int64_t m = state.range(1), n = state.range(2), k = state.range(3);
+  if (!clipembed::kernels::isa_supported(isa)) return state.SkipWithError("ISA not supported");
+  const int64_t kp = clipembed::kernels::padded_k(k);
+  std::mt19937 rng(1);
+  std::vector<uint8_t> a(m * kp);
+  std::vector<int8_t> w(n * k);
+  for (auto& v : a) v = static_cast<uint8_t>(rng());
+  for (auto& v : w) v = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
+  std::vector<float> c(m * n), row_scale(m, 0.01f), col_scale(n, 0.02f);
+  std::vector<int32_t> row_zero(m, 3), col_sum(n, 7);
+  clipembed::kernels::AlignedBuffer<int8_t> packed(clipembed::kernels::packed_s8_size(n, k));
+  for (int64_t t = 0; t < clipembed::kernels::panel_count(n); ++t) {
+    clipembed::kernels::pack_s8_panel(w.data() + t * 16 * k, std::min<int64_t>(16, n - t * 16), k,
+                                      packed.data() + t * 16 * kp);
+  }
+  const clipembed::kernels::QuantizedEpilogue e{row_scale.data(), row_zero.data(), col_scale.data(),
+                                                col_sum.data()};
+  for (auto _ : state) {
+    clipembed::kernels::gemm_s8(isa, m, n, k, a.data(), kp, packed.data(), 0,
+                                clipembed::kernels::panel_count(n), c.data(), n, e);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GOP/s"] =
+      benchmark::Counter(2.0 * m * n * k * state.iterations() / 1e9, benchmark::Counter::kIsRate);
+}
+
+void Shapes(benchmark::internal::Benchmark* b) {
+  for (int isa : {1, 2}) {
+    for (auto shape : {std::vector<int64_t>{400, 768, 768},
+                       {400, 3072, 768},
+                       {400, 768, 3072},
+                       {50, 768, 768},
+                       {50, 3072, 768}}) {
+      b->Args({isa, shape[0], shape[1], shape[2]});
+    }
+  }
+}
+
+BENCHMARK(BM_GemmF32)->Apply(Shapes)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_GemmS8)->Apply(Shapes)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();

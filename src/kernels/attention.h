@@ -1,0 +1,40 @@
+// Internal kernel: scaled dot-product attention of one head of one item, defined as one sequence
+// of IEEE operations that every path (scalar, AVX2, AVX-512) follows exactly:
+//   score_j = scale * dot(q_i, k_j)        dot: one fma chain over the head's dimensions, in order
+//   m = max_j score_j; e_j = exp(score_j - m)      (math_scalar.h's exp)
+//   sum = e summed in 16 lanes (lane l takes j = l, l + 16, ... in order), then lanes l and
+//         l + 8, l + 4, l + 2, l + 1 added pairwise
+//   out_i = sum_j (e_j * (1 / sum)) v_j    one fma chain over j, in order, per dimension
+// With a causal mask row i attends to j <= i. A row's result depends on its item alone.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/isa.h"
+
+namespace clipembed::kernels {
+
+// Keys are processed 16 at a time; scratch holds the item's keys transposed and one row of scores.
+constexpr int64_t kAttentionLanes = 16;
+inline int64_t attention_scratch_floats(int64_t n, int64_t head_dim) {
+  const int64_t padded = (n + kAttentionLanes - 1) / kAttentionLanes * kAttentionLanes;
+  return padded * (head_dim + 1);
+}
+
+// q, k, v: the head's first column in the item's first row, rows `ld` floats apart; out likewise
+// with `out_ld`. n rows; scratch: attention_scratch_floats(n, head_dim) floats.
+void attention_head(Isa isa, int64_t n, int64_t head_dim, const float* q, const float* k,
+                    const float* v, int64_t ld, bool causal, float* out, int64_t out_ld,
+                    float* scratch);
+
+void attention_head_scalar(int64_t n, int64_t head_dim, const float* q, const float* k,
+                           const float* v, int64_t ld, bool causal, float* out, int64_t out_ld,
+                           float* scratch);
+void attention_head_avx2(int64_t n, int64_t head_dim, const float* q, const float* k,
+                         const float* v, int64_t ld, bool causal, float* out, int64_t out_ld,
+                         float* scratch);
+void attention_head_avx512(int64_t n, int64_t head_dim, const float* q, const float* k,
+                           const float* v, int64_t ld, bool causal, float* out, int64_t out_ld,
+                           float* scratch);
+
+}  // namespace clipembed::kernels

@@ -1,0 +1,197 @@
+// ClipModel: loading, and the image half (the text half is in clip_model_text.cc).
+#include <algorithm>
+#include <cmath>
+#include <optional>
+
+#include "clipembed/error.h"
+#include "clipembed/model.h"
+#include "clipembed/runtime.h"
+#include "image/image_loader.h"
+#include "model/clip_model_state.h"
+#include "model/safetensors.h"
+
+namespace clipembed {
+namespace {
+
+// Images per forward pass inside embed_images(): bounds activation memory for long lists while
+// keeping the matrix products large.
+constexpr size_t kMaxForwardBatch = 16;
+
+// transformers' logit_scale_init_value, for checkpoints without the tensor (a single tower).
+constexpr float kInitialLogitScale = 2.6592f;
+
+}  // namespace
+
+void normalize_embedding(std::span<float> v) {
+  double sum = 0.0;
+  for (float x : v) sum += static_cast<double>(x) * x;
+  if (sum <= 0.0) return;
+  const float inv = static_cast<float>(1.0 / std::sqrt(sum));
+  for (float& x : v) x *= inv;
+}
+
+Workspace::Workspace() : buffers_(std::make_unique<Buffers>()) {}
+Workspace::~Workspace() = default;
+Workspace::Workspace(Workspace&&) noexcept = default;
+Workspace& Workspace::operator=(Workspace&&) noexcept = default;
+
+Workspace::Buffers& workspace_buffers(Workspace& workspace) { return *workspace.buffers_; }
+
+Workspace::Buffers& buffers_of(Workspace* workspace, std::optional<Workspace>& own) {
+  return workspace_buffers(workspace != nullptr ? *workspace : own.emplace());
+}
+
+ClipModel::ClipModel(std::unique_ptr<State> state) : state_(std::move(state)) {}
+ClipModel::~ClipModel() = default;
+
+std::shared_ptr<const ClipModel> ClipModel::load(const std::string& directory,
+                                                 const LoadOptions& options) {
+  return load(ModelConfig::read(directory), options);
+}
+
+std::shared_ptr<const ClipModel> ClipModel::load(const ModelConfig& config,
+                                                 const LoadOptions& options) {
+  auto state = std::make_unique<State>();
+  state->config = config;
+  state->options = options;
+  state->weights = std::make_unique<model::WeightFile>(
+      std::make_unique<model::SafetensorsFile>(config.directory + "/model.safetensors"));
+  model::WeightFile& weights = *state->weights;
+  Runtime& runtime = shared_runtime();
+  if (config.vision && options.vision) {
+    state->weights_dtype = weights.stored_dtype("vision_model.embeddings.class_embedding");
+    state->vision = std::make_unique<model::VisionTransformer>(
+        runtime, weights, *state->config.vision, options.precision);
+  }
+  if (!config.text) {
+    state->text_missing = "model '" + config.directory + "' has no text tower";
+  } else if (!options.text) {
+    state->text_missing = "the text tower of '" + config.directory + "' was not loaded";
+    state->text_missing_code = ErrorCode::kInvalidArgument;
+  } else if (!config.text_unavailable.empty()) {
+    state->text_missing = config.text_unavailable;
+    state->text_missing_code = ErrorCode::kModelInvalid;
+  } else {
+    state->tokenizer = text::Tokenizer::load(config.directory);
+    if (state->tokenizer->vocabulary_size() > config.text->vocab_size) {
+      throw Error(ErrorCode::kModelInvalid,
+                  config.directory + ": the tokenizer has " +
+                      std::to_string(state->tokenizer->vocabulary_size()) +
+                      " tokens but the text tower's vocabulary " +
+                      std::to_string(config.text->vocab_size));
+    }
+    if (state->weights_dtype.empty()) {
+      state->weights_dtype = weights.stored_dtype("text_model.embeddings.token_embedding.weight");
+    }
+    state->text =
+        std::make_unique<model::TextTransformer>(runtime, weights, *config.text, options.precision);
+  }
+  state->logit_scale =
+      std::exp(weights.has("logit_scale") ? *weights.bind("logit_scale", {}) : kInitialLogitScale);
+  return std::shared_ptr<const ClipModel>(new ClipModel(std::move(state)));
+}
+
+int ClipModel::dimension() const { return state_->config.dimension(); }
+bool ClipModel::has_vision() const { return state_->vision != nullptr; }
+bool ClipModel::has_text() const { return state_->text != nullptr; }
+const ModelConfig& ClipModel::config() const { return state_->config; }
+const std::string& ClipModel::directory() const { return state_->config.directory; }
+const std::string& ClipModel::weights_dtype() const { return state_->weights_dtype; }
+Precision ClipModel::precision() const { return state_->options.precision; }
+const InputLimits& ClipModel::input_limits() const { return state_->options.input; }
+float ClipModel::logit_scale() const { return state_->logit_scale; }
+
+const VisionConfig& ClipModel::vision_config() const {
+  if (!has_vision()) {
+    throw Error(ErrorCode::kUnsupportedModality,
+                "model '" + directory() + "' has no vision tower loaded");
+  }
+  return *state_->config.vision;
+}
+
+const PreprocessConfig& ClipModel::preprocess_config() const {
+  vision_config();
+  return *state_->config.preprocess;
+}
+
+Image ClipModel::preprocess(const Image& image) const {
+  return resize_and_crop(image, preprocess_config());
+}
+
+void ClipModel::forward(const float* pixel_values, int64_t count, float* out,
+                        const EmbedOptions& options, Workspace* workspace) const {
+  vision_config();
+  Runtime& runtime = shared_runtime();
+  std::optional<Workspace> own;
+  Workspace::Buffers& buffers = buffers_of(workspace, own);
+  auto run = [&] {
+    state_->vision->forward(runtime, pixel_values, count, out, buffers.vision);
+    if (options.normalize) {
+      const auto dim = static_cast<size_t>(dimension());
+      for (int64_t i = 0; i < count; ++i) normalize_embedding({out + i * dim, dim});
+    }
+  };
+  // One task for the whole pass: its inner parallel_for calls then split work without a
+  // round-trip from outside the runtime per operation.
+  if (runtime.in_runtime_thread()) {
+    run();
+  } else {
+    runtime.submit(run).get();
+  }
+}
+
+void ClipModel::embed_crops(std::span<const Image* const> crops, float* out,
+                            const EmbedOptions& options, Workspace* workspace) const {
+  if (crops.empty()) return;
+  std::optional<Workspace> own;
+  if (workspace == nullptr) workspace = &own.emplace();
+  const PreprocessConfig& pre = preprocess_config();
+  const auto per_image = int64_t{3} * pre.output_height() * pre.output_width();
+  const auto count = static_cast<int64_t>(crops.size());
+  float* pixels = model::sized(buffers_of(workspace, own).pixels, per_image * count);
+  for (int64_t i = 0; i < count; ++i) {
+    to_pixel_values(*crops[static_cast<size_t>(i)], pre, pixels + i * per_image);
+  }
+  forward(pixels, count, out, options, workspace);
+}
+
+std::vector<Embedding> ClipModel::embed_images(std::span<const ImageInput> inputs,
+                                               const EmbedOptions& options) const {
+  vision_config();
+  const auto dim = static_cast<size_t>(dimension());
+  std::vector<Embedding> result;
+  result.reserve(inputs.size());
+  Workspace workspace;
+  for (size_t start = 0; start < inputs.size(); start += kMaxForwardBatch) {
+    const size_t count = std::min(kMaxForwardBatch, inputs.size() - start);
+    std::vector<Image> crops(count);
+    shared_runtime().parallel_for(0, static_cast<int64_t>(count), [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const ImageInput& input = inputs[start + static_cast<size_t>(i)];
+        try {
+          crops[static_cast<size_t>(i)] =
+              preprocess(image::load_image(input, state_->options.input));
+        } catch (const Error& err) {
+          if (inputs.size() == 1) throw;
+          throw Error(err.code(), "input " + std::to_string(start + static_cast<size_t>(i)) + ": " +
+                                      err.what());
+        }
+      }
+    });
+    std::vector<const Image*> batch(count);
+    for (size_t i = 0; i < count; ++i) batch[i] = &crops[i];
+    std::vector<float> out(count * dim);
+    embed_crops(batch, out.data(), options, &workspace);
+    for (size_t i = 0; i < count; ++i) {
+      result.emplace_back(out.begin() + static_cast<std::ptrdiff_t>(i * dim),
+                          out.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim));
+    }
+  }
+  return result;
+}
+
+Embedding ClipModel::embed_image(const ImageInput& input, const EmbedOptions& options) const {
+  return std::move(embed_images(std::span<const ImageInput>(&input, 1), options).front());
+}
+
+}  // namespace clipembed

@@ -1,0 +1,108 @@
+// ClipModel: the text half (tokenizing, text embeddings, zero-shot label scores).
+#include <algorithm>
+#include <cmath>
+#include <optional>
+
+#include "clipembed/error.h"
+#include "clipembed/model.h"
+#include "clipembed/runtime.h"
+#include "model/clip_model_state.h"
+
+namespace clipembed {
+namespace {
+
+// Texts per forward pass inside embed_texts(): a text is at most 77 rows, so this keeps the
+// products large and the activations small.
+constexpr size_t kMaxTextBatch = 64;
+
+}  // namespace
+
+std::vector<int32_t> ClipModel::tokenize(std::string_view text) const {
+  if (!has_text()) throw Error(state_->text_missing_code, state_->text_missing);
+  return state_->tokenizer->encode(
+      text, static_cast<size_t>(state_->config.text->max_position_embeddings));
+}
+
+void ClipModel::embed_token_ids(std::span<const std::vector<int32_t>> ids, float* out,
+                                const EmbedOptions& options, Workspace* workspace) const {
+  if (!has_text()) throw Error(state_->text_missing_code, state_->text_missing);
+  if (ids.empty()) return;
+  Runtime& runtime = shared_runtime();
+  std::optional<Workspace> own;
+  Workspace::Buffers& buffers = buffers_of(workspace, own);
+  auto run = [&] {
+    state_->text->forward(runtime, ids, out, buffers.text);
+    if (options.normalize) {
+      const auto dim = static_cast<size_t>(dimension());
+      for (size_t i = 0; i < ids.size(); ++i) normalize_embedding({out + i * dim, dim});
+    }
+  };
+  if (runtime.in_runtime_thread()) {
+    run();
+  } else {
+    runtime.submit(run).get();
+  }
+}
+
+std::vector<Embedding> ClipModel::embed_texts(std::span<const std::string> texts,
+                                              const EmbedOptions& options) const {
+  const auto dim = static_cast<size_t>(dimension());
+  std::vector<Embedding> result;
+  result.reserve(texts.size());
+  Workspace workspace;
+  for (size_t start = 0; start < texts.size(); start += kMaxTextBatch) {
+    const size_t count = std::min(kMaxTextBatch, texts.size() - start);
+    std::vector<std::vector<int32_t>> ids(count);
+    for (size_t i = 0; i < count; ++i) {
+      try {
+        ids[i] = tokenize(texts[start + i]);
+      } catch (const Error& e) {
+        if (texts.size() == 1) throw;
+        throw Error(e.code(), "text " + std::to_string(start + i) + ": " + e.what());
+      }
+    }
+    std::vector<float> out(count * dim);
+    embed_token_ids(ids, out.data(), options, &workspace);
+    for (size_t i = 0; i < count; ++i) {
+      result.emplace_back(out.begin() + static_cast<std::ptrdiff_t>(i * dim),
+                          out.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim));
+    }
+  }
+  return result;
+}
+
+Embedding ClipModel::embed_text(std::string_view text, const EmbedOptions& options) const {
+  const std::string owned(text);
+  return std::move(embed_texts(std::span<const std::string>(&owned, 1), options).front());
+}
+
+std::vector<float> ClipModel::label_probabilities(
+    std::span<const float> image_embedding, std::span<const Embedding> label_embeddings) const {
+  auto norm = [](std::span<const float> v) {
+    double s = 0;
+    for (float x : v) s += double{x} * x;
+    return std::sqrt(s);
+  };
+  const double image_norm = norm(image_embedding);
+  std::vector<double> logits(label_embeddings.size());
+  for (size_t j = 0; j < label_embeddings.size(); ++j) {
+    const Embedding& label = label_embeddings[j];
+    if (label.size() != image_embedding.size()) {
+      throw Error(ErrorCode::kInvalidArgument, "label and image embeddings differ in dimension");
+    }
+    double dot = 0;
+    for (size_t k = 0; k < label.size(); ++k) dot += double{image_embedding[k]} * label[k];
+    const double denominator = image_norm * norm(label);
+    logits[j] = state_->logit_scale * (denominator > 0 ? dot / denominator : 0.0);
+  }
+  const double max = logits.empty() ? 0 : *std::max_element(logits.begin(), logits.end());
+  double sum = 0;
+  for (double& l : logits) sum += (l = std::exp(l - max));
+  std::vector<float> probabilities(logits.size());
+  for (size_t j = 0; j < logits.size(); ++j) {
+    probabilities[j] = static_cast<float>(logits[j] / sum);
+  }
+  return probabilities;
+}
+
+}  // namespace clipembed

@@ -1,0 +1,113 @@
+// Dense layers in both precisions: the packed product with its epilogue, stacked parts, and
+// results that do not depend on how the runtime splits the work.
+#include "ops/dense.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <random>
+
+namespace clipembed::ops {
+namespace {
+
+std::vector<float> random_floats(size_t count, uint32_t seed, float spread) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, spread);
+  std::vector<float> v(count);
+  for (float& f : v) f = dist(rng);
+  return v;
+}
+
+struct Layer {
+  std::vector<float> w, b;
+  LinearWeights weights() const {
+    return {w.data(), b.data(), static_cast<int64_t>(w.size() / b.size()),
+            static_cast<int64_t>(b.size())};
+  }
+};
+
+Layer random_layer(int64_t out, int64_t in, uint32_t seed) {
+  return {random_floats(static_cast<size_t>(out * in), seed, 1.0f / std::sqrt(float(in))),
+          random_floats(static_cast<size_t>(out), seed + 1, 0.1f)};
+}
+
+// y = x W^T + b over the stacked layers, in double.
+std::vector<double> reference(const std::vector<float>& x, int64_t m,
+                              const std::vector<const Layer*>& layers) {
+  std::vector<double> y;
+  const int64_t in = layers.front()->weights().in;
+  for (int64_t i = 0; i < m; ++i) {
+    for (const Layer* l : layers) {
+      const int64_t out = static_cast<int64_t>(l->b.size());
+      for (int64_t j = 0; j < out; ++j) {
+        double sum = l->b[j];
+        for (int64_t p = 0; p < in; ++p) sum += double{x[i * in + p]} * l->w[j * in + p];
+        y.push_back(sum);
+      }
+    }
+  }
+  return y;
+}
+
+TEST(DenseTest, StackedFloat32AndInt8ProductsMatchTheReference) {
+  Runtime runtime(RuntimeOptions{.threads = 3});
+  const int64_t m = 11, in = 96;
+  const Layer q = random_layer(40, in, 1), k = random_layer(40, in, 3), v = random_layer(24, in, 5);
+  const std::array<LinearWeights, 3> parts{q.weights(), k.weights(), v.weights()};
+  const std::vector<float> x = random_floats(static_cast<size_t>(m * in), 7, 1.0f);
+  const std::vector<double> expected = reference(x, m, {&q, &k, &v});
+  for (const bool int8 : {false, true}) {
+    const Dense dense = int8 ? Dense::int8(runtime, parts) : Dense::float32(runtime, parts);
+    EXPECT_EQ(dense.out(), 104);
+    DenseScratch scratch;
+    std::vector<float> y(static_cast<size_t>(m * 104));
+    dense.apply(runtime, x.data(), m, y.data(), {}, scratch);
+    double max_error = 0;
+    for (size_t i = 0; i < y.size(); ++i)
+      max_error = std::max(max_error, std::abs(y[i] - expected[i]));
+    EXPECT_LT(max_error, int8 ? 0.05 : 1e-5) << (int8 ? "int8" : "float32");
+  }
+}
+
+TEST(DenseTest, ResidualAddAndActivationAreFusedIntoTheStore) {
+  Runtime runtime(RuntimeOptions{.threads = 2});
+  const int64_t m = 5, in = 33;
+  const Layer l = random_layer(50, in, 9);
+  const std::vector<float> x = random_floats(static_cast<size_t>(m * in), 10, 1.0f);
+  const std::vector<double> product = reference(x, m, {&l});
+  const Dense dense = Dense::float32(runtime, {std::array{l.weights()}});
+  DenseScratch scratch;
+  std::vector<float> residual = random_floats(static_cast<size_t>(m * 50), 11, 1.0f), y = residual;
+  dense.apply(runtime, x.data(), m, y.data(), {.act = Activation::kNone, .accumulate = true},
+              scratch);
+  for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], residual[i] + product[i], 1e-5);
+  dense.apply(runtime, x.data(), m, y.data(), {.act = Activation::kQuickGelu, .accumulate = false},
+              scratch);
+  for (size_t i = 0; i < y.size(); ++i) {
+    ASSERT_NEAR(y[i], product[i] / (1 + std::exp(-1.702 * product[i])), 1e-5);
+  }
+}
+
+// However many threads split the panels, the bits are the same.
+TEST(DenseTest, ThreadCountDoesNotChangeTheBits) {
+  const int64_t m = 9, in = 70;
+  const Layer l = random_layer(200, in, 12);
+  const std::vector<float> x = random_floats(static_cast<size_t>(m * in), 13, 1.0f);
+  std::vector<std::vector<float>> results;
+  for (int threads : {1, 2, 5}) {
+    Runtime runtime(RuntimeOptions{.threads = threads});
+    for (const bool int8 : {false, true}) {
+      const Dense dense = int8 ? Dense::int8(runtime, {std::array{l.weights()}})
+                               : Dense::float32(runtime, {std::array{l.weights()}});
+      DenseScratch scratch;
+      std::vector<float> y(static_cast<size_t>(m * 200));
+      dense.apply(runtime, x.data(), m, y.data(), {}, scratch);
+      results.push_back(y);
+    }
+  }
+  for (size_t r = 2; r < results.size(); ++r) EXPECT_EQ(results[r], results[r % 2]) << r;
+}
+
+}  // namespace
+}  // namespace clipembed::ops
