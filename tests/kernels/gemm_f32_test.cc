@@ -9,6 +9,7 @@
 #include "kernels/aligned_buffer.h"
 #include "kernels/kernel_test_support.h"
 #include "kernels/math_scalar.h"
+#include "kernels/scalar_reference.h"
 
 namespace clipembed::kernels {
 namespace {
@@ -69,6 +70,32 @@ TEST(GemmF32Test, EverySimdPathEqualsTheScalarReferenceBitForBit) {
   }
   if (testing::simd_paths().empty()) GTEST_SKIP() << "this CPU has no SIMD path";
   EXPECT_GT(checked, 0);
+}
+
+// The scalar reference is compiled twice (portably, and with hardware FMA where the CPU has it):
+// both give the same bits, for the products and for attention.
+TEST(GemmF32Test, PortableAndFmaBuildsOfTheReferenceAgree) {
+  if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "this CPU has no FMA";
+  const Problem p(13, 40, 77, 17);
+  for (const Epilogue& e : {Epilogue{p.bias.data(), Activation::kGelu, false},
+                            Epilogue{p.bias.data(), Activation::kNone, true}}) {
+    std::vector<float> portable = p.y0, fma = p.y0;
+    gemm_f32_scalar_portable(p.m, p.n, p.k, p.a.data(), p.k, p.packed.data(), 0,
+                             panel_count(p.n), portable.data(), p.n, e);
+    gemm_f32_scalar_fma(p.m, p.n, p.k, p.a.data(), p.k, p.packed.data(), 0, panel_count(p.n),
+                        fma.data(), p.n, e);
+    EXPECT_TRUE(same_bits(portable, fma));
+  }
+  const int64_t n = 19, hd = 12;
+  const std::vector<float> qkv = random_floats(n * 3 * hd, 23, 1.5f);
+  for (bool causal : {false, true}) {
+    std::vector<float> portable(n * hd), fma(n * hd), scratch(attention_scratch_floats(n, hd));
+    attention_head_scalar_portable(n, hd, qkv.data(), qkv.data() + hd, qkv.data() + 2 * hd,
+                                   3 * hd, causal, portable.data(), hd, scratch.data());
+    attention_head_scalar_fma(n, hd, qkv.data(), qkv.data() + hd, qkv.data() + 2 * hd, 3 * hd,
+                              causal, fma.data(), hd, scratch.data());
+    EXPECT_TRUE(same_bits(portable, fma));
+  }
 }
 
 // Each element is one fma chain over k: its value is the same whatever M is and wherever the row
