@@ -1,18 +1,24 @@
-// clipembed/embedder.h: the image-embedding capability, as an interface other backends can
-// implement. It speaks the model's vocabulary (model.h): embed_image, embed_images, dimension.
+// clipembed/embedder.h: the embedding capability (images and texts), as an interface other
+// backends can implement. It speaks the model's vocabulary (model.h): embed_image, embed_images,
+// embed_text, embed_texts, dimension.
 //
-//   std::shared_ptr<clipembed::ImageEmbedder> e = pool.embedder("openai/clip-vit-base-patch32");
+//   std::shared_ptr<clipembed::Embedder> e = pool.embedder("openai/clip-vit-base-patch32");
 //   clipembed::Embedding v = e->embed_image("cat.jpg", {.normalize = true});   // blocks; throws
 //   std::future<clipembed::Embedding> f = e->embed_image_async(ImageInput::url(url));
 //   auto results = e->embed_images({"a.jpg", "broken.jpg"});   // one result per input
+//   clipembed::Embedding t = e->embed_text("a photo of a cat", {.normalize = true});
 //
 // Threading rule: every method may be called from any thread, concurrently. Asynchronous forms
 // complete on the shared runtime; their errors arrive as clipembed::Error from future::get().
 // Synchronous forms are safe on a runtime thread too: they help run queued work while waiting.
 #pragma once
 
+#include <functional>
 #include <future>
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "clipembed/error.h"
@@ -21,6 +27,24 @@
 
 namespace clipembed {
 
+// A handle that cancels the requests it is given to, all at once: those still waiting (in the
+// queue, decoding, or downloading a URL) fail with kCancelled and their downloads stop. A server
+// gives one to every input of an HTTP request and cancels it when the request fails on one
+// input, passes its deadline or loses its client. Thread-safe.
+class Cancellation {
+ public:
+  void cancel();
+  bool cancelled() const;
+  // Runs `hook` when cancel() is called (at once if it already was). Hooks must be quick and must
+  // not block; they run on the thread that cancels.
+  void on_cancel(std::function<void()> hook);
+
+ private:
+  mutable std::mutex mutex_;
+  bool cancelled_ = false;
+  std::vector<std::function<void()>> hooks_;
+};
+
 // The outcome for one input of a batch: an embedding, or the error for that input alone.
 struct EmbeddingResult {
   Embedding embedding;
@@ -28,24 +52,45 @@ struct EmbeddingResult {
   bool ok() const { return !error.has_value(); }
 };
 
-class ImageEmbedder {
+// Called exactly once with the vector or the error (one of them null), on a runtime thread, the
+// URL fetcher's thread, or at once on the calling thread for a request refused outright.
+using EmbeddingCallback = std::function<void(Embedding* embedding, const Error* error)>;
+
+class Embedder {
  public:
-  virtual ~ImageEmbedder() = default;
+  virtual ~Embedder() = default;
 
   // The embedding dimension, from the model's config (no weights are loaded for it). Throws
   // Error(kModelInvalid) when the model cannot be found or its config is invalid.
   virtual int dimension() const = 0;
 
-  virtual std::future<Embedding> embed_image_async(const ImageInput& input,
-                                                   const EmbedOptions& options = {}) = 0;
+  // The primitives: queue one image or text; `done` receives the result. With `cancellation`,
+  // the request gives up (kCancelled) as soon as it is cancelled. Texts need a model with a text
+  // tower (else kUnsupportedModality, or kModelInvalid naming missing tokenizer files); invalid
+  // UTF-8 fails with kInvalidText.
+  virtual void submit_image(const ImageInput& input, const EmbedOptions& options,
+                            EmbeddingCallback done,
+                            std::shared_ptr<Cancellation> cancellation = nullptr) = 0;
+  virtual void submit_text(std::string text, const EmbedOptions& options, EmbeddingCallback done,
+                           std::shared_ptr<Cancellation> cancellation = nullptr) = 0;
+
+  // Futures over the primitives; errors arrive as clipembed::Error from future::get().
+  std::future<Embedding> embed_image_async(const ImageInput& input,
+                                           const EmbedOptions& options = {});
+  std::future<Embedding> embed_text_async(std::string text, const EmbedOptions& options = {});
   // One result per input, in order; a bad input fails alone.
-  virtual std::future<std::vector<EmbeddingResult>> embed_images_async(
-      const std::vector<ImageInput>& inputs, const EmbedOptions& options = {}) = 0;
+  std::future<std::vector<EmbeddingResult>> embed_images_async(
+      const std::vector<ImageInput>& inputs, const EmbedOptions& options = {});
+  std::future<std::vector<EmbeddingResult>> embed_texts_async(const std::vector<std::string>& texts,
+                                                              const EmbedOptions& options = {});
 
   // Synchronous forms: the asynchronous ones, awaited (see the threading rule above).
   Embedding embed_image(const ImageInput& input, const EmbedOptions& options = {});
   std::vector<EmbeddingResult> embed_images(const std::vector<ImageInput>& inputs,
                                             const EmbedOptions& options = {});
+  Embedding embed_text(std::string text, const EmbedOptions& options = {});
+  std::vector<EmbeddingResult> embed_texts(const std::vector<std::string>& texts,
+                                           const EmbedOptions& options = {});
 };
 
 }  // namespace clipembed

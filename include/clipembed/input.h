@@ -40,6 +40,8 @@ struct InputLimits {
   DecodeOptions decode;                 // Pixel limit of a decoded image.
   UrlLimits url;                        // Downloads of URL inputs.
   size_t max_base64_bytes = 32u << 20;  // Decoded size of a base64 input.
+  // Size of an image file, refused before reading (a huge or sparse file costs nothing).
+  uint64_t max_file_bytes = uint64_t{256} << 20;
 };
 
 // One image to embed. Cheap to copy: encoded bytes and pixels are shared, never copied.

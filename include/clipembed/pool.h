@@ -35,7 +35,15 @@ struct PoolOptions {
   int max_workers_per_model = 4;
   int max_batch_size = 8;
   std::chrono::microseconds max_batch_wait{2000};
-  size_t max_queued_requests = 256;  // Per model, counting requests being decoded.
+  // Per model: requests admitted and not yet answered, counting those being downloaded (from
+  // the moment they are accepted) and decoded. A full queue answers kOverloaded at once.
+  size_t max_queued_requests = 256;
+  // URL inputs downloaded at once (across models); the others wait their turn in the queue.
+  int max_url_downloads = 16;
+  // Bytes all decodes in flight may hold for their pixels, reserved from each image's header
+  // before it is allocated (0: a quarter of the memory budget). An image that does not fit now
+  // is refused with kOverloaded (retry later), never allocated.
+  uint64_t max_decode_bytes = 0;
   std::chrono::milliseconds request_deadline{30000};
   std::chrono::milliseconds idle_worker_timeout{10000};
   std::chrono::milliseconds idle_model_timeout{300000};
@@ -54,6 +62,16 @@ struct PoolOptions {
   std::map<std::string, std::string> model_directories;
 };
 
+// Durations as a histogram: counts per bucket (upper bounds kBounds, then +Inf), sum and count.
+struct DurationHistogram {
+  static constexpr double kBounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                       0.25,  0.5,    1,     2.5,  5,     10,   30};
+  std::vector<uint64_t> counts = std::vector<uint64_t>(std::size(kBounds) + 1);
+  double sum = 0;
+  uint64_t count = 0;
+  void add(double seconds);
+};
+
 // What the pool knows about a model it has seen.
 struct ModelStats {
   bool loaded = false;
@@ -62,10 +80,23 @@ struct ModelStats {
   size_t queued = 0;
   uint64_t batches = 0;
   uint64_t images = 0;
+  uint64_t texts = 0;
   uint64_t loads = 0;
   // batch_sizes[n]: forward passes that ran n images (index 0 unused).
   std::vector<uint64_t> batch_sizes;
   double last_load_seconds = 0;  // Wall time of the latest successful load.
+  DurationHistogram queue_wait;  // Admission to the start of the request's forward pass.
+  DurationHistogram forward;     // Each forward pass (batch).
+  // How long work has waited without the model making progress (a batch finishing, an input
+  // decoded): 0 when nothing waits. A healthy model keeps it near its batch time.
+  double stalled_seconds = 0;
+};
+
+// What the pool as a whole is doing.
+struct PoolStats {
+  size_t url_downloads = 0;          // URL inputs being downloaded now.
+  size_t url_downloads_waiting = 0;  // Admitted URL inputs waiting for a download slot.
+  uint64_t decode_bytes = 0;         // Reserved by decodes in flight.
 };
 
 class ModelPool {
@@ -77,21 +108,23 @@ class ModelPool {
 
   // The embedder for a key (see PoolOptions::model_directories). The model loads
   // on its first request; a failed load fails the waiting requests and is retried by the next.
-  std::shared_ptr<ImageEmbedder> embedder(const std::string& key);
+  std::shared_ptr<Embedder> embedder(const std::string& key);
 
   // Loads the model of `key` now (if it is not loaded) and returns its embedder; throws the load
   // error (e.g. kModelInvalid naming the missing file and how to download it, kMemoryExhausted).
-  std::shared_ptr<ImageEmbedder> load(const std::string& key);
+  std::shared_ptr<Embedder> load(const std::string& key);
 
   // Stops intake (new requests fail with kCancelled), completes queued requests with kCancelled,
   // waits for running batches, and returns. Idempotent.
   void shutdown();
 
   ModelStats stats(const std::string& key) const;
+  PoolStats pool_stats() const;
   const PoolOptions& options() const;
 
+  struct Impl;  // The pool's state, shared with its embedders (defined inside the library).
+
  private:
-  struct Impl;
   std::shared_ptr<Impl> impl_;
 };
 

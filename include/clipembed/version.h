@@ -11,5 +11,8 @@ namespace clipembed {
 const char* version();
 // The git commit the library was built from (short hash), or "unknown".
 const char* build_commit();
+// The instruction set the kernels use on this CPU: "avx512", "avx2" or "scalar" (the best the CPU
+// has, or the one CLIPEMBED_ISA forces).
+const char* kernel_isa();
 
 }  // namespace clipembed

@@ -10,10 +10,12 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "cli/pipeline_bench.h"
+#include "cli/text_bench.h"
 #include "clipembed/error.h"
 #include "clipembed/hub.h"
 #include "clipembed/model.h"
 #include "clipembed/runtime.h"
+#include "clipembed/version.h"
 
 namespace clipembed::cli {
 namespace {
@@ -74,9 +76,15 @@ int run_bench(const BenchArgs& a) {
                      static_cast<size_t>(a.batch_size), a.rounds);
       return kExitOk;
     }
-    std::printf("model %s, %s, %d threads, loaded in %.3f s; synthetic input, %.1f s per batch\n",
+    std::printf("model %s, %s, %d threads, %s, loaded in %.3f s; %.1f s per measurement\n",
                 ref.c_str(), precision_name(precision), shared_runtime().num_threads(),
-                load_seconds, seconds);
+                (std::string("kernels ") + kernel_isa()).c_str(), load_seconds, seconds);
+    if (model->has_text()) {
+      std::printf("text tower (captions of 5 to 20 words):\n");
+      bench_texts(*model, seconds, a.rounds);
+    }
+    if (!model->has_vision()) return kExitOk;
+    std::printf("vision tower (synthetic images):\n");
     std::printf("%6s %10s %12s %12s\n", "batch", "images/s", "p50 ms/pass", "p99 ms/pass");
     int best_batch = 1;
     double best = 0;

@@ -25,6 +25,9 @@ CommandRun add_info_command(CLI::App& app);
 CommandRun add_bench_command(CLI::App& app);
 CommandRun add_download_command(CLI::App& app);
 CommandRun add_serve_command(CLI::App& app);
+CommandRun add_tokenize_command(CLI::App& app);
+CommandRun add_embed_text_command(CLI::App& app);
+CommandRun add_classify_command(CLI::App& app);
 
 // Parses the command line and runs the command it names; returns the exit code.
 int run_cli(int argc, char** argv);

@@ -30,7 +30,7 @@ struct EmbedArgs {
   int threads = 0;
   Precision precision = Precision::kF32;
   InputOptions input_options;
-  UrlLimits url;
+  InputLimits input;
   std::string output_path, output_format;
   std::vector<std::string> arguments;
 };
@@ -46,8 +46,9 @@ int run_embed(const EmbedArgs& a) {
   std::unique_ptr<EmbedOutput> output;
   std::unordered_set<std::string> done;
   try {
-    model =
-        ClipModel::load(locate_model(a.model), LoadOptions{.input = {}, .precision = a.precision});
+    model = ClipModel::load(
+        locate_model(a.model),
+        LoadOptions{.input = {}, .precision = a.precision, .vision = true, .text = false});
     output = make_embed_output(a.output_path, a.output_format, model->dimension(),
                                a.resume ? &done : nullptr);
   } catch (const Error& e) {
@@ -86,11 +87,9 @@ int run_embed(const EmbedArgs& a) {
 #endif
     progress.update(processed, failed);
   };
-  InputLimits limits;
-  limits.url = a.url;
   try {
     run_pipeline(*model, next,
-                 {.batch_size = a.batch_size, .normalize = a.normalize, .limits = limits}, emit,
+                 {.batch_size = a.batch_size, .normalize = a.normalize, .limits = a.input}, emit,
                  batch_done);
   } catch (const Error& e) {
     return report_error("embed", e);
@@ -126,7 +125,7 @@ CommandRun add_embed_command(CLI::App& app) {
   cmd->add_option("--format", args->output_format,
                   "output format (default: from the --output extension)")
       ->check(CLI::IsMember({"jsonl", "npy"}));
-  add_url_options(*cmd, args->url);
+  add_input_options(*cmd, args->input);
   return [args] { return run_embed(*args); };
 }
 

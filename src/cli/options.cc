@@ -38,7 +38,12 @@ void add_threads_option(CLI::App& command, int& threads) {
       ->check(CLI::Range(1, 1024));
 }
 
-void add_url_options(CLI::App& command, UrlLimits& limits) {
+void add_input_options(CLI::App& command, InputLimits& input) {
+  command
+      .add_option("--max-file-bytes", input.max_file_bytes,
+                  "larger image files are refused before reading (default 256 MiB)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 50));
+  UrlLimits& limits = input.url;
   command
       .add_option_function<int64_t>(
           "--url-timeout-ms",

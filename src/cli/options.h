@@ -20,8 +20,9 @@ void add_precision_option(CLI::App& command, Precision& precision);
 // --threads N: compute threads of the shared runtime (default: $CLIPEMBED_THREADS, else one per
 // core).
 void add_threads_option(CLI::App& command, int& threads);
-// --url-timeout-ms, --url-max-bytes and --allow-private-urls for URL inputs.
-void add_url_options(CLI::App& command, UrlLimits& limits);
+// --max-file-bytes for files, and --url-timeout-ms, --url-max-bytes and --allow-private-urls for
+// URL inputs.
+void add_input_options(CLI::App& command, InputLimits& limits);
 
 // Starts the shared runtime with --threads' value (0: the default).
 void start_runtime(int threads);

@@ -1,8 +1,11 @@
 #include "clipembed/version.h"
 
+#include "kernels/isa.h"
+
 namespace clipembed {
 
 const char* version() { return CLIPEMBED_VERSION; }
 const char* build_commit() { return CLIPEMBED_COMMIT; }
+const char* kernel_isa() { return kernels::isa_name(kernels::active_isa()); }
 
 }  // namespace clipembed

@@ -36,6 +36,14 @@ void check_dimensions(int64_t width, int64_t height, const DecodeOptions& option
                     std::to_string(height) + " pixels exceeds the limit of " +
                     std::to_string(options.max_pixels) + " pixels");
   }
+  const uint64_t bytes =
+      static_cast<uint64_t>(width) * static_cast<uint64_t>(height) * kDecodeBytesPerPixel;
+  if (options.reserve && !options.reserve(bytes)) {
+    throw Error(ErrorCode::kOverloaded,
+                std::string(format) + " image of " + std::to_string(width) + "x" +
+                    std::to_string(height) + " pixels needs " + std::to_string(bytes >> 20) +
+                    " MiB to decode, more than the decode memory free now; retry later");
+  }
 }
 
 Image make_rgb_image(int width, int height) {

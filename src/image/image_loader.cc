@@ -6,6 +6,7 @@
 #include "clipembed/runtime.h"
 #include "io/address_policy.h"
 #include "io/base64.h"
+#include "io/file.h"
 #include "io/url_fetcher.h"
 
 namespace clipembed {
@@ -75,9 +76,9 @@ io::UrlOptions url_options(const UrlLimits& limits) {
 
 }  // namespace
 
-void fetch_url(const std::string& url, const UrlLimits& limits,
-               std::function<void(std::vector<uint8_t>* body, const Error* error)> done) {
-  io::UrlFetcher::instance().fetch(url, url_options(limits), std::move(done));
+uint64_t fetch_url(const std::string& url, const UrlLimits& limits,
+                   std::function<void(std::vector<uint8_t>* body, const Error* error)> done) {
+  return io::UrlFetcher::instance().fetch(url, url_options(limits), std::move(done));
 }
 
 Image decode_downloaded(const std::string& url, std::span<const uint8_t> bytes,
@@ -89,10 +90,21 @@ Image decode_downloaded(const std::string& url, std::span<const uint8_t> bytes,
   }
 }
 
+// Decodes a file's bytes, naming the file in errors (as read_image_file() does).
+static Image decode_file_bytes(const std::string& path, const std::vector<uint8_t>& bytes,
+                               const InputLimits& limits) {
+  try {
+    return decode_image(bytes, limits.decode);
+  } catch (const Error& e) {
+    throw Error(e.code(), path + ": " + e.what());
+  }
+}
+
 Image load_image(const ImageInput& input, const InputLimits& limits) {
   switch (input.kind()) {
     case ImageInput::Kind::kFile:
-      return read_image_file(input.text(), limits.decode);
+      return decode_file_bytes(input.text(), io::read_file(input.text(), limits.max_file_bytes),
+                               limits);
     case ImageInput::Kind::kBase64:
       return decode_image(io::decode_base64(input.text(), limits.max_base64_bytes), limits.decode);
     case ImageInput::Kind::kBytes:

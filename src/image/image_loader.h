@@ -19,9 +19,10 @@ namespace clipembed::image {
 Image load_image(const ImageInput& input, const InputLimits& limits);
 
 // The asynchronous half of a URL input, for callers that must not wait (the pool): downloads on
-// the I/O thread and calls `done` there exactly once with the body or the error.
-void fetch_url(const std::string& url, const UrlLimits& limits,
-               std::function<void(std::vector<uint8_t>* body, const Error* error)> done);
+// the I/O thread and calls `done` there exactly once with the body or the error. Returns the
+// download's id (io::UrlFetcher::cancel stops it).
+uint64_t fetch_url(const std::string& url, const UrlLimits& limits,
+                   std::function<void(std::vector<uint8_t>* body, const Error* error)> done);
 
 // Decodes the bytes downloaded for a URL input, naming the URL in errors.
 Image decode_downloaded(const std::string& url, std::span<const uint8_t> bytes,

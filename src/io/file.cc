@@ -44,10 +44,17 @@ size_t regular_file_size(int fd, const std::string& path) {
 
 }  // namespace
 
-std::vector<uint8_t> read_file(const std::string& path) {
-  FdGuard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes) {
+  // O_NONBLOCK: opening a FIFO without a writer would otherwise wait forever; a regular file is
+  // read as usual, and anything else is refused below.
+  FdGuard fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0) throw_io("cannot open", path);
-  std::vector<uint8_t> out(regular_file_size(fd.get(), path));
+  const size_t size = regular_file_size(fd.get(), path);
+  if (size > max_bytes) {
+    throw Error(ErrorCode::kIo, path + " is " + std::to_string(size) +
+                                    " bytes, over the limit of " + std::to_string(max_bytes));
+  }
+  std::vector<uint8_t> out(size);
   size_t done = 0;
   while (done < out.size()) {
     ssize_t n = ::read(fd.get(), out.data() + done, out.size() - done);

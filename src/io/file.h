@@ -9,8 +9,9 @@
 
 namespace clipembed::io {
 
-// Reads a whole regular file. Throws kIo naming the path on any failure.
-std::vector<uint8_t> read_file(const std::string& path);
+// Reads a whole regular file of at most `max_bytes` (the size is checked before reading). A FIFO,
+// device or directory is refused at once, without blocking. Throws kIo naming the path.
+std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes = UINT64_MAX);
 
 // Writes bytes to a file, replacing it. Throws kIo on failure.
 void write_file(const std::string& path, std::span<const uint8_t> bytes);

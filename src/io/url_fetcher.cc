@@ -3,16 +3,20 @@
 #include <curl/curl.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
 
 namespace clipembed::io {
 namespace {
 
 struct Transfer {
+  uint64_t id = 0;
   std::string url;
   UrlOptions options;
   UrlFetcher::Done done;
@@ -87,14 +91,17 @@ ErrorCode classify_curl_result(int curl_code, long http_status, bool too_large) 
 
 struct UrlFetcher::Impl {
   CURLM* multi = nullptr;
-  std::mutex mutex;
+  mutable std::mutex mutex;
   std::deque<std::unique_ptr<Transfer>> incoming;
+  std::vector<uint64_t> cancelled;  // Ids to abort; guarded by mutex.
+  uint64_t next_id = 1;             // Guarded by mutex.
+  std::atomic<size_t> in_flight{0};
   bool stopping = false;
   std::thread thread;
-  std::set<CURL*> active;  // Easy handles in the multi handle; touched by the I/O thread only.
+  std::map<uint64_t, CURL*> active;  // Transfers in the multi handle; the I/O thread's only.
 
   void start(std::unique_ptr<Transfer> t);
-  void finish(CURL* easy, CURLcode result);
+  void finish(CURL* easy, CURLcode result, bool cancelled = false);
   void loop();
 };
 
@@ -124,14 +131,18 @@ void UrlFetcher::Impl::start(std::unique_ptr<Transfer> t) {
     curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_checked_socket);
     curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, t.get());
     curl_easy_setopt(easy, CURLOPT_PROXY, "");  // A proxy's address would be checked instead.
+    // The policy judges a connection when it opens: a connection from the shared cache may have
+    // been opened by a transfer without it.
+    curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
   }
   curl_multi_add_handle(multi, easy);
-  active.insert(easy);
+  active[t->id] = easy;
   // Owned by the easy handle (CURLOPT_PRIVATE) from here until finish() takes it back.
   static_cast<void>(t.release());
 }
 
-void UrlFetcher::Impl::finish(CURL* easy, CURLcode result) {
+void UrlFetcher::Impl::finish(CURL* easy, CURLcode result, bool cancelled_transfer) {
   Transfer* raw = nullptr;
   curl_easy_getinfo(easy, CURLINFO_PRIVATE, &raw);
   std::unique_ptr<Transfer> t(raw);
@@ -139,7 +150,13 @@ void UrlFetcher::Impl::finish(CURL* easy, CURLcode result) {
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
   curl_multi_remove_handle(multi, easy);
   curl_easy_cleanup(easy);
-  active.erase(easy);
+  active.erase(t->id);
+  --in_flight;
+  if (cancelled_transfer) {
+    const Error e(ErrorCode::kCancelled, t->url + ": download cancelled");
+    t->done(nullptr, &e);
+    return;
+  }
   const ErrorCode code =
       t->forbidden ? ErrorCode::kUrlForbidden : classify_curl_result(result, status, t->too_large);
   if (code == ErrorCode::kInternal) {
@@ -153,12 +170,18 @@ void UrlFetcher::Impl::finish(CURL* easy, CURLcode result) {
 void UrlFetcher::Impl::loop() {
   while (true) {
     std::deque<std::unique_ptr<Transfer>> fresh;
+    std::vector<uint64_t> to_cancel;
     {
       std::lock_guard<std::mutex> lock(mutex);
       if (stopping) break;
       fresh.swap(incoming);
+      to_cancel.swap(cancelled);
     }
     for (auto& t : fresh) start(std::move(t));
+    for (uint64_t id : to_cancel) {
+      const auto it = active.find(id);
+      if (it != active.end()) finish(it->second, CURLE_ABORTED_BY_CALLBACK, /*cancelled=*/true);
+    }
     int running = 0;
     curl_multi_perform(multi, &running);
     int left = 0;
@@ -168,8 +191,8 @@ void UrlFetcher::Impl::loop() {
     curl_multi_poll(multi, nullptr, 0, 100, nullptr);  // Woken early by curl_multi_wakeup.
   }
   // Shutting down: fail whatever is still in flight.
-  const std::set<CURL*> remaining = active;
-  for (CURL* easy : remaining) finish(easy, CURLE_ABORTED_BY_CALLBACK);
+  const std::map<uint64_t, CURL*> remaining = active;
+  for (const auto& [id, easy] : remaining) finish(easy, CURLE_ABORTED_BY_CALLBACK, true);
 }
 
 UrlFetcher& UrlFetcher::instance() {
@@ -195,26 +218,57 @@ UrlFetcher::~UrlFetcher() {
   curl_global_cleanup();
 }
 
-void UrlFetcher::fetch(const std::string& url, const UrlOptions& options, Done done) {
+uint64_t UrlFetcher::fetch(const std::string& url, const UrlOptions& options, Done done) {
   if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
     const Error e(ErrorCode::kUrlInvalid, "not an http(s) URL: " + url);
     done(nullptr, &e);
-    return;
+    return 0;
   }
   auto t = std::make_unique<Transfer>();
   t->url = url;
   t->options = options;
   t->done = std::move(done);
+  uint64_t id = 0;
   {
-    std::lock_guard<std::mutex> lock(impl_->mutex);
+    std::unique_lock<std::mutex> lock(impl_->mutex);
     if (impl_->stopping) {
+      lock.unlock();
       const Error e(ErrorCode::kCancelled, "shutting down");
       t->done(nullptr, &e);
-      return;
+      return 0;
     }
+    id = t->id = impl_->next_id++;
+    ++impl_->in_flight;
     impl_->incoming.push_back(std::move(t));
   }
   curl_multi_wakeup(impl_->multi);
+  return id;
 }
+
+void UrlFetcher::cancel(uint64_t id) {
+  if (id == 0) return;
+  std::unique_ptr<Transfer> waiting;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    // Not started yet: it never reaches curl.
+    for (auto it = impl_->incoming.begin(); it != impl_->incoming.end(); ++it) {
+      if ((*it)->id == id) {
+        waiting = std::move(*it);
+        impl_->incoming.erase(it);
+        --impl_->in_flight;
+        break;
+      }
+    }
+    if (waiting == nullptr) impl_->cancelled.push_back(id);
+  }
+  if (waiting != nullptr) {
+    const Error e(ErrorCode::kCancelled, waiting->url + ": download cancelled");
+    waiting->done(nullptr, &e);
+    return;
+  }
+  curl_multi_wakeup(impl_->multi);
+}
+
+size_t UrlFetcher::in_flight() const { return impl_->in_flight.load(); }
 
 }  // namespace clipembed::io

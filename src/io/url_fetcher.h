@@ -36,9 +36,19 @@ class UrlFetcher {
 
   static UrlFetcher& instance();
 
-  // Starts a download; `done` runs exactly once, on the I/O thread, with the body or the error.
-  // Only http and https URLs are accepted, on the first request and on every redirect.
-  void fetch(const std::string& url, const UrlOptions& options, Done done);
+  // Starts a download; `done` runs exactly once, on the I/O thread (or at once, in this call, for
+  // a URL refused outright), with the body or the error. Only http and https URLs are accepted,
+  // on the first request and on every redirect. Returns an id for cancel(). A transfer with an
+  // address policy never reuses a connection another transfer opened (nor leaves its own for
+  // reuse): a connection opened without the policy might reach an address it refuses.
+  uint64_t fetch(const std::string& url, const UrlOptions& options, Done done);
+
+  // Aborts a transfer still in flight: its `done` runs with kCancelled (soon, on the I/O thread).
+  // An id that has finished is ignored.
+  void cancel(uint64_t id);
+
+  // Transfers started and not yet done.
+  size_t in_flight() const;
 
   ~UrlFetcher();
   UrlFetcher(const UrlFetcher&) = delete;

@@ -4,13 +4,16 @@
 
 #include "clipembed/hub.h"
 #include "clipembed/runtime.h"
+#include "io/url_fetcher.h"
 
 namespace clipembed::pool {
 namespace {
 
 std::string mib(uint64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB"; }
 
-void fail(const RequestPtr& r, ErrorCode code, const std::string& message) {
+// Ends a request that will not be embedded; a download still running for it stops.
+void end_request(const RequestPtr& r, ErrorCode code, const std::string& message) {
+  io::UrlFetcher::instance().cancel(r->download.exchange(0));
   const Error error(code, message);
   r->finish(nullptr, &error);
 }
@@ -36,31 +39,64 @@ void ModelEntry::record_fault_locked(Clock::time_point now) {
   }
 }
 
-void ModelEntry::submit(std::function<Image()> produce,
-                        std::function<void(Embedding*, const Error*)> finish, bool normalize) {
-  auto request = std::make_shared<Request>();
-  request->produce = std::move(produce);
-  request->finish = std::move(finish);
-  request->normalize = normalize;
+void ModelEntry::submit(std::shared_ptr<Request> request) {
+  if (admit(request)) start(request);
+}
+
+bool ModelEntry::admit(const RequestPtr& request) {
   const Clock::time_point now = Clock::now();
+  request->admitted_at = now;
   request->deadline = now + options_.request_deadline;
   std::unique_lock<std::mutex> lock(mutex_);
   if (shut_down_) {
     lock.unlock();
-    return fail(request, ErrorCode::kCancelled, "the model pool is shut down");
+    end_request(request, ErrorCode::kCancelled, "the model pool is shut down");
+    return false;
   }
   if (now < breaker_open_until_) {
     lock.unlock();
-    return fail(request, ErrorCode::kUnavailable,
+    end_request(request, ErrorCode::kUnavailable,
                 key_ + " is unavailable after repeated engine faults; retry later");
+    return false;
   }
   if (admitted_.size() >= options_.max_queued_requests) {
     const std::string message =
         key_ + " has " + std::to_string(admitted_.size()) + " requests queued; retry later";
     lock.unlock();
-    return fail(request, ErrorCode::kOverloaded, message);
+    end_request(request, ErrorCode::kOverloaded, message);
+    return false;
   }
+  if (admitted_.empty()) last_progress_ = now;  // Waiting starts now, not at the last batch.
   admitted_.insert(request);
+  return true;
+}
+
+bool ModelEntry::fail(const RequestPtr& request, const Error& error) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!take_locked(request)) return false;
+  }
+  request->finish(nullptr, &error);
+  return true;
+}
+
+bool ModelEntry::admitted(const RequestPtr& request) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return admitted_.count(request) != 0;
+}
+
+bool ModelEntry::cancel(const RequestPtr& request, const std::string& why) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!take_locked(request)) return false;
+  }
+  end_request(request, ErrorCode::kCancelled, why);
+  return true;
+}
+
+void ModelEntry::start(const RequestPtr& request) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (admitted_.count(request) == 0) return;  // Cancelled or expired while downloading.
   if (state_ == State::kReady) {
     auto model = model_;
     lock.unlock();
@@ -170,7 +206,11 @@ void ModelEntry::start_preprocess(const RequestPtr& request,
     }
     std::optional<Error> error;
     try {
-      request->crop = model->preprocess(request->produce());
+      if (request->kind == Request::kText) {
+        request->ids = model->tokenize(request->text);
+      } else {
+        request->crop = request->produce(*model);
+      }
     } catch (const Error& e) {
       error = e;  // Bad input: never counted as an engine fault.
     } catch (const std::exception& e) {
@@ -186,7 +226,8 @@ void ModelEntry::start_preprocess(const RequestPtr& request,
     }
     const Clock::time_point now = Clock::now();
     request->ready_at = now;
-    self->ready_.push_back(request);
+    self->last_progress_ = now;
+    self->ready_[request->kind].push_back(request);
     self->dispatch_locked(now, false);
   });
 }
@@ -195,10 +236,26 @@ void ModelEntry::dispatch_locked(Clock::time_point now, bool flush) {
   const size_t max_batch = static_cast<size_t>(std::max(1, options_.max_batch_size));
   while (true) {
     // Requests that expired or were cancelled while queued are skipped here.
-    while (!ready_.empty() && admitted_.count(ready_.front()) == 0) ready_.pop_front();
-    if (ready_.empty() || state_ != State::kReady) return;
-    const bool full = ready_.size() >= max_batch;
-    const Clock::time_point flush_at = ready_.front()->ready_at + options_.max_batch_wait;
+    for (auto& queue : ready_) {
+      while (!queue.empty() && admitted_.count(queue.front()) == 0) queue.pop_front();
+    }
+    if (state_ != State::kReady) return;
+    // A full queue goes first; else the one whose oldest request has waited longest.
+    std::deque<RequestPtr>* chosen = nullptr;
+    for (auto& queue : ready_) {
+      if (queue.empty()) continue;
+      if (queue.size() >= max_batch) {
+        chosen = &queue;
+        break;
+      }
+      if (chosen == nullptr || queue.front()->ready_at < chosen->front()->ready_at) {
+        chosen = &queue;
+      }
+    }
+    if (chosen == nullptr) return;
+    std::deque<RequestPtr>& ready = *chosen;
+    const bool full = ready.size() >= max_batch;
+    const Clock::time_point flush_at = ready.front()->ready_at + options_.max_batch_wait;
     if (!full && !flush && now < flush_at) {
       wake_at_(flush_at);  // The timer flushes this partial batch if nothing fills it first.
       return;
@@ -208,9 +265,13 @@ void ModelEntry::dispatch_locked(Clock::time_point now, bool flush) {
       ++workers_;  // Every worker is busy and the budget allows one more.
     }
     std::vector<RequestPtr> batch;
-    while (!ready_.empty() && batch.size() < max_batch) {
-      if (admitted_.count(ready_.front()) != 0) batch.push_back(ready_.front());
-      ready_.pop_front();
+    while (!ready.empty() && batch.size() < max_batch) {
+      if (admitted_.count(ready.front()) != 0) {
+        batch.push_back(ready.front());
+        counters_.queue_wait.add(
+            std::chrono::duration<double>(now - ready.front()->admitted_at).count());
+      }
+      ready.pop_front();
     }
     ++busy_;
     std::shared_ptr<Workspace> workspace;
@@ -236,10 +297,18 @@ void ModelEntry::run_batch(std::vector<RequestPtr> batch,
   const auto dim = static_cast<size_t>(model->dimension());
   std::vector<float> out(dim * batch.size());
   std::optional<Error> error;
+  const bool texts = batch.front()->kind == Request::kText;
+  const Clock::time_point started = Clock::now();
   try {
-    std::vector<const Image*> crops(batch.size());
-    for (size_t i = 0; i < batch.size(); ++i) crops[i] = &batch[i]->crop;
-    model->embed_crops(crops, out.data(), {.normalize = false}, workspace.get());
+    if (texts) {
+      std::vector<std::vector<int32_t>> ids(batch.size());
+      for (size_t i = 0; i < batch.size(); ++i) ids[i] = std::move(batch[i]->ids);
+      model->embed_token_ids(ids, out.data(), {.normalize = false}, workspace.get());
+    } else {
+      std::vector<const Image*> crops(batch.size());
+      for (size_t i = 0; i < batch.size(); ++i) crops[i] = &batch[i]->crop;
+      model->embed_crops(crops, out.data(), {.normalize = false}, workspace.get());
+    }
   } catch (const Error& e) {
     error = e;
   } catch (const std::exception& e) {
@@ -248,12 +317,14 @@ void ModelEntry::run_batch(std::vector<RequestPtr> batch,
   std::vector<std::pair<RequestPtr, size_t>> mine;
   std::unique_lock<std::mutex> lock(mutex_);
   const Clock::time_point now = Clock::now();
+  counters_.forward.add(std::chrono::duration<double>(now - started).count());
+  last_progress_ = now;
   --busy_;
   if (state_ == State::kReady && busy_ + static_cast<int>(idle_workspaces_.size()) < workers_) {
     idle_workspaces_.push_back(std::move(workspace));
   }
   last_used_ = now;
-  counters_.images += batch.size();
+  (texts ? counters_.texts : counters_.images) += batch.size();
   if (error) record_fault_locked(now);
   for (size_t i = 0; i < batch.size(); ++i) {
     if (take_locked(batch[i])) mine.emplace_back(batch[i], i);
@@ -318,9 +389,9 @@ void ModelEntry::maintain(Clock::time_point now) {
   }
   lock.unlock();
   for (const RequestPtr& r : expired) {
-    fail(r, ErrorCode::kDeadlineExceeded,
-         "request to " + key_ + " exceeded its deadline of " +
-             std::to_string(options_.request_deadline.count()) + " ms");
+    end_request(r, ErrorCode::kDeadlineExceeded,
+                "request to " + key_ + " exceeded its deadline of " +
+                    std::to_string(options_.request_deadline.count()) + " ms");
   }
 }
 
@@ -332,10 +403,10 @@ void ModelEntry::shutdown() {
     cancelled.assign(admitted_.begin(), admitted_.end());
     admitted_.clear();
     waiting_for_load_.clear();
-    ready_.clear();
+    for (auto& queue : ready_) queue.clear();
   }
   for (const RequestPtr& r : cancelled) {
-    fail(r, ErrorCode::kCancelled, "the model pool shut down before the request ran");
+    end_request(r, ErrorCode::kCancelled, "the model pool shut down before the request ran");
   }
   // Running batches and loads finish on the runtime; help it if we are one of its threads.
   shared_runtime().help_until([&] {
@@ -359,6 +430,9 @@ ModelStats ModelEntry::stats() const {
   s.workers = workers_;
   s.busy_workers = busy_;
   s.queued = admitted_.size();
+  if (!admitted_.empty()) {
+    s.stalled_seconds = std::chrono::duration<double>(Clock::now() - last_progress_).count();
+  }
   return s;
 }
 

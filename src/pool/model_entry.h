@@ -1,6 +1,7 @@
 // Internal: one model of the pool: its cold start, request queue, batching and workers.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -20,15 +21,24 @@ namespace clipembed::pool {
 
 using Clock = std::chrono::steady_clock;
 
-// One image request. `produce` makes the decoded image (reading a file, decoding base64) on a
-// runtime thread; `finish` is called exactly once with the embedding or the error.
+// One image or text request. For an image, `produce` makes the crop (reading a file, decoding
+// base64 or downloaded bytes, resizing) on a runtime thread; a text is tokenized there. `finish`
+// is called exactly once with the embedding or the error.
 struct Request {
-  std::function<Image()> produce;
+  enum Kind { kImage = 0, kText = 1 };
+  Kind kind = kImage;
+  std::function<Image(const ClipModel&)> produce;  // Images.
+  // The URL download of an image input, while it runs (0 otherwise): aborted when the request
+  // ends another way (cancelled, past its deadline, shut down).
+  std::atomic<uint64_t> download = 0;
+  std::string text;  // Texts.
   std::function<void(Embedding*, const Error*)> finish;
   bool normalize = false;
+  Clock::time_point admitted_at;
   Clock::time_point deadline;
-  Clock::time_point ready_at;  // When its crop joined the batch queue.
-  Image crop;
+  Clock::time_point ready_at;  // When it joined its batch queue.
+  Image crop;                  // Images, once preprocessed.
+  std::vector<int32_t> ids;    // Texts, once tokenized.
 };
 using RequestPtr = std::shared_ptr<Request>;
 
@@ -42,9 +52,21 @@ class ModelEntry : public std::enable_shared_from_this<ModelEntry> {
              MemoryBudget& budget, std::function<void(Clock::time_point)> wake_at,
              std::shared_ptr<const void> owner);
 
-  // Admits a request (or finishes it at once with kOverloaded, kCancelled or kUnavailable).
-  void submit(std::function<Image()> produce, std::function<void(Embedding*, const Error*)> finish,
-              bool normalize);
+  // Admits a request and starts it (admit(), then start()).
+  void submit(std::shared_ptr<Request> request);
+
+  // Admits a request into the queue, counting against its bound from now on (a URL input is
+  // admitted before its download); false, with the request finished (kOverloaded, kCancelled or
+  // kUnavailable), when it is refused.
+  bool admit(const RequestPtr& request);
+  // Starts an admitted request: decoding (its `produce`) or tokenizing, then batching.
+  void start(const RequestPtr& request);
+  // Finishes an admitted request with kCancelled now, wherever it is (a batch already running
+  // completes, and its result for this request is dropped). Returns false if it had finished.
+  bool cancel(const RequestPtr& request, const std::string& why);
+  // Finishes an admitted request with `error` (its download failed). False if it had finished.
+  bool fail(const RequestPtr& request, const Error& error);
+  bool admitted(const RequestPtr& request) const;
 
   // The model's configs, read once (the first call locates the model and reads them; a failure is
   // thrown and tried again by the next call). Reads no weights.
@@ -91,12 +113,15 @@ class ModelEntry : public std::enable_shared_from_this<ModelEntry> {
   uint64_t load_generation_ = 0;
   uint64_t weight_bytes_ = 0, worker_bytes_ = 0;
   std::unordered_set<RequestPtr> admitted_;  // Admitted and not yet finished.
-  std::deque<RequestPtr> waiting_for_load_, ready_;
+  std::deque<RequestPtr> waiting_for_load_;
+  std::deque<RequestPtr> ready_[2];  // Preprocessed, by kind: an image batch and a text batch are
+                                     // separate forward passes.
   int workers_ = 0, busy_ = 0;
   // The activations of the workers not running a batch: a worker keeps its buffers between
   // batches instead of allocating them again (at most workers_ in all).
   std::vector<std::shared_ptr<Workspace>> idle_workspaces_;
   Clock::time_point last_used_ = Clock::now(), last_retired_ = Clock::now();
+  Clock::time_point last_progress_ = Clock::now();  // A batch finished or an input was decoded.
   int consecutive_faults_ = 0;
   Clock::time_point breaker_open_until_{};
   ModelStats counters_;

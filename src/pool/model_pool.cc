@@ -1,7 +1,9 @@
 #include <algorithm>
 #include <condition_variable>
+#include <deque>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "clipembed/model.h"
 #include "clipembed/pool.h"
@@ -15,17 +17,68 @@
 namespace clipembed {
 namespace {
 
-// Completes a promise from a request's finish callback.
-std::function<void(Embedding*, const Error*)> to_promise(
-    std::shared_ptr<std::promise<Embedding>> promise) {
-  return [promise = std::move(promise)](Embedding* e, const Error* error) {
-    if (error != nullptr) {
-      promise->set_exception(std::make_exception_ptr(*error));
-    } else {
-      promise->set_value(std::move(*e));
+// URL downloads in flight across the pool, at most `limit`; the others wait their turn (they are
+// already admitted, so they count against their model's queue).
+class DownloadGate {
+ public:
+  explicit DownloadGate(int limit) : limit_(std::max(1, limit)) {}
+
+  // Runs `start` now if a slot is free, else when one is; it must call release() when done.
+  void run(std::function<void()> start) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (active_ >= limit_) {
+        waiting_.push_back(std::move(start));
+        return;
+      }
+      ++active_;
     }
-  };
-}
+    start();
+  }
+
+  void release() {
+    std::function<void()> next;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (waiting_.empty()) {
+        --active_;
+        return;
+      }
+      next = std::move(waiting_.front());
+      waiting_.pop_front();
+    }
+    next();  // The slot passes to it.
+  }
+
+  std::pair<size_t, size_t> counts() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return {static_cast<size_t>(active_), waiting_.size()};
+  }
+
+ private:
+  const int limit_;
+  mutable std::mutex mutex_;
+  int active_ = 0;
+  std::deque<std::function<void()>> waiting_;
+};
+
+// Bytes a decode reserved from the pool's decode budget, released when the crop is made.
+class DecodeReservation {
+ public:
+  explicit DecodeReservation(pool::MemoryBudget& budget) : budget_(budget) {}
+  ~DecodeReservation() { budget_.release(bytes_); }
+  DecodeReservation(const DecodeReservation&) = delete;
+  DecodeReservation& operator=(const DecodeReservation&) = delete;
+  bool reserve(uint64_t bytes) {
+    if (!budget_.try_reserve(bytes)) return false;
+    bytes_ += bytes;
+    return true;
+  }
+
+ private:
+  pool::MemoryBudget& budget_;
+  uint64_t bytes_ = 0;
+};
 
 }  // namespace
 
@@ -33,7 +86,10 @@ struct ModelPool::Impl {
   explicit Impl(PoolOptions o)
       : options(std::move(o)),
         budget(options.memory_budget_bytes != 0 ? options.memory_budget_bytes
-                                                : pool::physical_memory_bytes() / 5 * 4) {}
+                                                : pool::physical_memory_bytes() / 5 * 4),
+        decode_budget(options.max_decode_bytes != 0 ? options.max_decode_bytes
+                                                    : budget.total() / 4),
+        downloads(options.max_url_downloads) {}
 
   void timer_loop();
   void wake_at(pool::Clock::time_point when) {
@@ -46,6 +102,8 @@ struct ModelPool::Impl {
 
   const PoolOptions options;
   pool::MemoryBudget budget;
+  pool::MemoryBudget decode_budget;
+  DownloadGate downloads;
   mutable std::mutex mutex;
   std::condition_variable wake;
   pool::Clock::time_point next_wake = pool::Clock::time_point::max();
@@ -70,79 +128,94 @@ void ModelPool::Impl::timer_loop() {
   }
 }
 
-// The ImageEmbedder of one pool key.
-class PooledEmbedder : public ImageEmbedder {
+namespace {
+
+// The Embedder of one pool key. Holds the pool's state (`impl`) alive, as its entry does.
+class PooledEmbedder : public Embedder {
  public:
-  PooledEmbedder(std::shared_ptr<pool::ModelEntry> entry, const PoolOptions& options)
-      : entry_(std::move(entry)), options_(options) {}
+  PooledEmbedder(std::shared_ptr<pool::ModelEntry> entry, std::shared_ptr<ModelPool::Impl> impl)
+      : entry_(std::move(entry)), impl_(std::move(impl)) {}
 
   int dimension() const override { return entry_->config().dimension(); }
 
-  std::future<Embedding> embed_image_async(const ImageInput& input,
-                                           const EmbedOptions& options) override {
-    auto promise = std::make_shared<std::promise<Embedding>>();
-    auto future = promise->get_future();
-    submit(input, options, to_promise(std::move(promise)));
-    return future;
+  void submit_text(std::string text, const EmbedOptions& options, EmbeddingCallback done,
+                   std::shared_ptr<Cancellation> cancellation) override {
+    auto request = std::make_shared<pool::Request>();
+    request->kind = pool::Request::kText;
+    request->text = std::move(text);
+    request->finish = std::move(done);
+    request->normalize = options.normalize;
+    if (entry_->admit(request)) {
+      watch(request, cancellation);
+      entry_->start(request);
+    }
   }
 
-  std::future<std::vector<EmbeddingResult>> embed_images_async(
-      const std::vector<ImageInput>& inputs, const EmbedOptions& options) override {
-    struct Gather {
-      std::mutex mutex;
-      std::vector<EmbeddingResult> results;
-      size_t remaining;
-      std::promise<std::vector<EmbeddingResult>> promise;
-    };
-    auto gather = std::make_shared<Gather>();
-    gather->results.resize(inputs.size());
-    gather->remaining = inputs.size();
-    auto future = gather->promise.get_future();
-    if (inputs.empty()) gather->promise.set_value({});
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      submit(inputs[i], options, [gather, i](Embedding* e, const Error* error) {
-        std::unique_lock<std::mutex> lock(gather->mutex);
-        if (error != nullptr) {
-          gather->results[i].error = *error;
-        } else {
-          gather->results[i].embedding = std::move(*e);
-        }
-        if (--gather->remaining == 0) {
-          lock.unlock();
-          gather->promise.set_value(std::move(gather->results));
-        }
-      });
+  // A URL is admitted at once (it counts against the queue from now on), then downloaded on the
+  // I/O thread when a download slot is free, so that no compute thread waits on the network;
+  // its bytes then join the queue like any other input.
+  void submit_image(const ImageInput& input, const EmbedOptions& options, EmbeddingCallback done,
+                    std::shared_ptr<Cancellation> cancellation) override {
+    auto request = std::make_shared<pool::Request>();
+    request->finish = std::move(done);
+    request->normalize = options.normalize;
+    if (!entry_->admit(request)) return;
+    watch(request, cancellation);
+    std::shared_ptr<ModelPool::Impl> impl = impl_;
+    if (input.kind() != ImageInput::Kind::kUrl) {
+      request->produce = [input, impl](const ClipModel& model) {
+        DecodeReservation reservation(impl->decode_budget);
+        return model.preprocess(image::load_image(input, limits_with(impl->options, reservation)));
+      };
+      entry_->start(request);
+      return;
     }
-    return future;
+    impl->downloads.run([entry = entry_, impl, request, url = input.text()] {
+      if (!entry->admitted(request)) return impl->downloads.release();  // Cancelled meanwhile.
+      request->download = image::fetch_url(
+          url, impl->options.input.url,
+          [entry, impl, request, url](std::vector<uint8_t>* body, const Error* error) {
+            request->download = 0;
+            impl->downloads.release();
+            if (error != nullptr) {
+              entry->fail(request, *error);
+              return;
+            }
+            auto bytes = std::make_shared<std::vector<uint8_t>>(std::move(*body));
+            request->produce = [bytes, url, impl](const ClipModel& model) {
+              DecodeReservation reservation(impl->decode_budget);
+              return model.preprocess(
+                  image::decode_downloaded(url, *bytes, limits_with(impl->options, reservation)));
+            };
+            entry->start(request);
+          });
+    });
   }
 
  private:
-  // Queues one input. A URL is downloaded on the I/O thread first, so that no compute thread
-  // waits on the network; its bytes then join the queue like any other input.
-  void submit(const ImageInput& input, const EmbedOptions& options,
-              std::function<void(Embedding*, const Error*)> finish) {
-    const InputLimits& limits = options_.input;
-    const bool normalize = options.normalize;
-    if (input.kind() != ImageInput::Kind::kUrl) {
-      entry_->submit([input, limits] { return image::load_image(input, limits); },
-                     std::move(finish), normalize);
-      return;
-    }
-    image::fetch_url(
-        input.text(), limits.url,
-        [entry = entry_, url = input.text(), limits, normalize, finish = std::move(finish)](
-            std::vector<uint8_t>* body, const Error* error) {
-          if (error != nullptr) return finish(nullptr, error);
-          auto bytes = std::make_shared<std::vector<uint8_t>>(std::move(*body));
-          entry->submit(
-              [bytes, url, limits] { return image::decode_downloaded(url, *bytes, limits); },
-              finish, normalize);
-        });
+  // The pool's input limits, with decodes reserving their pixels from `reservation`.
+  static InputLimits limits_with(const PoolOptions& options, DecodeReservation& reservation) {
+    InputLimits limits = options.input;
+    limits.decode.reserve = [&reservation](uint64_t bytes) { return reservation.reserve(bytes); };
+    return limits;
+  }
+
+  // Cancelling ends the request at once (and its download, if any).
+  void watch(const pool::RequestPtr& request, const std::shared_ptr<Cancellation>& cancellation) {
+    if (cancellation == nullptr) return;
+    cancellation->on_cancel([entry = std::weak_ptr<pool::ModelEntry>(entry_),
+                             weak = std::weak_ptr<pool::Request>(request)] {
+      const auto e = entry.lock();
+      const auto r = weak.lock();
+      if (e != nullptr && r != nullptr) e->cancel(r, "the request was cancelled");
+    });
   }
 
   std::shared_ptr<pool::ModelEntry> entry_;
-  const PoolOptions& options_;
+  std::shared_ptr<ModelPool::Impl> impl_;
 };
+
+}  // namespace
 
 ModelPool::ModelPool(PoolOptions options) : impl_(std::make_shared<Impl>(std::move(options))) {
   impl_->timer = std::thread([impl = impl_.get()] { impl->timer_loop(); });
@@ -158,7 +231,7 @@ ModelPool::~ModelPool() {
 
 const PoolOptions& ModelPool::options() const { return impl_->options; }
 
-std::shared_ptr<ImageEmbedder> ModelPool::embedder(const std::string& key) {
+std::shared_ptr<Embedder> ModelPool::embedder(const std::string& key) {
   // Entry methods are called without the pool's mutex: entries call back into the pool (wake_at)
   // while holding their own, so holding both here would invert the lock order.
   std::shared_ptr<pool::ModelEntry> created;
@@ -175,14 +248,14 @@ std::shared_ptr<ImageEmbedder> ModelPool::embedder(const std::string& key) {
         [impl](pool::Clock::time_point when) { impl->wake_at(when); }, impl_);
     if (impl_->stopping) created = entry;
   }
-  auto result = std::make_shared<PooledEmbedder>(entry, impl_->options);
+  auto result = std::make_shared<PooledEmbedder>(entry, impl_);
   lock.unlock();
   if (created != nullptr) created->shutdown();
   return result;
 }
 
-std::shared_ptr<ImageEmbedder> ModelPool::load(const std::string& key) {
-  std::shared_ptr<ImageEmbedder> result = embedder(key);
+std::shared_ptr<Embedder> ModelPool::load(const std::string& key) {
+  std::shared_ptr<Embedder> result = embedder(key);
   std::shared_ptr<pool::ModelEntry> entry;
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
@@ -202,6 +275,13 @@ void ModelPool::shutdown() {
   impl_->wake.notify_all();
   if (impl_->timer.joinable()) impl_->timer.join();
   for (auto& entry : entries) entry->shutdown();
+}
+
+PoolStats ModelPool::pool_stats() const {
+  PoolStats s;
+  std::tie(s.url_downloads, s.url_downloads_waiting) = impl_->downloads.counts();
+  s.decode_bytes = impl_->decode_budget.total() - impl_->decode_budget.headroom();
+  return s;
 }
 
 ModelStats ModelPool::stats(const std::string& key) const {
@@ -259,6 +339,14 @@ MemoryEstimate estimate_memory(const ModelConfig& config, int batch_size, Precis
   return e;
 }
 
+void DurationHistogram::add(double seconds) {
+  size_t b = 0;
+  while (b < std::size(kBounds) && seconds > kBounds[b]) ++b;
+  ++counts[b];
+  sum += seconds;
+  ++count;
+}
+
 std::vector<KnownModel> known_models(int batch_size) {
   // Architectures of the published OpenAI CLIP checkpoints (their config.json values).
   struct Arch {
@@ -290,18 +378,6 @@ std::vector<int> supported_dimensions() {
   std::set<int> dims;
   for (const KnownModel& m : known_models()) dims.insert(m.dimension);
   return {dims.begin(), dims.end()};
-}
-
-// Synchronous forms of the capability: the asynchronous ones, awaited on the runtime.
-Embedding ImageEmbedder::embed_image(const ImageInput& input, const EmbedOptions& options) {
-  auto f = embed_image_async(input, options);
-  return shared_runtime().wait(f);
-}
-
-std::vector<EmbeddingResult> ImageEmbedder::embed_images(const std::vector<ImageInput>& inputs,
-                                                         const EmbedOptions& options) {
-  auto f = embed_images_async(inputs, options);
-  return shared_runtime().wait(f);
 }
 
 }  // namespace clipembed

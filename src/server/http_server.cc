@@ -273,7 +273,7 @@ void EmbeddingServer::handle_embeddings(const std::string& body, httplib::Respon
                         "url_inputs_disabled");
     }
   }
-  std::shared_ptr<ImageEmbedder> embedder = pool_->embedder(key);
+  std::shared_ptr<Embedder> embedder = pool_->embedder(key);
   std::vector<std::future<Embedding>> futures;
   for (const std::string& input : request.inputs) {
     // A request's inputs are URLs, data URIs or base64, never paths on this machine.

@@ -47,6 +47,20 @@ TEST(AddressPolicyTest, RefusesPrivateLoopbackAndLinkLocal) {
   }
 }
 
+// The addresses a hostile client tried (the hardened-server issue's table), all non-public.
+TEST(AddressPolicyTest, RefusesDocumentationRelayAndEmbeddedForms) {
+  for (const char* a : {"192.0.2.1", "198.51.100.1", "203.0.113.1", "192.88.99.1",
+                        "2002:7f00:1::",                            // 6to4 of 127.0.0.1.
+                        "2002:a00:1::1",                            // 6to4 of 10.0.0.1.
+                        "64:ff9b:1::a00:1",                         // Local-use NAT64.
+                        "::ffff:0:7f00:1",                          // IPv4-translated 127.0.0.1.
+                        "fec0::1",                                  // Site-local.
+                        "2001:0:4136:e378:8000:63bf:3fff:fdd2"}) {  // Teredo.
+    EXPECT_TRUE(non_public(a)) << a;
+  }
+  EXPECT_FALSE(non_public("2002:808:808::1"));  // 6to4 of the public 8.8.8.8.
+}
+
 TEST(AddressPolicyTest, AllowsPublicAddresses) {
   for (const char* a :
        {"8.8.8.8", "1.1.1.1", "172.32.0.1", "172.15.255.255", "192.169.0.1", "100.128.0.1",

@@ -27,9 +27,22 @@ TEST(JsonTextTest, NonFiniteFloatsAreNullAndEmptyIsAnEmptyArray) {
   EXPECT_EQ(out, "[]");
 }
 
-TEST(JsonTextTest, StringsAreEscapedAndInvalidUtf8Replaced) {
+TEST(JsonTextTest, StringsAreEscapedAndInvalidUtf8KeptAsSurrogateEscapes) {
   EXPECT_EQ(json_string("a\"b\n"), R"("a\"b\n")");
-  EXPECT_EQ(json_string("caf\xff"), "\"caf\xEF\xBF\xBD\"");
+  EXPECT_EQ(json_string("caf\xff"), R"("caf\udcff")");
+  // Valid multi-byte UTF-8 stays as it is.
+  EXPECT_EQ(json_string("caf\xC3\xA9"), "\"caf\xC3\xA9\"");
+}
+
+TEST(JsonTextTest, ParsedStringsGiveBackTheExactBytes) {
+  for (const std::string& bytes :
+       {std::string("plain"), std::string("q\"b\\n\nt\t"), std::string("caf\xff\xfe"),
+        std::string("\xC3\xA9\x80"), std::string("nul\0byte", 8)}) {
+    EXPECT_EQ(parse_json_string(json_string(bytes)), bytes);
+  }
+  EXPECT_EQ(parse_json_string(R"("\u00e9")"), "\xC3\xA9");
+  EXPECT_FALSE(parse_json_string(R"("open)").has_value());
+  EXPECT_FALSE(parse_json_string(R"("a" trailing)").has_value());
 }
 
 }  // namespace

@@ -80,8 +80,8 @@ TEST(GemmF32Test, PortableAndFmaBuildsOfTheReferenceAgree) {
   for (const Epilogue& e : {Epilogue{p.bias.data(), Activation::kGelu, false},
                             Epilogue{p.bias.data(), Activation::kNone, true}}) {
     std::vector<float> portable = p.y0, fma = p.y0;
-    gemm_f32_scalar_portable(p.m, p.n, p.k, p.a.data(), p.k, p.packed.data(), 0,
-                             panel_count(p.n), portable.data(), p.n, e);
+    gemm_f32_scalar_portable(p.m, p.n, p.k, p.a.data(), p.k, p.packed.data(), 0, panel_count(p.n),
+                             portable.data(), p.n, e);
     gemm_f32_scalar_fma(p.m, p.n, p.k, p.a.data(), p.k, p.packed.data(), 0, panel_count(p.n),
                         fma.data(), p.n, e);
     EXPECT_TRUE(same_bits(portable, fma));
@@ -90,8 +90,8 @@ TEST(GemmF32Test, PortableAndFmaBuildsOfTheReferenceAgree) {
   const std::vector<float> qkv = random_floats(n * 3 * hd, 23, 1.5f);
   for (bool causal : {false, true}) {
     std::vector<float> portable(n * hd), fma(n * hd), scratch(attention_scratch_floats(n, hd));
-    attention_head_scalar_portable(n, hd, qkv.data(), qkv.data() + hd, qkv.data() + 2 * hd,
-                                   3 * hd, causal, portable.data(), hd, scratch.data());
+    attention_head_scalar_portable(n, hd, qkv.data(), qkv.data() + hd, qkv.data() + 2 * hd, 3 * hd,
+                                   causal, portable.data(), hd, scratch.data());
     attention_head_scalar_fma(n, hd, qkv.data(), qkv.data() + hd, qkv.data() + 2 * hd, 3 * hd,
                               causal, fma.data(), hd, scratch.data());
     EXPECT_TRUE(same_bits(portable, fma));

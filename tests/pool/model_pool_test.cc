@@ -56,6 +56,7 @@ PoolOptions small_pool() {
   options.model_directories["tiny"] = fixture_path("models/tiny");
   options.model_directories["tiny-p16"] = fixture_path("models/tiny-p16");
   options.model_directories["tiny-gelu"] = fixture_path("models/tiny-gelu");
+  options.model_directories["tiny-clip"] = fixture_path("models/tiny-clip");
   // The URL tests serve images from 127.0.0.1, which the default guard refuses.
   options.input.url.allow_private_addresses = true;
   return options;
@@ -230,6 +231,38 @@ TEST(ModelPoolTest, FullQueueAnswersOverloadedAtOnce) {
   EXPECT_GE(ok, 4);
 }
 
+// Texts are queued, batched (apart from images) and embedded like images, with the same vectors
+// as the model's; a model without a usable text side says why.
+TEST(ModelPoolTest, TextsAndImagesShareTheQueueAndGiveTheModelsVectors) {
+  ModelPool pool(small_pool());
+  auto embedder = pool.embedder("tiny-clip");
+  auto model = ClipModel::load(fixture_path("models/tiny-clip"));
+  const std::vector<std::string> texts = {"a photo of a cat", "", "a diagram", "bad \xff text"};
+  std::vector<std::future<Embedding>> text_futures, image_futures;
+  for (int round = 0; round < 5; ++round) {
+    for (const std::string& t : texts) text_futures.push_back(embedder->embed_text_async(t));
+    image_futures.push_back(embedder->embed_image_async(fixture_path("images/square.jpg")));
+  }
+  const Embedding square = model->embed_image(fixture_path("images/square.jpg"));
+  for (size_t i = 0; i < text_futures.size(); ++i) {
+    const std::string& t = texts[i % texts.size()];
+    if (t == "bad \xff text") {
+      EXPECT_EQ(code_of([&] { text_futures[i].get(); }), ErrorCode::kInvalidText);
+    } else {
+      EXPECT_EQ(text_futures[i].get(), model->embed_text(t)) << t;
+    }
+  }
+  for (auto& f : image_futures) EXPECT_EQ(f.get(), square);
+  EXPECT_EQ(pool.stats("tiny-clip").texts, 15u);
+  const auto normalized = embedder->embed_text("a photo of a cat", {.normalize = true});
+  EXPECT_EQ(normalized, model->embed_text("a photo of a cat", {.normalize = true}));
+  const auto results = embedder->embed_texts({"a cat", "\xc3"});
+  EXPECT_TRUE(results[0].ok());
+  EXPECT_FALSE(results[1].ok());
+  // A CLIPModel checkpoint without tokenizer files.
+  EXPECT_EQ(code_of([&] { pool.embedder("tiny")->embed_text("a cat"); }), ErrorCode::kModelInvalid);
+}
+
 // A model missing from the hub cache fails with locate_model()'s own message, which says how to
 // download it; the pool does not swallow it into a generic "not found".
 TEST(ModelPoolTest, AMissingModelSaysHowToDownloadIt) {
@@ -358,7 +391,7 @@ TEST(ModelPoolTest, UrlInputsAreFetchedAndCheckedByContent) {
 
 TEST(ModelPoolTest, EmbeddersAndDownloadsMayOutliveThePool) {
   testing::HttpTestServer server;
-  std::shared_ptr<ImageEmbedder> embedder;
+  std::shared_ptr<Embedder> embedder;
   std::future<Embedding> download;
   {
     ModelPool pool(small_pool());

@@ -1,0 +1,144 @@
+// `clipembed classify`: zero-shot labels for images, one JSON line each:
+//   {"path": ..., "labels": [{"label": ..., "score": ...}, ...]}  sorted by score
+// Scores are transformers' logits_per_image.softmax(-1): a softmax over the labels of
+// exp(logit_scale) * cosine(image, "template with the label"). Label texts are embedded once.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/embed_pipeline.h"
+#include "cli/input_list.h"
+#include "cli/options.h"
+#include "cli/text_source.h"
+#include "clipembed/error.h"
+#include "clipembed/hub.h"
+#include "clipembed/model.h"
+#include "io/json_text.h"
+
+namespace clipembed::cli {
+namespace {
+
+struct ClassifyArgs {
+  std::string model, template_text = "a photo of a {}.";
+  std::vector<std::string> labels, labels_from, arguments;
+  size_t top_k = 0;
+  int threads = 0;
+  Precision precision = Precision::kF32;
+  InputOptions input_options;
+  InputLimits input;
+};
+
+// The label's text: the template with "{}" replaced by the label.
+std::string prompt(const std::string& template_text, const std::string& label) {
+  std::string out = template_text;
+  out.replace(out.find("{}"), 2, label);
+  return out;
+}
+
+int run_classify(const ClassifyArgs& a) {
+  if (a.template_text.find("{}") == std::string::npos) {
+    std::fputs("clipembed classify: --template must hold {} where the label goes\n", stderr);
+    return kExitUsage;
+  }
+  std::vector<std::string> labels;
+  std::shared_ptr<const ClipModel> model;
+  std::vector<Embedding> label_vectors;
+  try {
+    TextSource source(a.labels, a.labels_from);
+    for (std::optional<std::string> l = source.next(); l; l = source.next()) {
+      if (!l->empty()) labels.push_back(std::move(*l));
+    }
+    if (labels.empty()) {
+      std::fputs("clipembed classify: no labels (--labels A,B,... or --labels-from FILE)\n",
+                 stderr);
+      return kExitUsage;
+    }
+    if (a.arguments.empty() && a.input_options.files_from.empty()) {
+      std::fputs("clipembed classify: no images\n", stderr);
+      return kExitUsage;
+    }
+    start_runtime(a.threads);
+    model = ClipModel::load(locate_model(a.model), {.input = {}, .precision = a.precision});
+    if (!model->has_vision()) {
+      throw Error(ErrorCode::kUnsupportedModality, a.model + " has no vision tower");
+    }
+    std::vector<std::string> prompts;
+    for (const std::string& l : labels) prompts.push_back(prompt(a.template_text, l));
+    label_vectors = model->embed_texts(prompts);
+  } catch (const Error& e) {
+    return report_error("classify", e);
+  }
+  const size_t top = a.top_k == 0 ? labels.size() : std::min(a.top_k, labels.size());
+  InputSource inputs(a.arguments, a.input_options);
+  size_t failed = 0;
+  auto emit = [&](const PipelineResult& r) {
+    std::string line = "{\"path\": " + io::json_string(r.input);
+    if (r.embedding == nullptr) {
+      ++failed;
+      line += ", \"error\": {\"code\": " + io::json_string(code_name(r.code)) +
+              ", \"message\": " + io::json_string(r.message) + "}}";
+    } else {
+      const std::vector<float> scores = model->label_probabilities(
+          std::span<const float>(r.embedding, static_cast<size_t>(model->dimension())),
+          label_vectors);
+      std::vector<size_t> order(labels.size());
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(),
+                       [&](size_t x, size_t y) { return scores[x] > scores[y]; });
+      line += ", \"labels\": [";
+      for (size_t i = 0; i < top; ++i) {
+        if (i != 0) line += ", ";
+        line += "{\"label\": ";
+        line += io::json_string(labels[order[i]]);
+        line += ", \"score\": ";
+        io::append_json_float(line, scores[order[i]]);
+        line += '}';
+      }
+      line += "]}";
+    }
+    std::printf("%s\n", line.c_str());
+  };
+  try {
+    run_pipeline(
+        *model, [&] { return inputs.next(); },
+        {.batch_size = 16, .normalize = false, .limits = a.input}, emit,
+        [] { std::fflush(stdout); });
+  } catch (const Error& e) {
+    return report_error("classify", e);
+  }
+  return failed > 0 ? kExitSomeFailed : kExitOk;
+}
+
+}  // namespace
+
+CommandRun add_classify_command(CLI::App& app) {
+  auto args = std::make_shared<ClassifyArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "classify", "zero-shot labels for images: softmax of CLIP's image-text logits");
+  add_model_option(*cmd, args->model);
+  cmd->add_option("images", args->arguments, "image files, directories, URLs, or - for a list");
+  cmd->add_option("--labels", args->labels, "labels, comma-separated")->delimiter(',');
+  cmd->add_option("--labels-from", args->labels_from, "read one label per line")
+      ->allow_extra_args(false);
+  cmd->add_option("--template", args->template_text,
+                  "the text each label is put in ({} marks the label; default "
+                  "\"a photo of a {}.\")");
+  cmd->add_option("--top-k", args->top_k, "print the K best labels (default: all)")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20));
+  cmd->add_flag("-r,--recursive", args->input_options.recursive,
+                "descend into subdirectories of DIR arguments");
+  cmd->add_option("--files-from", args->input_options.files_from,
+                  "read one path or URL per line (- for stdin)")
+      ->allow_extra_args(false);
+  add_threads_option(*cmd, args->threads);
+  add_precision_option(*cmd, args->precision);
+  add_input_options(*cmd, args->input);
+  return [args] { return run_classify(*args); };
+}
+
+}  // namespace clipembed::cli
