@@ -5,12 +5,15 @@
 //   - /health answers 200 throughout (polled every 100 ms on its own connection);
 //   - the server's RSS does not grow after warm-up (sampled every second);
 //   - coalescing: mean batch size per level from /metrics.
+// Every client keeps its connection alive. A last level holds --keep-alive connections open at
+// once (1000 by default), served round-robin by 50 client threads: no valid request may fail.
 // Prints p50/p99 latency and images/s per concurrency level. Exit status 1 on any violation.
 //
 // usage: server_load --cli build/src/clipembed --model DIR [--levels 1:10,8:10,64:30]
-//                    [--threads 2] [--max-batch-size 8] [IMAGE...]
+//                    [--threads 2] [--max-batch-size 8] [--keep-alive 1000:20] [IMAGE...]
 #include <httplib.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +22,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -92,7 +96,8 @@ pid_t start_server(const std::vector<std::string>& args, int* port) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string cli, model_dir, levels_text = "1:10,8:10,64:30", threads = "2", max_batch = "8";
+  std::string cli, model_dir, levels_text = "1:10,8:10,64:30", threads = "2", max_batch = "8",
+                              keep_alive = "1000:20";
   std::vector<std::string> image_paths;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -107,6 +112,8 @@ int main(int argc, char** argv) {
       threads = value();
     else if (a == "--max-batch-size")
       max_batch = value();
+    else if (a == "--keep-alive")
+      keep_alive = value();
     else
       image_paths.push_back(a);
   }
@@ -120,7 +127,7 @@ int main(int argc, char** argv) {
     const auto bytes = clipembed::io::read_file(path);
     images.push_back(
         {json{{"input", clipembed::io::encode_base64(bytes.data(), bytes.size())}}.dump(),
-         model->embed_image(clipembed::ImageInput::bytes(bytes))});
+         model->embed_image(clipembed::ImageInput::bytes(bytes), {.normalize = true})});
   }
   const auto jpeg = clipembed::io::read_file(image_paths.front());
   const std::vector<uint8_t> truncated(jpeg.begin(), jpeg.begin() + jpeg.size() / 3);
@@ -130,12 +137,17 @@ int main(int argc, char** argv) {
        400},
       {"{this is not json", 400},
       {R"({"model": "no/such-model", "input": "AAAA"})", 404},
-      {json{{"input", std::vector<std::string>(65, "AAAA")}}.dump(), 413},
+      {json{{"input", std::vector<std::string>(2049, "AAAA")}}.dump(), 413},
       {R"({"encoding_format": "float"})", 400}};
 
+  // A thousand kept-alive connections need a descriptor each, on both sides.
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  limit.rlim_cur = limit.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &limit);
   int port = 0;
   const pid_t server = start_server({cli, "serve", "--model", model_dir, "--port", "0", "--threads",
-                                     threads, "--max-batch-size", max_batch},
+                                     threads, "--max-batch-size", max_batch, "--log-format", "off"},
                                     &port);
   httplib::Client control("127.0.0.1", port);
   for (int i = 0; i < 1000; ++i) {
@@ -169,7 +181,7 @@ int main(int argc, char** argv) {
   std::printf("%11s %9s %9s %10s %8s %8s %10s %11s\n", "concurrency", "requests", "malformed",
               "images/s", "p50 ms", "p99 ms", "mean batch", "RSS MiB");
   std::vector<std::pair<int, double>> throughput;
-  double last_level_start = 0, last_level_seconds = 0;
+  double last_level_start = 0, last_level_seconds = 0, last_level_end = 0;
   for (size_t start = 0; start < levels_text.size();) {
     size_t comma = levels_text.find(',', start);
     if (comma == std::string::npos) comma = levels_text.size();
@@ -189,6 +201,7 @@ int main(int argc, char** argv) {
     for (int t = 0; t < concurrency; ++t) {
       clients.emplace_back([&, t] {
         httplib::Client c("127.0.0.1", port);
+        c.set_keep_alive(true);
         c.set_read_timeout(120);
         std::mt19937 rng(static_cast<unsigned>(t) * 7919u + 1);
         std::vector<double> mine;
@@ -229,6 +242,7 @@ int main(int argc, char** argv) {
     for (auto& c : clients) c.join();
     const double elapsed = std::chrono::duration<double>(Clock::now() - level_start).count();
     const auto after = batch_totals(control);
+    last_level_end = std::chrono::duration<double>(Clock::now() - t0).count();
     std::sort(latencies.begin(), latencies.end());
     auto pct = [&](double p) {
       return latencies.empty() ? 0.0
@@ -245,6 +259,61 @@ int main(int argc, char** argv) {
                 rss_kib(server) / 1024.0);
     std::fflush(stdout);
   }
+  // Many idle connections at once: every one stays open between its requests.
+  const int connections = std::atoi(keep_alive.c_str());
+  const double keep_seconds = std::atof(keep_alive.c_str() + keep_alive.find(':') + 1);
+  if (connections > 0) {
+    constexpr int kThreads = 50;
+    std::vector<std::unique_ptr<httplib::Client>> pool;
+    for (int i = 0; i < connections; ++i) {
+      pool.push_back(std::make_unique<httplib::Client>("127.0.0.1", port));
+      pool.back()->set_keep_alive(true);
+      pool.back()->set_read_timeout(120);
+    }
+    std::atomic<int> requests{0}, failures{0};
+    std::mutex mutex;
+    std::vector<double> latencies;
+    const auto level_start = Clock::now();
+    const auto level_end = level_start + std::chrono::duration<double>(keep_seconds);
+    std::vector<std::thread> threads_of_clients;
+    for (int t = 0; t < kThreads; ++t) {
+      threads_of_clients.emplace_back([&, t] {
+        std::vector<double> mine;
+        // Each thread's first round opens all of its connections; later rounds reuse them.
+        for (int round = 0; round == 0 || Clock::now() < level_end; ++round) {
+          for (int i = t; i < connections; i += kThreads) {
+            const Image& image = images[static_cast<size_t>(i + round) % images.size()];
+            const auto q0 = Clock::now();
+            auto r = pool[static_cast<size_t>(i)]->Post("/v1/embeddings", image.body,
+                                                        "application/json");
+            mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - q0).count());
+            ++requests;
+            if (!r || r->status != 200 ||
+                json::parse(r->body)["data"][0]["embedding"].get<std::vector<float>>() !=
+                    image.expected) {
+              ++failures;
+              ++violations;
+            }
+          }
+        }
+        std::lock_guard<std::mutex> lock(mutex);
+        latencies.insert(latencies.end(), mine.begin(), mine.end());
+      });
+    }
+    for (auto& t : threads_of_clients) t.join();
+    const double elapsed = std::chrono::duration<double>(Clock::now() - level_start).count();
+    std::sort(latencies.begin(), latencies.end());
+    auto pct = [&](double p) {
+      return latencies.empty() ? 0.0
+                               : latencies[std::min(latencies.size() - 1,
+                                                    static_cast<size_t>(p * latencies.size()))];
+    };
+    std::printf(
+        "%d kept-alive connections (%d client threads): %d requests, %d failed, "
+        "%.2f images/s, p50 %.1f ms, p99 %.1f ms, RSS %.1f MiB\n",
+        connections, kThreads, requests.load(), failures.load(), requests / elapsed, pct(0.5),
+        pct(0.99), rss_kib(server) / 1024.0);
+  }
   done = true;
   monitor.join();
 
@@ -256,7 +325,9 @@ int main(int argc, char** argv) {
   {
     std::lock_guard<std::mutex> lock(rss_mutex);
     for (const auto& [at, kib] : rss) {
-      if (at >= last_level_start + last_level_seconds / 4) after_warm.push_back(kib);
+      if (at >= last_level_start + last_level_seconds / 4 && at <= last_level_end) {
+        after_warm.push_back(kib);
+      }
     }
   }
   long first_peak = 0, second_peak = 0;

@@ -52,9 +52,19 @@ struct EmbeddingResult {
   bool ok() const { return !error.has_value(); }
 };
 
-// Called exactly once with the vector or the error (one of them null), on a runtime thread, the
-// URL fetcher's thread, or at once on the calling thread for a request refused outright.
-using EmbeddingCallback = std::function<void(Embedding* embedding, const Error* error)>;
+// Where one request's time went: from its admission to the start of its forward pass (any
+// download, decoding or tokenizing, and waiting for a worker), and that forward pass (of its whole
+// batch). Zero for a request that never reached one.
+struct EmbedTiming {
+  double queue_seconds = 0;
+  double compute_seconds = 0;
+};
+
+// Called exactly once with the vector or the error (one of them null) and the request's timing,
+// on a runtime thread, the URL fetcher's thread, or at once on the calling thread for a request
+// refused outright.
+using EmbeddingCallback =
+    std::function<void(Embedding* embedding, const Error* error, const EmbedTiming& timing)>;
 
 class Embedder {
  public:

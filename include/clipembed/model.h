@@ -155,4 +155,19 @@ class ClipModel {
   std::unique_ptr<State> state_;
 };
 
+// One label's zero-shot score.
+struct LabelScore {
+  std::string label;
+  float score = 0;
+};
+
+// The text a label is embedded as: `label_template` with its "{}" replaced by the label
+// ("a photo of a {}." and "cat" give "a photo of a cat."). A template without "{}" is kept whole.
+std::string label_prompt(std::string_view label_template, std::string_view label);
+
+// Labels with their scores (label_probabilities()), best first, equal scores in label order; at
+// most `top_k` of them (0: all).
+std::vector<LabelScore> rank_labels(std::span<const std::string> labels,
+                                    std::span<const float> scores, size_t top_k = 0);
+
 }  // namespace clipembed

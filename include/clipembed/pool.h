@@ -114,6 +114,10 @@ class ModelPool {
   // error (e.g. kModelInvalid naming the missing file and how to download it, kMemoryExhausted).
   std::shared_ptr<Embedder> load(const std::string& key);
 
+  // The model of `key` as loaded (loading it now if needed), for what an embedder does not do
+  // (logit_scale(), label_probabilities()). Its weights are shared with the pool's workers.
+  std::shared_ptr<const ClipModel> model(const std::string& key);
+
   // Stops intake (new requests fail with kCancelled), completes queued requests with kCancelled,
   // waits for running batches, and returns. Idempotent.
   void shutdown();

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
-#include <numeric>
 #include <string>
 #include <vector>
 
@@ -32,13 +31,6 @@ struct ClassifyArgs {
   InputOptions input_options;
   InputLimits input;
 };
-
-// The label's text: the template with "{}" replaced by the label.
-std::string prompt(const std::string& template_text, const std::string& label) {
-  std::string out = template_text;
-  out.replace(out.find("{}"), 2, label);
-  return out;
-}
 
 int run_classify(const ClassifyArgs& a) {
   if (a.template_text.find("{}") == std::string::npos) {
@@ -68,12 +60,12 @@ int run_classify(const ClassifyArgs& a) {
       throw Error(ErrorCode::kUnsupportedModality, a.model + " has no vision tower");
     }
     std::vector<std::string> prompts;
-    for (const std::string& l : labels) prompts.push_back(prompt(a.template_text, l));
+    prompts.reserve(labels.size());
+    for (const std::string& l : labels) prompts.push_back(label_prompt(a.template_text, l));
     label_vectors = model->embed_texts(prompts);
   } catch (const Error& e) {
     return report_error("classify", e);
   }
-  const size_t top = a.top_k == 0 ? labels.size() : std::min(a.top_k, labels.size());
   InputSource inputs(a.arguments, a.input_options);
   size_t failed = 0;
   auto emit = [&](const PipelineResult& r) {
@@ -86,17 +78,12 @@ int run_classify(const ClassifyArgs& a) {
       const std::vector<float> scores = model->label_probabilities(
           std::span<const float>(r.embedding, static_cast<size_t>(model->dimension())),
           label_vectors);
-      std::vector<size_t> order(labels.size());
-      std::iota(order.begin(), order.end(), 0);
-      std::stable_sort(order.begin(), order.end(),
-                       [&](size_t x, size_t y) { return scores[x] > scores[y]; });
       line += ", \"labels\": [";
-      for (size_t i = 0; i < top; ++i) {
+      const std::vector<LabelScore> ranked = rank_labels(labels, scores, a.top_k);
+      for (size_t i = 0; i < ranked.size(); ++i) {
         if (i != 0) line += ", ";
-        line += "{\"label\": ";
-        line += io::json_string(labels[order[i]]);
-        line += ", \"score\": ";
-        io::append_json_float(line, scores[order[i]]);
+        line += "{\"label\": " + io::json_string(ranked[i].label) + ", \"score\": ";
+        io::append_json_float(line, ranked[i].score);
         line += '}';
       }
       line += "]}";
@@ -122,7 +109,9 @@ CommandRun add_classify_command(CLI::App& app) {
       "classify", "zero-shot labels for images: softmax of CLIP's image-text logits");
   add_model_option(*cmd, args->model);
   cmd->add_option("images", args->arguments, "image files, directories, URLs, or - for a list");
-  cmd->add_option("--labels", args->labels, "labels, comma-separated")->delimiter(',');
+  cmd->add_option("--labels", args->labels, "labels, comma-separated")
+      ->delimiter(',')
+      ->allow_extra_args(false);
   cmd->add_option("--labels-from", args->labels_from, "read one label per line")
       ->allow_extra_args(false);
   cmd->add_option("--template", args->template_text,

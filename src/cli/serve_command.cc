@@ -1,10 +1,15 @@
-// `clipembed serve`: runs the HTTP embedding service until SIGTERM or SIGINT, then drains.
+// `clipembed serve`: runs the HTTP embedding service until SIGTERM or SIGINT, then drains
+// (within --grace-ms) and exits 0. A model that cannot exist exits 2 at start-up.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
+#include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -18,26 +23,62 @@
 namespace clipembed::cli {
 namespace {
 
-int run_serve(server::ServerOptions o, int threads) {
+// The key from --api-key-file: its first line (so `echo KEY > file` works), never shown.
+std::string read_key_file(const std::string& path) {
+  std::ifstream in(path);
+  std::string key;
+  if (!in || !std::getline(in, key)) {
+    throw Error(ErrorCode::kIo, "cannot read the API key from " + path);
+  }
+  while (!key.empty() && (key.back() == '\r' || key.back() == ' ')) key.pop_back();
+  if (key.empty()) throw Error(ErrorCode::kInvalidArgument, path + " holds an empty API key");
+  return key;
+}
+
+// Every connection holds a descriptor, and the usual soft limit (1024) is below the default
+// --max-connections; raise it to the hard limit, as servers commonly do.
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+int run_serve(server::ServerOptions o, int threads, const std::string& key_file) {
+  raise_descriptor_limit();
   // Every thread created from here on inherits the blocked signals; this thread takes them with
-  // sigwait, so no handler runs in the middle of a request.
+  // sigtimedwait, so no handler runs in the middle of a request.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   try {
-    start_runtime(threads);
+    if (!key_file.empty()) o.api_key = read_key_file(key_file);
     server::EmbeddingServer server(o);
+    // A model that cannot exist is an error now (exit 2), not a loader retrying forever.
+    server.check_models();
+    start_runtime(threads);
     const int bound = server.start();
-    std::fprintf(stderr, "clipembed serve: models %s (default) and %zu more; loading\n",
-                 o.models.front().c_str(), o.models.size() - 1);
+    std::fprintf(stderr, "clipembed serve: serving %s (default) and %zu more; loading\n",
+                 server::ServedModels(o.models, o.aliases).default_model().name.c_str(),
+                 o.models.size() - 1);
     std::printf("clipembed serve: listening on http://%s:%d\n", o.host.c_str(), bound);
     std::fflush(stdout);
-    int received = 0;
-    sigwait(&signals, &received);
-    std::fprintf(stderr, "clipembed serve: %s received, draining\n",
-                 received == SIGTERM ? "SIGTERM" : "SIGINT");
+    const timespec tick{0, 200'000'000};
+    while (true) {
+      const int received = sigtimedwait(&signals, nullptr, &tick);
+      if (received == SIGTERM || received == SIGINT) {
+        std::fprintf(stderr, "clipembed serve: %s received, draining\n",
+                     received == SIGTERM ? "SIGTERM" : "SIGINT");
+        break;
+      }
+      if (const std::optional<Error> fatal = server.fatal_error()) {
+        server.drain_and_stop();
+        return report_error("serve", *fatal);
+      }
+    }
     server.drain_and_stop();
     std::fprintf(stderr, "clipembed serve: stopped\n");
     return kExitOk;
@@ -52,6 +93,7 @@ CommandRun add_serve_command(CLI::App& app) {
   struct Args {
     server::ServerOptions options;
     int threads = 0;
+    std::string key_file;
   };
   auto args = std::make_shared<Args>();
   server::ServerOptions& o = args->options;
@@ -61,18 +103,28 @@ CommandRun add_serve_command(CLI::App& app) {
       "environment variable in brackets.");
   auto env = [](CLI::Option* option, const char* name) { return option->envname(name); };
   env(cmd->add_option("--model", o.models,
-                      "model to serve (repeatable; the first is the default); the variable "
-                      "may list several, comma-separated"),
+                      "model to serve, REF or NAME=REF (repeatable; the first is the default). "
+                      "Served as NAME, else a directory's last path component, else the repo "
+                      "id; the variable may list several, comma-separated"),
       "CLIPEMBED_MODEL")
       ->delimiter(',')
       ->required();
+  env(cmd->add_option("--served-model-name", o.aliases,
+                      "another name a model answers to: ALIAS (for the default model) or "
+                      "ALIAS=NAME (repeatable)"),
+      "CLIPEMBED_SERVED_MODEL_NAME")
+      ->delimiter(',');
   env(cmd->add_option("--host", o.host, "address to listen on (default 127.0.0.1)"),
       "CLIPEMBED_HOST");
   env(cmd->add_option("--port", o.port, "port (default 8080; 0 picks a free one)"),
       "CLIPEMBED_PORT")
       ->check(CLI::Range(0, 65535));
-  env(cmd->add_option("--api-key", o.api_key, "require Authorization: Bearer KEY"),
+  env(cmd->add_option("--api-key", o.api_key,
+                      "require Authorization: Bearer KEY (prefer --api-key-file: a flag is "
+                      "visible in the process list)"),
       "CLIPEMBED_API_KEY");
+  env(cmd->add_option("--api-key-file", args->key_file, "read the API key from this file"),
+      "CLIPEMBED_API_KEY_FILE");
   env(cmd->add_option("--workers", o.pool.max_workers_per_model, "workers per model (default 4)"),
       "CLIPEMBED_WORKERS")
       ->check(CLI::Range(1, 1024));
@@ -81,31 +133,56 @@ CommandRun add_serve_command(CLI::App& app) {
       ->check(CLI::Range(1, 1024));
   add_precision_option(*cmd, o.pool.precision);
   cmd->get_option("--precision")->envname("CLIPEMBED_PRECISION");
-  env(cmd->add_option("--io-threads", o.io_threads, "connections served at once (default 64)"),
+  env(cmd->add_flag_function(
+          "--no-normalize", [&o](int64_t count) { o.normalize = count <= 0; },
+          "return raw vectors by default (a request's \"normalize\" still decides)"),
+      "CLIPEMBED_NO_NORMALIZE");
+  env(cmd->add_option("--io-threads", o.io_threads,
+                      "I/O threads, each serving any number of connections (default 2)"),
       "CLIPEMBED_IO_THREADS")
-      ->check(CLI::Range(1, 4096));
+      ->check(CLI::Range(1, 256));
+  env(cmd->add_option("--max-connections", o.max_connections,
+                      "open connections; past it a new one gets 503 (default 10000)"),
+      "CLIPEMBED_MAX_CONNECTIONS")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 24));
+  env(cmd->add_option("--max-in-flight", o.max_in_flight,
+                      "requests answered at once; more get 503 (default 1024)"),
+      "CLIPEMBED_MAX_IN_FLIGHT")
+      ->check(CLI::Range(1, 1 << 24));
   env(cmd->add_option("--max-batch-size", o.pool.max_batch_size,
-                      "images per forward pass (default 8)"),
+                      "inputs per forward pass (default 8)"),
       "CLIPEMBED_MAX_BATCH_SIZE")
       ->check(CLI::Range(1, 4096));
   env(cmd->add_option("--max-queue", o.pool.max_queued_requests,
-                      "queued images per model before 429 (default 256)"),
+                      "inputs admitted per model (queued, decoding or downloading) before 429 "
+                      "(default 256)"),
       "CLIPEMBED_MAX_QUEUE")
       ->check(CLI::Range(size_t{1}, size_t{1} << 24));
-  env(cmd->add_option("--max-connections", o.max_in_flight,
-                      "requests at once before 503 (default 256)"),
-      "CLIPEMBED_MAX_CONNECTIONS")
-      ->check(CLI::Range(1, 1 << 24));
-  env(cmd->add_option("--max-body-bytes", o.max_body_bytes, "request body limit (default 64 MiB)"),
+  env(cmd->add_option("--max-body-bytes", o.http.max_body_bytes,
+                      "request body limit (default 64 MiB)"),
       "CLIPEMBED_MAX_BODY_BYTES")
-      ->check(CLI::Range(size_t{1}, size_t{1} << 40));
-  env(cmd->add_option("--max-items", o.max_items, "inputs per request (default 64)"),
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+  env(cmd->add_option("--max-items", o.max_items, "inputs per request (default 2048)"),
       "CLIPEMBED_MAX_ITEMS")
       ->check(CLI::Range(size_t{1}, size_t{1} << 24));
+  env(cmd->add_option("--max-text-bytes", o.max_text_bytes,
+                      "bytes of one text input (default 1 MiB)"),
+      "CLIPEMBED_MAX_TEXT_BYTES")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 30));
   env(cmd->add_option("--max-pixels", o.pool.input.decode.max_pixels,
                       "decoded image size limit (default 89478485)"),
       "CLIPEMBED_MAX_PIXELS")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+  env(cmd->add_option("--max-decode-bytes", o.pool.max_decode_bytes,
+                      "pixel memory of all decodes in flight; an image that does not fit is "
+                      "refused with 429 before allocating (default a quarter of the memory "
+                      "budget)"),
+      "CLIPEMBED_MAX_DECODE_BYTES")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 50));
+  env(cmd->add_option("--max-url-downloads", o.pool.max_url_downloads,
+                      "URL inputs downloaded at once (default 16)"),
+      "CLIPEMBED_MAX_URL_DOWNLOADS")
+      ->check(CLI::Range(1, 4096));
   env(cmd->add_option("--url-max-bytes", o.pool.input.url.max_bytes,
                       "URL download limit (default 32 MiB)"),
       "CLIPEMBED_URL_MAX_BYTES")
@@ -121,7 +198,23 @@ CommandRun add_serve_command(CLI::App& app) {
          "URL download time limit (default 30000)");
   millis("--deadline-ms", "CLIPEMBED_DEADLINE_MS", o.request_deadline,
          "request deadline, then 504 (default 30000)");
-  millis("--grace-ms", "CLIPEMBED_GRACE_MS", o.grace, "drain time on SIGTERM (default 30000)");
+  millis("--grace-ms", "CLIPEMBED_GRACE_MS", o.grace,
+         "on SIGTERM, the time requests in flight get before the server exits (default 30000)");
+  millis("--header-timeout-ms", "CLIPEMBED_HEADER_TIMEOUT_MS", o.http.header_timeout,
+         "time a request's header may take to arrive (default 10000)");
+  millis("--idle-timeout-ms", "CLIPEMBED_IDLE_TIMEOUT_MS", o.http.idle_timeout,
+         "idle keep-alive connections are closed after this (default 30000)");
+  env(cmd->add_option("--stall-seconds", o.stall_seconds,
+                      "/live fails once queued work waits this long without progress "
+                      "(default 60)"),
+      "CLIPEMBED_STALL_SECONDS")
+      ->check(CLI::Range(0.001, 86400.0));
+  env(cmd->add_option("--log-format", o.log_format, "access log on stderr: text, json or off")
+          ->transform(CLI::CheckedTransformer(
+              std::map<std::string, server::LogFormat>{{"text", server::LogFormat::kText},
+                                                       {"json", server::LogFormat::kJson},
+                                                       {"off", server::LogFormat::kOff}})),
+      "CLIPEMBED_LOG_FORMAT");
   env(cmd->add_flag("--allow-private-urls", o.allow_private_urls,
                     "URL inputs may reach private, loopback and link-local addresses"),
       "CLIPEMBED_ALLOW_PRIVATE_URLS");
@@ -129,7 +222,7 @@ CommandRun add_serve_command(CLI::App& app) {
           "--no-url-inputs", [&o](int64_t count) { o.allow_url_inputs = count <= 0; },
           "refuse URL inputs"),
       "CLIPEMBED_NO_URL_INPUTS");
-  return [args] { return run_serve(args->options, args->threads); };
+  return [args] { return run_serve(args->options, args->threads, args->key_file); };
 }
 
 }  // namespace clipembed::cli

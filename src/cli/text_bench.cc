@@ -39,6 +39,7 @@ void bench_texts(const ClipModel& model, double seconds, int rounds) {
   for (size_t batch : {size_t{1}, size_t{32}}) {
     const std::vector<std::string> texts = captions(batch);
     std::vector<std::vector<int32_t>> ids;
+    ids.reserve(texts.size());
     for (const std::string& t : texts) ids.push_back(model.tokenize(t));
     std::vector<float> out(batch * dim);
     Workspace workspace;

@@ -178,8 +178,19 @@ ChannelMasks channel_masks(const Header& h) {
 Image decode_bmp(std::span<const uint8_t> b, const DecodeOptions& options) {
   if (b.size() < 26) fail("file is too short");
   Header h = parse_header(b);
-  check_dimensions(h.width, h.height, options, "BMP");
   const bool rle = h.compression == kRle8 || h.compression == kRle4;
+  DecodeOptions size_only = options;  // The size limits first, the memory reservation below.
+  size_only.reserve = nullptr;
+  check_dimensions(h.width, h.height, size_only, "BMP");
+  // Uncompressed pixels must all be in the file. Checking before the canvas is reserved or
+  // allocated keeps a 60-byte header that claims 9000x9000 from costing 243 MB (or a place in the
+  // decode budget) on its way to failing.
+  if (!rle && h.bits > 0) {
+    const uint64_t stride = ((static_cast<uint64_t>(h.width) * h.bits + 31) / 32) * 4;
+    const uint64_t available = h.pixels_offset > b.size() ? 0 : b.size() - h.pixels_offset;
+    if (stride > available / static_cast<uint64_t>(h.height)) fail("pixel data is truncated");
+  }
+  check_dimensions(h.width, h.height, options, "BMP");
   if (rle &&
       !((h.compression == kRle8 && h.bits == 8) || (h.compression == kRle4 && h.bits == 4))) {
     fail("RLE compression with " + std::to_string(h.bits) + " bits per pixel");

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "clipembed/runtime.h"
+#include "image/decoders.h"
 #include "io/address_policy.h"
 #include "io/base64.h"
 #include "io/file.h"
@@ -125,6 +126,19 @@ Image load_image(const ImageInput& input, const InputLimits& limits) {
   });
   const std::vector<uint8_t> bytes = shared_runtime().wait(future);
   return decode_downloaded(input.text(), bytes, limits);
+}
+
+bool is_base64_image(std::string_view text) {
+  // 16 characters are 12 bytes, enough for every signature sniff_format() reads (WebP's is the
+  // longest, 12); a shorter text cannot be an image.
+  constexpr size_t kPrefix = 16;
+  if (text.size() < kPrefix) return false;
+  try {
+    const std::vector<uint8_t> head = io::decode_base64(text.substr(0, kPrefix), kPrefix);
+    return sniff_format(head) != Format::kUnknown;
+  } catch (const Error&) {
+    return false;
+  }
 }
 
 }  // namespace image

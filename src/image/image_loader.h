@@ -6,6 +6,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "clipembed/error.h"
@@ -23,6 +24,16 @@ Image load_image(const ImageInput& input, const InputLimits& limits);
 // download's id (io::UrlFetcher::cancel stops it).
 uint64_t fetch_url(const std::string& url, const UrlLimits& limits,
                    std::function<void(std::vector<uint8_t>* body, const Error* error)> done);
+
+// True when `text` is plain base64 whose first bytes are a known image format's signature (JPEG,
+// PNG, WebP, GIF, BMP): how the server tells an image sent as base64 from a text. Decodes only
+// the first few characters.
+bool is_base64_image(std::string_view text);
+
+// True when `text` is plain base64 whose first bytes are a known image format's signature (JPEG,
+// PNG, WebP, GIF, BMP): how the server tells an image sent as base64 from a text. Decodes only
+// the first few characters.
+bool is_base64_image(std::string_view text);
 
 // Decodes the bytes downloaded for a URL input, naming the URL in errors.
 Image decode_downloaded(const std::string& url, std::span<const uint8_t> bytes,

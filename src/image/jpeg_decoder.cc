@@ -3,6 +3,7 @@
 // converted with Pillow's integer formula. A truncated stream is an error, as in Pillow.
 #include <csetjmp>
 #include <cstdio>
+#include <cstring>
 // jpeglib.h needs size_t and FILE declared first.
 #include <jerror.h>
 #include <jpeglib.h>
@@ -103,15 +104,33 @@ Image decode_jpeg(std::span<const uint8_t> bytes, const DecodeOptions& options) 
   }
   try {
     check_dimensions(cinfo.image_width, cinfo.image_height, options, "JPEG");
-    img = make_rgb_image(static_cast<int>(cinfo.image_width), static_cast<int>(cinfo.image_height));
     row.resize(static_cast<size_t>(cinfo.image_width) * components);
   } catch (...) {
     jpeg_destroy_decompress(&cinfo);
     throw;
   }
 
+  // The first row is decoded before the canvas is allocated: a header with no scan data behind
+  // it (a few bytes claiming 9000x9000) then fails without touching hundreds of megabytes.
   jpeg_start_decompress(&cinfo);
+  JSAMPROW first = row.data();
+  if (!err.truncated) jpeg_read_scanlines(&cinfo, &first, 1);
+  if (err.truncated) {
+    jpeg_destroy_decompress(&cinfo);
+    throw Error(ErrorCode::kImageDecode, "JPEG data is truncated");
+  }
+  try {
+    img = make_rgb_image(static_cast<int>(cinfo.image_width), static_cast<int>(cinfo.image_height));
+  } catch (...) {
+    jpeg_destroy_decompress(&cinfo);
+    throw;
+  }
   const size_t stride = static_cast<size_t>(img.width) * 3;
+  if (components == 3) {
+    std::memcpy(img.rgb.data(), row.data(), stride);
+  } else {
+    convert_row(row.data(), components, img.width, img.rgb.data());
+  }
   while (cinfo.output_scanline < cinfo.output_height) {
     uint8_t* dst = img.rgb.data() + static_cast<size_t>(cinfo.output_scanline) * stride;
     JSAMPROW target = components == 3 ? dst : row.data();

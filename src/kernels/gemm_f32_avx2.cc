@@ -25,10 +25,10 @@ void tile(int64_t k, const float* a, int64_t lda, const float* panel, float* c, 
     const __m256 b0 = _mm256_load_ps(panel + p * kPanelWidth);
     const __m256 b1 = _mm256_load_ps(panel + p * kPanelWidth + 8);
 #define CLIPEMBED_ROW(r, lo, hi)                           \
-  if constexpr (R > r) {                                   \
-    const __m256 x = _mm256_broadcast_ss(a + r * lda + p); \
-    lo = _mm256_fmadd_ps(x, b0, lo);                       \
-    hi = _mm256_fmadd_ps(x, b1, hi);                       \
+  if constexpr (R > (r)) {                                 \
+    const __m256 x = _mm256_broadcast_ss(a + (r)*lda + p); \
+    (lo) = _mm256_fmadd_ps(x, b0, lo);                     \
+    (hi) = _mm256_fmadd_ps(x, b1, hi);                     \
   }
     CLIPEMBED_ROW(0, c00, c01)
     CLIPEMBED_ROW(1, c10, c11)

@@ -51,13 +51,13 @@ void tile(int64_t groups, const int16_t* a, int64_t kp, const int8_t* half, int6
     const __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b)));
     const __m256i b1 =
         _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 16)));
-#define CLIPEMBED_ROW(r, lo, hi)                         \
-  if constexpr (R > r) {                                 \
-    int64_t quad;                                        \
-    std::memcpy(&quad, a + r * kp + 4 * g, sizeof quad); \
-    const __m256i x = _mm256_set1_epi64x(quad);          \
-    lo = _mm256_add_epi32(lo, _mm256_madd_epi16(b0, x)); \
-    hi = _mm256_add_epi32(hi, _mm256_madd_epi16(b1, x)); \
+#define CLIPEMBED_ROW(r, lo, hi)                           \
+  if constexpr (R > (r)) {                                 \
+    int64_t quad;                                          \
+    std::memcpy(&quad, a + (r)*kp + 4 * g, sizeof quad);   \
+    const __m256i x = _mm256_set1_epi64x(quad);            \
+    (lo) = _mm256_add_epi32(lo, _mm256_madd_epi16(b0, x)); \
+    (hi) = _mm256_add_epi32(hi, _mm256_madd_epi16(b1, x)); \
   }
     CLIPEMBED_ROW(0, c00, c01)
     CLIPEMBED_ROW(1, c10, c11)

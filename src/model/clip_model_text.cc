@@ -1,6 +1,7 @@
 // ClipModel: the text half (tokenizing, text embeddings, zero-shot label scores).
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <optional>
 
 #include "clipembed/error.h"
@@ -103,6 +104,29 @@ std::vector<float> ClipModel::label_probabilities(
     probabilities[j] = static_cast<float>(logits[j] / sum);
   }
   return probabilities;
+}
+
+std::string label_prompt(std::string_view label_template, std::string_view label) {
+  std::string out(label_template);
+  const size_t at = out.find("{}");
+  if (at != std::string::npos) out.replace(at, 2, label);
+  return out;
+}
+
+std::vector<LabelScore> rank_labels(std::span<const std::string> labels,
+                                    std::span<const float> scores, size_t top_k) {
+  if (labels.size() != scores.size()) {
+    throw Error(ErrorCode::kInvalidArgument, "one score per label is needed");
+  }
+  std::vector<size_t> order(labels.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t x, size_t y) { return scores[x] > scores[y]; });
+  const size_t count = top_k == 0 ? order.size() : std::min(top_k, order.size());
+  std::vector<LabelScore> ranked;
+  ranked.reserve(count);
+  for (size_t i = 0; i < count; ++i) ranked.push_back({labels[order[i]], scores[order[i]]});
+  return ranked;
 }
 
 }  // namespace clipembed

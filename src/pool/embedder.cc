@@ -12,7 +12,7 @@ namespace {
 
 // A callback that completes `promise`.
 EmbeddingCallback to_promise(std::shared_ptr<std::promise<Embedding>> promise) {
-  return [promise = std::move(promise)](Embedding* e, const Error* error) {
+  return [promise = std::move(promise)](Embedding* e, const Error* error, const EmbedTiming&) {
     if (error != nullptr) {
       promise->set_exception(std::make_exception_ptr(*error));
     } else {
@@ -36,7 +36,7 @@ std::future<std::vector<EmbeddingResult>> gather(
   auto future = state->promise.get_future();
   if (count == 0) state->promise.set_value({});
   for (size_t i = 0; i < count; ++i) {
-    start(i, [state, i](Embedding* e, const Error* error) {
+    start(i, [state, i](Embedding* e, const Error* error, const EmbedTiming&) {
       std::unique_lock<std::mutex> lock(state->mutex);
       if (error != nullptr) {
         state->results[i].error = *error;

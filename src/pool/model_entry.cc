@@ -39,7 +39,7 @@ void ModelEntry::record_fault_locked(Clock::time_point now) {
   }
 }
 
-void ModelEntry::submit(std::shared_ptr<Request> request) {
+void ModelEntry::submit(const RequestPtr& request) {
   if (admit(request)) start(request);
 }
 
@@ -268,6 +268,7 @@ void ModelEntry::dispatch_locked(Clock::time_point now, bool flush) {
     while (!ready.empty() && batch.size() < max_batch) {
       if (admitted_.count(ready.front()) != 0) {
         batch.push_back(ready.front());
+        ready.front()->batch_started_at = now;
         counters_.queue_wait.add(
             std::chrono::duration<double>(now - ready.front()->admitted_at).count());
       }
@@ -317,7 +318,8 @@ void ModelEntry::run_batch(std::vector<RequestPtr> batch,
   std::vector<std::pair<RequestPtr, size_t>> mine;
   std::unique_lock<std::mutex> lock(mutex_);
   const Clock::time_point now = Clock::now();
-  counters_.forward.add(std::chrono::duration<double>(now - started).count());
+  const double forward_seconds = std::chrono::duration<double>(now - started).count();
+  counters_.forward.add(forward_seconds);
   last_progress_ = now;
   --busy_;
   if (state_ == State::kReady && busy_ + static_cast<int>(idle_workspaces_.size()) < workers_) {
@@ -332,6 +334,7 @@ void ModelEntry::run_batch(std::vector<RequestPtr> batch,
   dispatch_locked(now, false);
   lock.unlock();
   for (auto& [request, i] : mine) {
+    request->compute_seconds = forward_seconds;
     if (error) {
       request->finish(nullptr, &*error);
     } else {

@@ -36,9 +36,11 @@ struct Request {
   bool normalize = false;
   Clock::time_point admitted_at;
   Clock::time_point deadline;
-  Clock::time_point ready_at;  // When it joined its batch queue.
-  Image crop;                  // Images, once preprocessed.
-  std::vector<int32_t> ids;    // Texts, once tokenized.
+  Clock::time_point ready_at;          // When it joined its batch queue.
+  Clock::time_point batch_started_at;  // When its forward pass began (unset before).
+  double compute_seconds = 0;          // That forward pass, once it ends.
+  Image crop;                          // Images, once preprocessed.
+  std::vector<int32_t> ids;            // Texts, once tokenized.
 };
 using RequestPtr = std::shared_ptr<Request>;
 
@@ -53,7 +55,7 @@ class ModelEntry : public std::enable_shared_from_this<ModelEntry> {
              std::shared_ptr<const void> owner);
 
   // Admits a request and starts it (admit(), then start()).
-  void submit(std::shared_ptr<Request> request);
+  void submit(const RequestPtr& request);
 
   // Admits a request into the queue, counting against its bound from now on (a URL input is
   // admitted before its download); false, with the request finished (kOverloaded, kCancelled or

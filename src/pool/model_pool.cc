@@ -138,12 +138,27 @@ class PooledEmbedder : public Embedder {
 
   int dimension() const override { return entry_->config().dimension(); }
 
+  // The request's finish: `done` with the timing the request recorded. It captures the request by
+  // reference, which is safe because a request only ever calls its own finish.
+  static std::function<void(Embedding*, const Error*)> with_timing(const pool::Request& request,
+                                                                   EmbeddingCallback done) {
+    return [&request, done = std::move(done)](Embedding* e, const Error* error) {
+      EmbedTiming timing;
+      if (request.batch_started_at != pool::Clock::time_point{}) {
+        timing.queue_seconds =
+            std::chrono::duration<double>(request.batch_started_at - request.admitted_at).count();
+        timing.compute_seconds = request.compute_seconds;
+      }
+      done(e, error, timing);
+    };
+  }
+
   void submit_text(std::string text, const EmbedOptions& options, EmbeddingCallback done,
                    std::shared_ptr<Cancellation> cancellation) override {
     auto request = std::make_shared<pool::Request>();
     request->kind = pool::Request::kText;
     request->text = std::move(text);
-    request->finish = std::move(done);
+    request->finish = with_timing(*request, std::move(done));
     request->normalize = options.normalize;
     if (entry_->admit(request)) {
       watch(request, cancellation);
@@ -157,7 +172,7 @@ class PooledEmbedder : public Embedder {
   void submit_image(const ImageInput& input, const EmbedOptions& options, EmbeddingCallback done,
                     std::shared_ptr<Cancellation> cancellation) override {
     auto request = std::make_shared<pool::Request>();
-    request->finish = std::move(done);
+    request->finish = with_timing(*request, std::move(done));
     request->normalize = options.normalize;
     if (!entry_->admit(request)) return;
     watch(request, cancellation);
@@ -256,13 +271,18 @@ std::shared_ptr<Embedder> ModelPool::embedder(const std::string& key) {
 
 std::shared_ptr<Embedder> ModelPool::load(const std::string& key) {
   std::shared_ptr<Embedder> result = embedder(key);
+  model(key);
+  return result;
+}
+
+std::shared_ptr<const ClipModel> ModelPool::model(const std::string& key) {
+  embedder(key);  // Creates the entry if needed.
   std::shared_ptr<pool::ModelEntry> entry;
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     entry = impl_->entries.at(key);
   }
-  entry->loaded_model();
-  return result;
+  return entry->loaded_model();
 }
 
 void ModelPool::shutdown() {

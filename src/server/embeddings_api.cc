@@ -1,57 +1,118 @@
 #include "server/embeddings_api.h"
 
-#include <nlohmann/json.hpp>
+#include <map>
 
+#include "clipembed/input.h"
+#include "image/image_loader.h"
 #include "io/base64.h"
 #include "io/json_text.h"
+#include "server/request_json.h"
 
 namespace clipembed::server {
+namespace {
+
+using Fields = std::map<std::string, JsonField>;
+
+const JsonField* find(const Fields& fields, const std::string& name) {
+  const auto it = fields.find(name);
+  return it == fields.end() || it->second.kind == JsonField::Kind::kNull ? nullptr : &it->second;
+}
+
+std::string optional_string(const Fields& fields, const std::string& name) {
+  const JsonField* f = find(fields, name);
+  if (f == nullptr) return "";
+  if (f->kind != JsonField::Kind::kString) {
+    throw bad_request("'" + name + "' must be a string, not " + f->kind_name());
+  }
+  return f->string;
+}
+
+// A field that is a string or a non-empty list of strings; `what` describes an item for messages.
+std::vector<std::string> strings(Fields& fields, const std::string& name, const std::string& what,
+                                 const std::string& missing_code) {
+  const auto it = fields.find(name);
+  if (it == fields.end() || it->second.kind == JsonField::Kind::kNull) {
+    throw bad_request("'" + name + "' is required", missing_code);
+  }
+  JsonField& f = it->second;
+  if (f.kind == JsonField::Kind::kString) return {std::move(f.string)};
+  if (f.kind != JsonField::Kind::kList) {
+    throw bad_request("'" + name + "' must be a string or a list of strings, not " + f.kind_name(),
+                      "invalid_input");
+  }
+  if (f.items.empty()) throw bad_request("'" + name + "' is an empty list", missing_code);
+  if (f.non_string) {
+    throw bad_request(name + "[" + std::to_string(*f.non_string) + "]: must be a string (" + what +
+                          "); token-id inputs are not accepted",
+                      "invalid_input");
+  }
+  return std::move(f.items);
+}
+
+}  // namespace
 
 EmbeddingsRequest parse_embeddings_request(std::string_view body, size_t max_items) {
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(body);
-  } catch (const nlohmann::json::exception& e) {
-    throw bad_request(std::string("the body is not valid JSON: ") + e.what(), "invalid_json");
-  }
-  if (!json.is_object()) throw bad_request("the body must be a JSON object", "invalid_json");
+  Fields fields = parse_flat_object(body, {.max_list_items = max_items});
   EmbeddingsRequest request;
-  if (json.contains("model")) {
-    if (!json["model"].is_string()) throw bad_request("'model' must be a string");
-    request.model = json["model"].get<std::string>();
+  request.model = optional_string(fields, "model");
+  request.inputs =
+      strings(fields, "input", "an image as a data: URI, base64 or an http(s) URL, or a text",
+              "missing_input");
+  const std::string format = optional_string(fields, "encoding_format");
+  if (format == "base64") {
+    request.base64_output = true;
+  } else if (!format.empty() && format != "float") {
+    throw bad_request("'encoding_format' must be \"float\" or \"base64\"");
   }
-  if (!json.contains("input")) throw bad_request("'input' is required", "missing_input");
-  const nlohmann::json& input = json["input"];
-  if (input.is_string()) {
-    request.inputs.push_back(input.get<std::string>());
-  } else if (input.is_array()) {
-    if (input.empty()) throw bad_request("'input' is an empty list", "missing_input");
-    if (input.size() > max_items) {
-      throw ApiError{413, "invalid_request_error", "too_many_inputs",
-                     "'input' has " + std::to_string(input.size()) + " items; the limit is " +
-                         std::to_string(max_items),
-                     0};
-    }
-    for (size_t i = 0; i < input.size(); ++i) {
-      if (!input[i].is_string()) {
-        throw bad_request("input[" + std::to_string(i) +
-                              "]: must be a string (a data: URI, base64 or an http(s) URL)",
-                          "invalid_input");
-      }
-      request.inputs.push_back(input[i].get<std::string>());
-    }
-  } else {
-    throw bad_request("'input' must be a string or a list of strings", "invalid_input");
+  const std::string modality = optional_string(fields, "modality");
+  if (modality == "image") {
+    request.modality = Modality::kImage;
+  } else if (modality == "text") {
+    request.modality = Modality::kText;
+  } else if (!modality.empty()) {
+    throw bad_request("'modality' must be \"image\" or \"text\" (or absent: decided per input)",
+                      "unsupported_modality");
   }
-  if (json.contains("encoding_format")) {
-    const nlohmann::json& format = json["encoding_format"];
-    if (format == "base64") {
-      request.base64_output = true;
-    } else if (format != "float") {
-      throw bad_request("'encoding_format' must be \"float\" or \"base64\"");
+  if (const JsonField* f = find(fields, "normalize")) {
+    if (f->kind != JsonField::Kind::kBool) throw bad_request("'normalize' must be true or false");
+    request.normalize = f->boolean;
+  }
+  if (const JsonField* f = find(fields, "dimensions")) {
+    if (f->kind != JsonField::Kind::kInteger) {
+      throw bad_request("'dimensions' must be an integer", "unsupported_dimensions");
     }
+    request.dimensions = f->number;
   }
   return request;
+}
+
+ClassifyRequest parse_classify_request(std::string_view body, size_t max_items) {
+  Fields fields = parse_flat_object(body, {.max_list_items = max_items});
+  ClassifyRequest request;
+  request.model = optional_string(fields, "model");
+  request.images = strings(fields, fields.count("image") != 0 ? "image" : "input",
+                           "an image as a data: URI, base64 or an http(s) URL", "missing_input");
+  request.labels = strings(fields, "labels", "a label", "missing_labels");
+  if (fields.count("template") != 0) {
+    request.label_template = optional_string(fields, "template");
+    if (request.label_template.find("{}") == std::string::npos) {
+      throw bad_request("'template' must contain {} where the label goes");
+    }
+  }
+  if (const JsonField* f = find(fields, "top_k")) {
+    if (f->kind != JsonField::Kind::kInteger || f->number < 1) {
+      throw bad_request("'top_k' must be a positive integer");
+    }
+    request.top_k = static_cast<size_t>(f->number);
+  }
+  return request;
+}
+
+InputForm input_form(std::string_view input) {
+  if (is_url(input)) return InputForm::kUrl;
+  if (input.substr(0, 5) == "data:") return InputForm::kDataUri;
+  if (image::is_base64_image(input)) return InputForm::kBase64Image;
+  return InputForm::kText;
 }
 
 std::string embeddings_response(const std::string& model,
@@ -75,6 +136,24 @@ std::string embeddings_response(const std::string& model,
   }
   out += R"(], "model": )" + io::json_string(model);
   out += R"(, "usage": {"prompt_tokens": 0, "total_tokens": 0}})";
+  return out;
+}
+
+std::string classify_response(const std::string& model,
+                              const std::vector<std::vector<LabelScore>>& scores) {
+  std::string out = R"({"object": "list", "model": )" + io::json_string(model) + R"(, "data": [)";
+  for (size_t i = 0; i < scores.size(); ++i) {
+    if (i != 0) out += ", ";
+    out += R"({"index": )" + std::to_string(i) + R"(, "labels": [)";
+    for (size_t j = 0; j < scores[i].size(); ++j) {
+      if (j != 0) out += ", ";
+      out += R"({"label": )" + io::json_string(scores[i][j].label) + R"(, "score": )";
+      io::append_json_float(out, scores[i][j].score);
+      out += '}';
+    }
+    out += "]}";
+  }
+  out += "]}";
   return out;
 }
 

@@ -1,30 +1,66 @@
-// Internal: the OpenAI-style embeddings API's request and response bodies.
-//   request:  {"model": M, "input": STRING | [STRING...], "encoding_format": "float" | "base64"}
-//   response: {"object": "list", "data": [{"object": "embedding", "index": i, "embedding": ...}],
-//              "model": M, "usage": {"prompt_tokens": 0, "total_tokens": 0}}
+// Internal: the API's request and response bodies.
+//
+// POST /v1/embeddings (and /embeddings), OpenAI's shape with infinity's and TEI's fields:
+//   {"model": M, "input": STRING | [STRING...], "encoding_format": "float" | "base64",
+//    "modality": "image" | "text", "normalize": BOOL, "dimensions": N}
+//   -> {"object": "list", "data": [{"object": "embedding", "index": i, "embedding": ...}],
+//       "model": M, "usage": {"prompt_tokens": 0, "total_tokens": 0}}
 // With "base64", each embedding is the base64 of its little-endian float32 values, as OpenAI's.
+// Without "modality", each input that is an http(s) URL, a data: URI or base64 of a known image
+// format is an image, and anything else a text.
+//
+// POST /v1/classify: {"model": M, "image": STRING | [STRING...], "labels": [STRING...],
+//   "template": "a photo of a {}.", "top_k": K}
+//   -> {"object": "list", "model": M, "data": [{"index": i, "labels": [{"label", "score"}...]}]}
+// with the same rule as `clipembed classify`: scores are the softmax over labels of
+// exp(logit_scale) * cosine, sorted by score.
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "clipembed/model.h"
 #include "server/api_error.h"
 
 namespace clipembed::server {
+
+enum class Modality { kAuto, kImage, kText };
 
 struct EmbeddingsRequest {
   std::string model;  // "" when the request names none (the server's default applies).
   std::vector<std::string> inputs;
   bool base64_output = false;
+  Modality modality = Modality::kAuto;
+  std::optional<bool> normalize;     // The server's default when absent.
+  std::optional<double> dimensions;  // Checked against the model's once it is known.
 };
 
-// Parses and validates a request body; throws ApiError (400, or 413 past `max_items` inputs).
-EmbeddingsRequest parse_embeddings_request(std::string_view body, size_t max_items);
+struct ClassifyRequest {
+  std::string model;
+  std::vector<std::string> images;
+  std::vector<std::string> labels;
+  std::string label_template = "a photo of a {}.";
+  size_t top_k = 0;  // 0: every label.
+};
 
-// `vectors`: one per input, in order.
+// Parse and validate a body; throw ApiError (400, or 413 past `max_items` inputs or labels).
+EmbeddingsRequest parse_embeddings_request(std::string_view body, size_t max_items);
+ClassifyRequest parse_classify_request(std::string_view body, size_t max_items);
+
+// What an input string is, by its form.
+enum class InputForm { kUrl, kDataUri, kBase64Image, kText };
+InputForm input_form(std::string_view input);
+
+// `vectors`: one per input, in order. (usage counts stay 0: images have no tokens, and texts are
+// tokenized inside the pool.)
 std::string embeddings_response(const std::string& model,
                                 const std::vector<std::vector<float>>& vectors, bool base64);
+
+// `ranked[i]`: image i's labels, best first (rank_labels()).
+std::string classify_response(const std::string& model,
+                              const std::vector<std::vector<LabelScore>>& ranked);
 
 }  // namespace clipembed::server

@@ -1,95 +1,71 @@
-// Internal: `clipembed serve`, an HTTP embedding service over the model pool.
-//   POST /v1/embeddings  OpenAI-style (see embeddings_api.h)
-//   POST /embed          the raw image as the body; ?model=KEY&encoding_format=base64 optional
-//   GET  /v1/models      the models served
-//   GET  /health         200 once the default model is loaded, 503 while loading or draining
-//   GET  /metrics        Prometheus text (metrics.h)
-// Threads: a fixed number of I/O threads (cpp-httplib's pool) plus one listener, whatever the
-// number of workers; compute runs on the shared runtime through the pool.
+// Internal: `clipembed serve`, the HTTP embedding service: the listener and its I/O threads
+// (http_listener.h), the API (api_handler.h) and the model pool under it.
+//
+// Threads: io_threads I/O threads serve every connection (Boost.Asio), one loader thread runs
+// while models load, and compute runs on the shared runtime through the pool; none of these
+// numbers depends on connections, workers or models. No I/O thread ever waits for a model.
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
-#include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
-#include <string>
+#include <optional>
 #include <thread>
-#include <vector>
 
+#include "clipembed/error.h"
 #include "clipembed/pool.h"
-#include "server/metrics.h"
-
-namespace httplib {
-class Server;
-struct Request;
-struct Response;
-}  // namespace httplib
+#include "server/api_handler.h"
+#include "server/http_listener.h"
+#include "server/served_models.h"
+#include "server/server_options.h"
 
 namespace clipembed::server {
 
-struct ServerOptions {
-  std::string host = "127.0.0.1";
-  int port = 8080;                  // 0 picks a free port (see EmbeddingServer::start).
-  std::vector<std::string> models;  // Pool keys; the first is the default.
-  std::string api_key;              // When set, API routes need "Authorization: Bearer KEY".
-  int io_threads = 64;              // Connections served at once (each holds a thread).
-  size_t max_body_bytes = 64u << 20;
-  size_t max_items = 64;    // Inputs per request.
-  int max_in_flight = 256;  // Requests being answered at once; more get 503.
-  std::chrono::milliseconds request_deadline{30000};
-  bool allow_url_inputs = true;
-  bool allow_private_urls = false;  // URL inputs may reach private/loopback/link-local hosts.
-  std::chrono::milliseconds grace{30000};  // How long draining waits for in-flight requests.
-  PoolOptions pool;                        // Workers, batching, queue, image pixel and URL limits.
-};
-
 class EmbeddingServer {
  public:
+  // Throws Error(kInvalidArgument) for model names that clash or aliases of no model.
   explicit EmbeddingServer(ServerOptions options);
   ~EmbeddingServer();  // Drains and stops if still running.
   EmbeddingServer(const EmbeddingServer&) = delete;
   EmbeddingServer& operator=(const EmbeddingServer&) = delete;
 
+  // Checks that every model can exist (found, config readable and valid) without loading
+  // weights; throws Error(kModelInvalid) naming the model. Quick: `serve` calls it first, so a
+  // wrong --model exits at once.
+  void check_models() const;
+
   // Binds, starts the I/O threads and begins loading the models in the background; returns the
   // bound port. Throws Error(kIo) when the address cannot be bound.
   int start();
 
-  // Answers 503 to new requests and /health, waits for in-flight requests (at most the grace
-  // period), then stops listening and shuts the pool down. Idempotent.
+  // A model that failed to load for a reason retrying cannot fix (its weights are missing or
+  // invalid), once the loader gives up; the server cannot become ready.
+  std::optional<Error> fatal_error() const;
+
+  // Refuses new API requests (503) and new connections, lets requests in flight finish until the
+  // grace period ends, then cancels what is left (downloads included), closes every connection
+  // and stops: it returns within the grace period plus the forward pass running at its end.
+  // Idempotent.
   void drain_and_stop();
 
-  bool ready() const;
+  bool ready() const { return handler_->ready(); }
+  bool live() const { return handler_->live(); }
 
  private:
-  // Handlers get the request, its body (read by route()) and the response to fill.
-  using Handler =
-      std::function<void(const httplib::Request&, const std::string&, httplib::Response&)>;
-  void add_routes();
-  void route(const std::string& method, const std::string& path, bool api, const Handler& handler);
-  void handle_embeddings(const std::string& body, httplib::Response& res);
-  void handle_raw(const httplib::Request& req, const std::string& body, httplib::Response& res);
-  void handle_models(httplib::Response& res);
-  void handle_health(httplib::Response& res);
-  void handle_metrics(httplib::Response& res);
-  // The pool key a request names ("" for the default); throws ApiError 404 or 503 (loading).
-  std::string serving_key(const std::string& requested) const;
   void load_models();
 
   ServerOptions options_;
+  ServedModels models_;
   std::unique_ptr<ModelPool> pool_;
-  std::unique_ptr<httplib::Server> http_;
-  Metrics metrics_;
-  std::thread listener_, loader_;
-  int listen_fd_ = -1;  // The listening socket, as httplib created it.
-  std::atomic<int> in_flight_{0};
+  std::unique_ptr<ApiHandler> handler_;
+  std::unique_ptr<HttpListener> listener_;  // After handler_: its connections call the handler.
+  std::thread loader_;
   std::atomic<bool> draining_{false};
-  std::atomic<bool> stopped_{false};
   mutable std::mutex mutex_;
-  std::condition_variable changed_;     // in_flight_ fell, a model loaded, or stopping.
-  std::map<std::string, bool> loaded_;  // Guarded by mutex_.
+  std::condition_variable stopping_;
+  bool stopped_ = false;        // Guarded by mutex_.
+  std::optional<Error> fatal_;  // Guarded by mutex_.
 };
 
 }  // namespace clipembed::server

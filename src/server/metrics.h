@@ -1,4 +1,9 @@
-// Internal: the server's Prometheus metrics (GET /metrics, text format 0.0.4).
+// Internal: the server's Prometheus metrics (GET /metrics, text exposition format 0.0.4).
+//
+// Names follow Prometheus' conventions (promtool check metrics): snake_case with the clipembed_
+// prefix, base units as suffixes (_seconds, _bytes), counters ending in _total, a HELP and TYPE
+// line per family, label values escaped (backslash, quote, newline). The process_* family is the
+// standard one client libraries export (resident memory, CPU time, open fds, start time).
 #pragma once
 
 #include <cstdint>
@@ -12,7 +17,15 @@
 
 namespace clipembed::server {
 
-// Thread-safe: handlers on every I/O thread record into it.
+// What the server is doing when /metrics is read.
+struct ServerSnapshot {
+  std::vector<std::pair<std::string, ModelStats>> models;  // By served name.
+  PoolStats pool;
+  int in_flight = 0;       // Requests being answered.
+  size_t connections = 0;  // Open client connections.
+};
+
+// Thread-safe: every answered request is recorded from the I/O threads.
 class Metrics {
  public:
   // One answered request: its route ("/v1/embeddings"), HTTP status, time taken and, for a
@@ -20,22 +33,16 @@ class Metrics {
   void record(const std::string& route, int status, double seconds,
               const std::string& error_code = "");
 
-  // The text for GET /metrics: request and error counters, the latency histogram per route, and
-  // per model its queue depth, batch-size histogram, images embedded, workers and load time.
-  std::string render(const std::vector<std::pair<std::string, ModelStats>>& models,
-                     int in_flight) const;
+  std::string render(const ServerSnapshot& snapshot) const;
 
  private:
-  struct Histogram {
-    std::vector<uint64_t> counts;  // Per bucket (not cumulative), the last one for +Inf.
-    double sum = 0;
-    uint64_t total = 0;
-  };
-
   mutable std::mutex mutex_;
   std::map<std::pair<std::string, int>, uint64_t> requests_;        // (route, status).
   std::map<std::pair<std::string, std::string>, uint64_t> errors_;  // (route, code).
-  std::map<std::string, Histogram> latency_;                        // Per route.
+  std::map<std::string, DurationHistogram> latency_;                // Per route.
 };
+
+// A label value escaped as the exposition format requires.
+std::string escape_label(const std::string& value);
 
 }  // namespace clipembed::server

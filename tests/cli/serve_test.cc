@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@
 #include "io/file.h"
 #include "support/fixtures.h"
 #include "support/http_test_server.h"
+#include "support/raw_http.h"
 
 namespace clipembed {
 namespace {
@@ -26,13 +28,19 @@ using testing::fixture_path;
 // A `clipembed serve` child process; its port is read from the line it prints on start.
 class ServeProcess {
  public:
-  ServeProcess(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+  // `stderr_path`: where the child's stderr goes ("" keeps the test's).
+  ServeProcess(const std::vector<std::string>& args, const std::vector<std::string>& env = {},
+               const std::string& stderr_path = "") {
     int out[2];
     EXPECT_EQ(pipe(out), 0);
     pid_ = fork();
     if (pid_ == 0) {
       dup2(out[1], STDOUT_FILENO);
       close(out[0]);
+      if (!stderr_path.empty()) {
+        const int err = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(err, STDERR_FILENO);
+      }
       for (const std::string& e : env) putenv(const_cast<char*>(e.c_str()));
       std::vector<const char*> argv = {CLIPEMBED_CLI_PATH, "serve"};
       for (const std::string& a : args) argv.push_back(a.c_str());
@@ -79,9 +87,9 @@ class ServeProcess {
     }
     return -1;
   }
-  // Sends `signal` and returns the exit status (-1 if it did not exit normally).
+  // Sends `signal` (0: none) and returns the exit status (-1 if it did not exit normally).
   int stop(int signal) {
-    kill(pid_, signal);
+    if (signal != 0) kill(pid_, signal);
     int status = 0;
     waitpid(pid_, &status, 0);
     exited_ = true;
@@ -165,42 +173,95 @@ TEST(ServeTest, TheEnvironmentConfiguresTheServer) {
   EXPECT_EQ(server.stop(SIGINT), 0);
 }
 
-// The model's config.json is a FIFO, so loading blocks until the test lets it go: the server
-// must answer 503 meanwhile, and become ready once the model loads (after one retry, since the
-// FIFO itself is not a loadable file).
-TEST(ServeTest, Answers503WhileTheModelLoads) {
-  const fs::path dir = testing::temp_path("clipembed_slow_model");
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  for (const char* f : {"preprocessor_config.json", "model.safetensors"}) {
-    fs::copy_file(fixture_path(std::string("models/tiny/") + f), dir / f);
-  }
-  ASSERT_EQ(mkfifo((dir / "config.json").c_str(), 0600), 0);
-  ServeProcess server({"--model", dir.string(), "--port", "0"});
-  ASSERT_GT(server.port(), 0);
-  auto c = server.client();
-  auto health = c.Get("/health");
-  ASSERT_TRUE(health);
-  EXPECT_EQ(health->status, 503);
-  EXPECT_EQ(nlohmann::json::parse(health->body)["status"], "loading");
-  auto early = c.Post("/v1/embeddings", request_body("images/gray.png"), "application/json");
-  ASSERT_TRUE(early);
-  EXPECT_EQ(early->status, 503);
-  EXPECT_EQ(nlohmann::json::parse(early->body)["error"]["code"], "model_loading");
-  EXPECT_FALSE(early->get_header_value("Retry-After").empty());
+// A model that cannot exist is an error at start-up (exit 2, with the reason), not a loader
+// retrying every second.
+TEST(ServeTest, ANonexistentModelExitsTwoAtOnce) {
+  const std::string log = testing::temp_path("clipembed_serve_missing.log");
+  const auto start = std::chrono::steady_clock::now();
+  ServeProcess server({"--model", "/nonexistent/clip", "--port", "0"}, {}, log);
+  EXPECT_EQ(server.port(), 0);  // It never listened.
+  EXPECT_EQ(server.stop(0), 2);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  std::ifstream in(log);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("model_invalid"), std::string::npos) << text;
+  EXPECT_NE(text.find("/nonexistent/clip"), std::string::npos) << text;
+  fs::remove(log);
+}
 
-  // Release the blocked reader, with the real config already in the FIFO's place.
-  const int fifo = open((dir / "config.json").c_str(), O_WRONLY);
-  ASSERT_GE(fifo, 0);
-  fs::copy_file(fixture_path("models/tiny/config.json"), dir / "config.json.real");
-  fs::rename(dir / "config.json.real", dir / "config.json");
-  close(fifo);
-  EXPECT_TRUE(server.wait_healthy());
-  auto late = c.Post("/v1/embeddings", request_body("images/gray.png"), "application/json");
-  ASSERT_TRUE(late);
-  EXPECT_EQ(late->status, 200);
+// --grace-ms bounds the exit: a 10 s URL download and a client trickling its header do not keep
+// the process past grace + 1 s, and it still exits 0.
+TEST(ServeTest, SigtermExitsWithinTheGracePeriod) {
+  testing::HttpTestServer images;
+  ServeProcess server({"--model", fixture_path("models/tiny"), "--port", "0",
+                       "--allow-private-urls", "--grace-ms", "1000", "--log-format", "off"});
+  ASSERT_TRUE(server.wait_healthy());
+  std::thread download([&] {
+    auto c = server.client();
+    c.Post("/v1/embeddings", nlohmann::json{{"input", images.url("/drip?ms=10000")}}.dump(),
+           "application/json");
+  });
+  testing::RawConnection trickler(server.port());
+  trickler.send("POST /v1/embeddings HTTP/1.1\r\nHo");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(server.stop(SIGTERM), 0);
-  fs::remove_all(dir);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2000));
+  download.join();
+  for (int i = 0; i < 40 && images.drips() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(images.drips(), 0);
+}
+
+// The key can come from a file (not the command line), and every request leaves one access-log
+// line on stderr with what the operator needs and nothing from the request's body or key.
+TEST(ServeTest, ApiKeyFileAndAccessLog) {
+  const std::string key_file = testing::temp_path("clipembed_key.txt");
+  const std::string log = testing::temp_path("clipembed_access.log");
+  std::ofstream(key_file) << "sk-from-file\n";
+  {
+    ServeProcess server({"--model", fixture_path("models/tiny"), "--port", "0", "--api-key-file",
+                         key_file, "--log-format", "json"},
+                        {}, log);
+    ASSERT_TRUE(server.wait_healthy());
+    auto c = server.client();
+    auto denied = c.Post("/v1/embeddings", request_body("images/gray.png"), "application/json");
+    ASSERT_TRUE(denied);
+    EXPECT_EQ(denied->status, 401);
+    httplib::Headers auth = {{"Authorization", "Bearer sk-from-file"}, {"X-Request-Id", "req-42"}};
+    auto ok = c.Post("/v1/embeddings", auth, request_body("images/gray.png"), "application/json");
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->status, 200);
+    EXPECT_EQ(ok->get_header_value("x-request-id"), "req-42");
+    EXPECT_EQ(server.stop(SIGTERM), 0);
+  }
+  std::ifstream in(log);
+  std::vector<nlohmann::json> lines;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line[0] == '{') lines.push_back(nlohmann::json::parse(line));
+  }
+  const auto logged = std::find_if(lines.begin(), lines.end(),
+                                   [](const auto& l) { return l["request_id"] == "req-42"; });
+  ASSERT_NE(logged, lines.end());
+  EXPECT_EQ((*logged)["method"], "POST");
+  EXPECT_EQ((*logged)["route"], "/v1/embeddings");
+  EXPECT_EQ((*logged)["status"], 200);
+  EXPECT_EQ((*logged)["items"], 1);
+  EXPECT_EQ((*logged)["model"], "tiny");
+  EXPECT_GT((*logged)["bytes_in"], 1000);
+  EXPECT_TRUE((*logged)["duration_ms"].is_number());
+  EXPECT_TRUE((*logged)["time"].is_string());
+  const bool denied_logged = std::any_of(lines.begin(), lines.end(), [](const auto& l) {
+    return l["status"] == 401 && l["error"] == "invalid_api_key";
+  });
+  EXPECT_TRUE(denied_logged);
+  std::ifstream again(log);
+  const std::string text((std::istreambuf_iterator<char>(again)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text.find("sk-from-file"), std::string::npos);
+  EXPECT_EQ(text.find("iVBOR"), std::string::npos);  // No body (base64 PNG) is ever echoed.
+  fs::remove(key_file);
+  fs::remove(log);
 }
 
 }  // namespace

@@ -149,6 +149,11 @@ TEST(TextCliTest, ClassifyGivesTheSoftmaxOfTransformersLogits) {
   const Result top = run("classify" + kModel + "--labels 'a cat,a dog' --top-k 1 " +
                          fixture_path("images/square.jpg"));
   EXPECT_EQ(lines_of(top.out)[0]["labels"].size(), 1u);
+  // --labels takes one value: an image named right after it is an image, not a label.
+  const Result next =
+      run("classify" + kModel + "--labels 'a cat,a dog' " + fixture_path("images/square.jpg"));
+  ASSERT_EQ(next.exit_code, 0) << next.out;
+  EXPECT_EQ(lines_of(next.out)[0]["labels"].size(), 2u);
   std::remove(labels_file.c_str());
 }
 

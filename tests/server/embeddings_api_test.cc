@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "io/base64.h"
+#include "io/file.h"
+#include "support/fixtures.h"
 
 namespace clipembed::server {
 namespace {
@@ -46,6 +48,61 @@ TEST(EmbeddingsApiTest, RejectsMalformedRequestsWithTheirStatus) {
   EXPECT_EQ(error_of(R"({"input": ["a", "b", "c"]})", 2).status, 413);
 }
 
+TEST(EmbeddingsApiTest, ParsesModalityNormalizeAndDimensions) {
+  const EmbeddingsRequest r = parse_embeddings_request(
+      R"({"input": ["a"], "modality": "text", "normalize": false, "dimensions": 512,
+          "user": "someone"})",
+      8);
+  EXPECT_EQ(r.modality, Modality::kText);
+  EXPECT_EQ(r.normalize, false);
+  EXPECT_EQ(r.dimensions, 512);
+  EXPECT_EQ(parse_embeddings_request(R"({"input": "a"})", 8).modality, Modality::kAuto);
+  EXPECT_FALSE(parse_embeddings_request(R"({"input": "a"})", 8).normalize.has_value());
+  EXPECT_EQ(error_of(R"({"input": "a", "modality": "audio"})").code, "unsupported_modality");
+  EXPECT_EQ(error_of(R"({"input": "a", "normalize": 1})").status, 400);
+  EXPECT_EQ(error_of(R"({"input": "a", "dimensions": 1.5})").code, "unsupported_dimensions");
+  // Token-id inputs (OpenAI allows them for text models) are refused by name.
+  EXPECT_NE(error_of(R"({"input": [[1, 2]]})").message.find("nests lists"), std::string::npos);
+  EXPECT_NE(error_of(R"({"input": [1, 2]})").message.find("token-id"), std::string::npos);
+}
+
+TEST(EmbeddingsApiTest, ParsesClassifyRequests) {
+  const ClassifyRequest r = parse_classify_request(
+      R"({"model": "m", "image": "AAAA", "labels": ["cat", "dog"], "template": "{}", "top_k": 1})",
+      8);
+  EXPECT_EQ(r.images, std::vector<std::string>{"AAAA"});
+  EXPECT_EQ(r.labels, (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_EQ(r.label_template, "{}");
+  EXPECT_EQ(r.top_k, 1u);
+  EXPECT_EQ(parse_classify_request(R"({"image": ["x"], "labels": ["a"]})", 8).label_template,
+            "a photo of a {}.");
+  ApiError e{};
+  try {
+    parse_classify_request(R"({"image": "x", "labels": []})", 8);
+  } catch (const ApiError& caught) {
+    e = caught;
+  }
+  EXPECT_EQ(e.code, "missing_labels");
+  try {
+    parse_classify_request(R"({"image": "x", "labels": ["a"], "template": "no slot"})", 8);
+    ADD_FAILURE() << "a template without {} was accepted";
+  } catch (const ApiError& caught) {
+    EXPECT_EQ(caught.status, 400);
+  }
+}
+
+TEST(EmbeddingsApiTest, InputFormsTellImagesFromTexts) {
+  const auto png = io::read_file(testing::fixture_path("images/gray.png"));
+  const std::string png64 = io::encode_base64(png.data(), png.size());
+  EXPECT_EQ(input_form("https://example.com/a.jpg"), InputForm::kUrl);
+  EXPECT_EQ(input_form("data:image/png;base64," + png64), InputForm::kDataUri);
+  EXPECT_EQ(input_form(png64), InputForm::kBase64Image);
+  EXPECT_EQ(input_form("a photo of a cat"), InputForm::kText);
+  EXPECT_EQ(input_form("abcd"), InputForm::kText);  // Base64, but not of an image.
+  EXPECT_EQ(input_form("QUJDREVGR0hJSktMTU5PUA=="), InputForm::kText);  // "ABCDEFGHIJKLMNOP".
+  EXPECT_EQ(input_form(""), InputForm::kText);
+}
+
 TEST(EmbeddingsApiTest, ResponseHasTheOpenAiShapeAndExactFloats) {
   const std::vector<std::vector<float>> vectors = {{0.1f, -2.5f, 3.0e-8f}, {1.0f / 3.0f}};
   const auto body = nlohmann::json::parse(embeddings_response("m", vectors, false));
@@ -66,6 +123,15 @@ TEST(EmbeddingsApiTest, ResponseHasTheOpenAiShapeAndExactFloats) {
   std::vector<float> back(3);
   std::memcpy(back.data(), bytes.data(), 12);
   EXPECT_EQ(back, vectors[0]);
+}
+
+TEST(EmbeddingsApiTest, ClassifyResponseShape) {
+  const auto body = nlohmann::json::parse(
+      classify_response("m", {{{"cat", 0.75f}, {"dog", 0.25f}}, {{"dog", 1.0f}}}));
+  EXPECT_EQ(body["model"], "m");
+  EXPECT_EQ(body["data"][0]["labels"][0]["label"], "cat");
+  EXPECT_EQ(body["data"][0]["labels"][1]["score"], 0.25);
+  EXPECT_EQ(body["data"][1]["index"], 1);
 }
 
 TEST(ApiErrorTest, EngineErrorsMapToStatuses) {

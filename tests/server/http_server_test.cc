@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -48,7 +50,8 @@ ServerOptions tiny_options() {
   ServerOptions o;
   o.port = 0;
   o.models = {fixture_path("models/tiny")};
-  o.io_threads = 8;
+  o.normalize = false;  // Compared with the library's raw vectors (normalization: its own test).
+  o.log_format = LogFormat::kOff;
   return o;
 }
 
@@ -72,7 +75,7 @@ TEST(HttpServerTest, EmbeddingsEqualTheLibraryForEveryInputForm) {
       &status);
   ASSERT_EQ(status, 200) << answer.dump();
   EXPECT_EQ(answer["object"], "list");
-  EXPECT_EQ(answer["model"], fixture_path("models/tiny"));
+  EXPECT_EQ(answer["model"], "tiny");  // A directory is served by its last path component.
   EXPECT_EQ(answer["usage"]["total_tokens"], 0);
   ASSERT_EQ(answer["data"].size(), 2u);
   EXPECT_EQ(answer["data"][0]["index"], 0);
@@ -113,15 +116,15 @@ TEST(HttpServerTest, ServesSeveralModelsByName) {
   ASSERT_TRUE(models);
   const json list = json::parse(models->body)["data"];
   ASSERT_EQ(list.size(), 2u);
-  EXPECT_EQ(list[1]["id"], fixture_path("models/tiny-p16"));
+  EXPECT_EQ(list[1]["id"], "tiny-p16");
+  EXPECT_EQ(list[1]["dimension"], 24);
   int status = 0;
   const std::string image = base64_of("images/square.jpg");
   const json first = post_json(c, {{"input", image}}, &status);
   ASSERT_EQ(status, 200);
-  const json second =
-      post_json(c, {{"model", fixture_path("models/tiny-p16")}, {"input", image}}, &status);
+  const json second = post_json(c, {{"model", "tiny-p16"}, {"input", image}}, &status);
   ASSERT_EQ(status, 200) << second.dump();
-  EXPECT_EQ(second["model"], fixture_path("models/tiny-p16"));
+  EXPECT_EQ(second["model"], "tiny-p16");
   EXPECT_EQ(second["data"][0]["embedding"].get<std::vector<float>>(),
             ClipModel::load(fixture_path("models/tiny-p16"))
                 ->embed_image(fixture_path("images/square.jpg")));
@@ -136,20 +139,30 @@ TEST(HttpServerTest, ModelsHealthAndMetrics) {
   EXPECT_EQ(health->status, 200);
   auto models = c.Get("/v1/models");
   ASSERT_TRUE(models);
-  EXPECT_EQ(json::parse(models->body)["data"][0]["id"], fixture_path("models/tiny"));
+  EXPECT_EQ(json::parse(models->body)["data"][0]["id"], "tiny");
   int status = 0;
   post_json(c, {{"input", base64_of("images/gray.png")}}, &status);
-  post_json(c, {{"input", "!!"}}, &status);
-  auto metrics = c.Get("/metrics");
-  ASSERT_TRUE(metrics);
-  const std::string& text = metrics->body;
+  post_json(c, {{"input", "data:image/png;base64,!!"}}, &status);
+  // A request is counted once its answer is written, which can be just after the client has
+  // read it: poll briefly for the last one.
+  std::string text;
+  for (int i = 0; i < 200; ++i) {
+    auto metrics = c.Get("/metrics");
+    ASSERT_TRUE(metrics);
+    text = metrics->body;
+    if (text.find("status=\"400\"} 1") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   for (const char* needle :
        {"clipembed_http_requests_total{route=\"/v1/embeddings\",status=\"200\"} 1",
         "clipembed_http_requests_total{route=\"/v1/embeddings\",status=\"400\"} 1",
         "clipembed_http_errors_total{route=\"/v1/embeddings\",code=\"invalid_base64\"} 1",
         "clipembed_http_request_duration_seconds_bucket{route=\"/v1/embeddings\",le=\"+Inf\"} 2",
         "clipembed_batch_size_count{", "clipembed_images_embedded_total{", "clipembed_queue_depth{",
-        "clipembed_model_load_seconds{"}) {
+        "clipembed_model_load_seconds{", "clipembed_queue_wait_seconds_count{model=\"tiny\"} 1",
+        "clipembed_forward_seconds_count{model=\"tiny\"} 1", "clipembed_build_info{version=\"",
+        "process_resident_memory_bytes ", "process_cpu_seconds_total ", "process_open_fds ",
+        "process_start_time_seconds "}) {
     EXPECT_NE(text.find(needle), std::string::npos) << needle << "\n" << text;
   }
 }
@@ -157,7 +170,7 @@ TEST(HttpServerTest, ModelsHealthAndMetrics) {
 TEST(HttpServerTest, EveryErrorHasItsStatusAndJsonShape) {
   ServerOptions o = tiny_options();
   o.max_items = 3;
-  o.max_body_bytes = 4000000;
+  o.http.max_body_bytes = 4000000;
   o.pool.max_queued_requests = 2;
   Served s(o);
   auto c = s.client();
@@ -175,9 +188,10 @@ TEST(HttpServerTest, EveryErrorHasItsStatusAndJsonShape) {
       expect_error({{"input", {base64_of("images/gray.png"), base64_of("images/truncated.jpg")}}},
                    400, "image_decode");
   EXPECT_NE(bad["error"]["message"].get<std::string>().find("input[1]"), std::string::npos);
-  expect_error({{"input", {base64_of("images/gray.png"), "not base64!"}}}, 400, "invalid_base64");
+  expect_error({{"input", {base64_of("images/gray.png"), "data:image/png;base64,not base64!"}}},
+               400, "invalid_base64");
   expect_error({{"input", 42}}, 400, "invalid_input");
-  expect_error({{"model", fixture_path("models/tiny")}}, 400, "missing_input");
+  expect_error({{"model", "tiny"}}, 400, "missing_input");
   auto garbage = c.Post("/v1/embeddings", "{not json", "application/json");
   ASSERT_TRUE(garbage);
   EXPECT_EQ(garbage->status, 400);
@@ -285,6 +299,51 @@ TEST(HttpServerTest, DrainingAnswers503AndFinishesInFlightRequests) {
   slow.join();
   drain.join();
   EXPECT_EQ(slow_status, 400);  // /slow is not an image: answered (image_decode), not cut off.
+}
+
+// Loading is retried while it fails for a reason that can pass (here: no memory budget), and
+// meanwhile the server answers 503 model_loading and /ready fails.
+TEST(HttpServerTest, Answers503WhileTheModelCannotLoadYet) {
+  ServerOptions o = tiny_options();
+  o.pool.memory_budget_bytes = 1;
+  Served s(o);
+  auto c = s.client();
+  auto ready = c.Get("/ready");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 503);
+  EXPECT_EQ(json::parse(ready->body)["status"], "loading");
+  auto live = c.Get("/live");
+  ASSERT_TRUE(live);
+  EXPECT_EQ(live->status, 200);  // Not loaded is not stuck.
+  int status = 0;
+  const json answer = post_json(c, {{"input", base64_of("images/gray.png")}}, &status);
+  EXPECT_EQ(status, 503);
+  EXPECT_EQ(answer["error"]["code"], "model_loading");
+  EXPECT_FALSE(s.server().fatal_error().has_value());
+}
+
+// A model whose weights are missing cannot become loadable by waiting: fatal_error() says so
+// (and `serve` exits 2 with it).
+TEST(HttpServerTest, AModelThatCannotLoadIsFatal) {
+  const std::filesystem::path dir = testing::temp_path("clipembed_bad_weights");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  for (const char* f : {"config.json", "preprocessor_config.json"}) {
+    std::filesystem::copy_file(fixture_path(std::string("models/tiny/") + f), dir / f);
+  }
+  std::ofstream(dir / "model.safetensors") << "not a safetensors file";
+  ServerOptions o = tiny_options();
+  o.models = {dir.string()};
+  EmbeddingServer server(o);
+  server.check_models();  // The config is fine...
+  server.start();
+  for (int i = 0; i < 500 && !server.fatal_error(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(server.fatal_error().has_value());  // ...the weights are not.
+  EXPECT_EQ(server.fatal_error()->code(), ErrorCode::kModelInvalid);
+  server.drain_and_stop();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -62,6 +62,26 @@ HttpTestServer::HttpTestServer() {
     std::this_thread::sleep_for(std::chrono::seconds(1));
     res.set_content("late", "text/plain");
   });
+  // /drip?ms=N: a chunked body of one byte per 50 ms for N ms (an image download that takes
+  // that long), ending early when the client hangs up; drips() counts those running.
+  server_.Get("/drip", [this](const httplib::Request& req, httplib::Response& res) {
+    const int ms = req.has_param("ms") ? std::stoi(req.get_param_value("ms")) : 10000;
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    ++drips_;
+    res.set_chunked_content_provider(
+        "image/png",
+        [this, end](size_t, httplib::DataSink& sink) {
+          if (std::chrono::steady_clock::now() >= end || !sink.is_writable()) {
+            sink.done();
+            return true;
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          return sink.write("x", 1);
+        },
+        [this](bool) { --drips_; });
+  });
+  // Enough threads for every slow download a test starts at once.
+  server_.new_task_queue = [] { return new httplib::ThreadPool(48); };
   server_.set_keep_alive_max_count(1);  // Closing after each answer lets stop() return at once.
   port_ = server_.bind_to_any_port("127.0.0.1");
   thread_ = std::thread([this] { server_.listen_after_bind(); });

@@ -3,6 +3,7 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <string>
 #include <thread>
 
@@ -12,13 +13,17 @@ class HttpTestServer {
  public:
   // Routes: /image.png (a fixture image), /text (not an image), /missing (404), /loop (redirects
   // to itself), /hop (redirects to /image.png), /redirect?to=URL, /big (2 MiB with Content-Length),
-  // /big-chunked (2 MiB, chunked), /slow (answers after 3 s).
+  // /big-chunked (2 MiB, chunked), /slow (answers after 1 s), /drip?ms=N (one byte per 50 ms
+  // for N ms, ending when the client hangs up).
   HttpTestServer();
   ~HttpTestServer();
   std::string url(const std::string& path) const;
+  // /drip bodies being sent now.
+  int drips() const { return drips_.load(); }
 
  private:
   httplib::Server server_;
+  std::atomic<int> drips_{0};
   int port_ = 0;
   std::thread thread_;
 };

@@ -1,0 +1,295 @@
+#include "server/api_handler.h"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <nlohmann/json.hpp>
+
+namespace clipembed::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Route {
+  std::string_view path;
+  http::verb method;
+  bool api;  // Needs the API key, refused while draining, counted against max_in_flight.
+};
+
+constexpr Route kRoutes[] = {
+    {"/v1/embeddings", http::verb::post, true}, {"/embeddings", http::verb::post, true},
+    {"/v1/classify", http::verb::post, true},   {"/classify", http::verb::post, true},
+    {"/embed", http::verb::post, true},         {"/v1/models", http::verb::get, true},
+    {"/models", http::verb::get, true},         {"/health", http::verb::get, false},
+    {"/ready", http::verb::get, false},         {"/live", http::verb::get, false},
+    {"/metrics", http::verb::get, false},
+};
+
+std::array<unsigned char, 32> sha256(std::string_view text) {
+  std::array<unsigned char, 32> digest{};
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest.data());
+  return digest;
+}
+
+std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
+
+HttpResponse json_response(int status, std::string body) {
+  HttpResponse response(static_cast<http::status>(status), 11);
+  response.set(http::field::content_type, "application/json");
+  response.body() = std::move(body);
+  return response;
+}
+
+bool starts_with_ci(std::string_view text, std::string_view prefix) {
+  if (text.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(text[i])) != prefix[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+ApiHandler::ApiHandler(const ServerOptions& options, const ServedModels& models, ModelPool& pool)
+    : options_(options), models_(models), pool_(pool) {
+  if (!options_.api_key.empty()) key_digest_ = sha256(options_.api_key);
+  for (const ServedModel& m : models_.models()) loaded_[m.name] = false;
+}
+
+// The key is compared as SHA-256 digests in constant time: neither how much of it matched nor
+// its length shows in the time taken.
+bool ApiHandler::authorized(const HttpHeader& header) const {
+  if (options_.api_key.empty()) return true;
+  const std::string_view auth = header[http::field::authorization];
+  if (!starts_with_ci(auth, "bearer ")) return false;
+  const auto given = sha256(auth.substr(7));
+  return CRYPTO_memcmp(given.data(), key_digest_.data(), given.size()) == 0;
+}
+
+std::optional<HttpResponse> ApiHandler::check(const HttpHeader& header, RequestRecord& record) {
+  const std::string_view path = path_of(header.target());
+  const Route* route = nullptr;
+  bool path_known = false;
+  for (const Route& r : kRoutes) {
+    if (r.path != path) continue;
+    path_known = true;
+    if (r.method == header.method() ||
+        (r.method == http::verb::get && header.method() == http::verb::head)) {
+      route = &r;
+    }
+  }
+  record.route = route != nullptr ? std::string(route->path) : "other";
+  auto refuse = [&](int status, const std::string& code, const std::string& message) {
+    record.error_code = code;
+    return std::optional<HttpResponse>(error_response(status, code, message));
+  };
+  if (!path_known) {
+    return refuse(
+        404, "not_found",
+        "no route " + std::string(path) + "; see /v1/embeddings, /v1/classify, /v1/models");
+  }
+  if (route == nullptr) {
+    auto response =
+        refuse(405, "method_not_allowed",
+               std::string(path) + " does not take " + std::string(header.method_string()));
+    for (const Route& r : kRoutes) {
+      if (r.path == path) response->set(http::field::allow, http::to_string(r.method));
+    }
+    return response;
+  }
+  if (route->api && !authorized(header)) {
+    return refuse(401, "invalid_api_key", "a valid API key is required: Authorization: Bearer KEY");
+  }
+  if (route->api && draining_) {
+    auto response = refuse(503, "draining", "the server is shutting down");
+    response->set(http::field::retry_after, "5");
+    response->keep_alive(false);  // The client should reconnect, to another instance.
+    return response;
+  }
+  if (route->method == http::verb::post) {
+    const std::string_view encoding = header[http::field::content_encoding];
+    if (!encoding.empty() && !starts_with_ci(encoding, "identity")) {
+      return refuse(415, "unsupported_encoding",
+                    "Content-Encoding is not accepted; send the body uncompressed");
+    }
+    if (starts_with_ci(header[http::field::content_type], "multipart/")) {
+      return refuse(415, "unsupported_media_type",
+                    "multipart bodies are not accepted; send JSON (or the raw image to /embed)");
+    }
+    const std::string_view length = header[http::field::content_length];
+    const bool chunked = !header[http::field::transfer_encoding].empty();
+    if (!chunked && (length.empty() || length == "0")) {
+      return refuse(400, "missing_body", "the request needs a body");
+    }
+  }
+  if (route->api && in_flight_.load() >= options_.max_in_flight) {
+    auto response = refuse(503, "too_many_requests",
+                           "the server is answering its maximum of " +
+                               std::to_string(options_.max_in_flight) + " requests");
+    response->set(http::field::retry_after, "1");
+    return response;
+  }
+  ++in_flight_;
+  record.admitted = true;
+  return std::nullopt;
+}
+
+void ApiHandler::handle(HttpRequest request, RequestRecord record,
+                        std::shared_ptr<Cancellation> cancellation, Respond respond) {
+  auto call = std::make_shared<Call>(
+      Call{std::move(request), std::move(record), std::move(cancellation), std::move(respond)});
+  try {
+    const std::string& route = call->record.route;
+    if (route == "/v1/embeddings" || route == "/embeddings") {
+      embeddings(call);
+    } else if (route == "/v1/classify" || route == "/classify") {
+      classify(call);
+    } else if (route == "/embed") {
+      raw_image(call);
+    } else if (route == "/v1/models" || route == "/models") {
+      models(call);
+    } else {
+      ops(call);
+    }
+  } catch (const ApiError& e) {
+    reply_error(call, e);
+  } catch (const Error& e) {
+    reply_error(call, api_error_for(e, ""));
+  } catch (const std::exception& e) {
+    reply_error(call, ApiError{500, "server_error", "internal", e.what(), 0});
+  }
+}
+
+void ApiHandler::reply(const std::shared_ptr<Call>& call, HttpResponse response) {
+  if (call->request.method() == http::verb::head) response.body().clear();
+  call->respond(std::move(response), call->record);
+}
+
+void ApiHandler::reply_error(const std::shared_ptr<Call>& call, const ApiError& error) {
+  call->record.error_code = error.code;
+  HttpResponse response = json_response(error.status, error_body(error));
+  if (error.retry_after_seconds > 0) {
+    response.set(http::field::retry_after, std::to_string(error.retry_after_seconds));
+  }
+  reply(call, std::move(response));
+}
+
+HttpResponse ApiHandler::error_response(int status, const std::string& code,
+                                        const std::string& message) {
+  ApiError error{status, status >= 500 ? "server_error" : "invalid_request_error", code, message,
+                 0};
+  if (status == 401) error.type = "authentication_error";
+  return json_response(status, error_body(error));
+}
+
+void ApiHandler::finished(const RequestRecord& record) {
+  metrics_.record(record.route, record.status, record.seconds, record.error_code);
+  write_access_log(record, options_.log_format);
+  if (record.admitted && --in_flight_ == 0) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    idle_.notify_all();
+  }
+}
+
+bool ApiHandler::wait_idle(Clock::time_point deadline) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return idle_.wait_until(lock, deadline, [this] { return in_flight_.load() == 0; });
+}
+
+void ApiHandler::set_loaded(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  loaded_[name] = true;
+}
+
+bool ApiHandler::ready() const {
+  if (draining_) return false;
+  std::lock_guard<std::mutex> lock(mutex_);
+  return loaded_.at(models_.default_model().name);
+}
+
+bool ApiHandler::live() const {
+  for (const ServedModel& m : models_.models()) {
+    if (pool_.stats(m.name).stalled_seconds > options_.stall_seconds) return false;
+  }
+  return true;
+}
+
+ServedModel ApiHandler::serving(const std::string& requested) const {
+  const std::optional<ServedModel> model = models_.find(requested);
+  if (!model) {
+    std::string names;
+    for (const ServedModel& m : models_.models()) {
+      for (const std::string& n : models_.names_of(m.name))
+        names += (names.empty() ? "" : ", ") + n;
+    }
+    throw ApiError{404, "invalid_request_error", "model_not_found",
+                   "model '" + requested + "' is not served here (served: " + names + ")", 0};
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!loaded_.at(model->name)) {
+    throw ApiError{503, "service_unavailable", "model_loading",
+                   "model '" + model->name + "' is still loading", 2};
+  }
+  return *model;
+}
+
+void ApiHandler::models(const std::shared_ptr<Call>& call) {
+  nlohmann::json data = nlohmann::json::array();
+  for (const ServedModel& m : models_.models()) {
+    bool loaded = false;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      loaded = loaded_.at(m.name);
+    }
+    const ModelStats stats = pool_.stats(m.name);
+    for (const std::string& name : models_.names_of(m.name)) {
+      nlohmann::json entry = {{"id", name},
+                              {"object", "model"},
+                              {"owned_by", "clipembed"},
+                              {"ready", loaded},
+                              {"workers", stats.workers}};
+      if (name != m.name) entry["alias_of"] = m.name;
+      if (loaded) {
+        const auto model = pool_.model(m.name);
+        entry["dimension"] = model->dimension();
+        entry["modalities"] = nlohmann::json::array();
+        if (model->has_vision()) entry["modalities"].push_back("image");
+        if (model->has_text()) entry["modalities"].push_back("text");
+      }
+      data.push_back(std::move(entry));
+    }
+  }
+  reply(call, json_response(200, nlohmann::json{{"object", "list"}, {"data", data}}.dump(
+                                     -1, ' ', false, nlohmann::json::error_handler_t::replace)));
+}
+
+void ApiHandler::ops(const std::shared_ptr<Call>& call) {
+  const std::string& route = call->record.route;
+  if (route == "/metrics") {
+    ServerSnapshot snapshot;
+    for (const ServedModel& m : models_.models()) {
+      snapshot.models.emplace_back(m.name, pool_.stats(m.name));
+    }
+    snapshot.pool = pool_.pool_stats();
+    snapshot.in_flight = in_flight_.load();
+    snapshot.connections = connections_ ? connections_() : 0;
+    HttpResponse response(http::status::ok, 11);
+    response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    response.body() = metrics_.render(snapshot);
+    return reply(call, std::move(response));
+  }
+  if (route == "/live") {
+    const bool ok = live();
+    return reply(call, json_response(ok ? 200 : 503,
+                                     ok ? R"({"status": "ok"})" : R"({"status": "stalled"})"));
+  }
+  // /ready and /health.
+  const bool ok = ready();
+  HttpResponse response = json_response(
+      ok ? 200 : 503, ok ? R"({"status": "ok"})"
+                         : (draining_ ? R"({"status": "draining"})" : R"({"status": "loading"})"));
+  if (!ok) response.set(http::field::retry_after, "1");
+  reply(call, std::move(response));
+}
+
+}  // namespace clipembed::server

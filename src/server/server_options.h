@@ -1,0 +1,40 @@
+// Internal: everything `clipembed serve` can be told (each is a flag and an environment variable;
+// see cli/serve_command.cc).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "clipembed/pool.h"
+#include "server/access_log.h"
+#include "server/http_connection.h"
+
+namespace clipembed::server {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;                   // 0 picks a free port (see EmbeddingServer::start).
+  std::vector<std::string> models;   // --model specs, NAME=REF or REF; the first is the default.
+  std::vector<std::string> aliases;  // --served-model-name specs, ALIAS=NAME or ALIAS.
+  std::string api_key;               // When set, API routes need "Authorization: Bearer KEY".
+  // I/O threads: each serves any number of connections, so two keep up with a machine's worth
+  // of compute; more only help with many slow TLS-less clients.
+  int io_threads = 2;
+  size_t max_connections = 10000;    // Open connections; past it a new one gets 503 and is closed.
+  int max_in_flight = 1024;          // Requests being answered at once; more get 503.
+  size_t max_items = 2048;           // Inputs per request (OpenAI's limit).
+  size_t max_text_bytes = 1u << 20;  // Bytes of one text input.
+  std::chrono::milliseconds request_deadline{30000};
+  std::chrono::milliseconds grace{30000};  // Draining on SIGTERM: the bound on the whole exit.
+  double stall_seconds = 60;  // /live fails once queued work waits this long without progress.
+  bool allow_url_inputs = true;
+  bool allow_private_urls = false;  // URL inputs may reach private/loopback/link-local hosts.
+  bool normalize = true;            // Unit vectors unless a request says "normalize": false.
+  LogFormat log_format = LogFormat::kText;
+  HttpLimits http;   // Header, body and connection limits and timeouts.
+  PoolOptions pool;  // Workers, batching, queue, decode budget, image pixel and URL limits.
+};
+
+}  // namespace clipembed::server
