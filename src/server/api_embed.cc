@@ -149,16 +149,16 @@ void ApiHandler::embeddings(const std::shared_ptr<Call>& call) {
                         "not_an_image");
     }
     if (text && !model->has_text()) {
-      // Without a text tower, an input taken for a text is a bad image: say what was expected.
-      if (request.modality == Modality::kText) {
-        throw bad_request(where + ": a text, but model '" + served.name + "' has no text tower",
-                          "unsupported_modality");
-      }
-      throw bad_request(where +
-                            ": not an image: taken for a text (it is not an http(s) URL, a data: "
-                            "URI or base64 of a JPEG, PNG, WebP, GIF or BMP file), and model '" +
-                            served.name + "' has no text tower",
-                        "not_an_image");
+      // A text for a vision-only model (issue 12's unsupported_modality); when it was only taken
+      // for a text, the message says why and what an image must look like.
+      throw bad_request(
+          where +
+              (request.modality == Modality::kText
+                   ? ": a text"
+                   : ": taken for a text (it is not an http(s) URL, a data: URI or base64 of a "
+                     "JPEG, PNG, WebP, GIF or BMP file)") +
+              ", but model '" + served.name + "' has no text tower",
+          "unsupported_modality");
     }
     if (!text && !model->has_vision()) {
       throw bad_request(where + ": an image, but model '" + served.name + "' has no vision tower",

@@ -220,7 +220,7 @@ TEST(ClientsTest, ModalityDimensionsAndNormalizeRules) {
   // A text for a vision-only model says what it was taken for.
   auto [status, body] = ask({{"input", "a photo of a cat"}});
   EXPECT_EQ(status, 400);
-  EXPECT_EQ(body["error"]["code"], "not_an_image");
+  EXPECT_EQ(body["error"]["code"], "unsupported_modality");
   EXPECT_NE(body["error"]["message"].get<std::string>().find("taken for a text"),
             std::string::npos);
   std::tie(status, body) = ask({{"input", "a photo of a cat"}, {"modality", "text"}});
