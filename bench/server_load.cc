@@ -71,6 +71,12 @@ std::pair<double, double> batch_totals(httplib::Client& c) {
   return {sum, count};
 }
 
+// The p-th quantile (0..1) of sorted latencies; 0 when there are none.
+double percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0.0;
+  return sorted[std::min(sorted.size() - 1, static_cast<size_t>(p * sorted.size()))];
+}
+
 pid_t start_server(const std::vector<std::string>& args, int* port) {
   int out[2];
   if (pipe(out) != 0) return -1;
@@ -244,11 +250,7 @@ int main(int argc, char** argv) {
     const auto after = batch_totals(control);
     last_level_end = std::chrono::duration<double>(Clock::now() - t0).count();
     std::sort(latencies.begin(), latencies.end());
-    auto pct = [&](double p) {
-      return latencies.empty() ? 0.0
-                               : latencies[std::min(latencies.size() - 1,
-                                                    static_cast<size_t>(p * latencies.size()))];
-    };
+    auto pct = [&](double p) { return percentile(latencies, p); };
     const double mean_batch = after.second > before.second
                                   ? (after.first - before.first) / (after.second - before.second)
                                   : 0.0;
@@ -303,11 +305,7 @@ int main(int argc, char** argv) {
     for (auto& t : threads_of_clients) t.join();
     const double elapsed = std::chrono::duration<double>(Clock::now() - level_start).count();
     std::sort(latencies.begin(), latencies.end());
-    auto pct = [&](double p) {
-      return latencies.empty() ? 0.0
-                               : latencies[std::min(latencies.size() - 1,
-                                                    static_cast<size_t>(p * latencies.size()))];
-    };
+    auto pct = [&](double p) { return percentile(latencies, p); };
     std::printf(
         "%d kept-alive connections (%d client threads): %d requests, %d failed, "
         "%.2f images/s, p50 %.1f ms, p99 %.1f ms, RSS %.1f MiB\n",

@@ -179,9 +179,7 @@ Image decode_bmp(std::span<const uint8_t> b, const DecodeOptions& options) {
   if (b.size() < 26) fail("file is too short");
   Header h = parse_header(b);
   const bool rle = h.compression == kRle8 || h.compression == kRle4;
-  DecodeOptions size_only = options;  // The size limits first, the memory reservation below.
-  size_only.reserve = nullptr;
-  check_dimensions(h.width, h.height, size_only, "BMP");
+  check_dimensions(h.width, h.height, options, "BMP");
   // Uncompressed pixels must all be in the file. Checking before the canvas is reserved or
   // allocated keeps a 60-byte header that claims 9000x9000 from costing 243 MB (or a place in the
   // decode budget) on its way to failing.
@@ -190,7 +188,7 @@ Image decode_bmp(std::span<const uint8_t> b, const DecodeOptions& options) {
     const uint64_t available = h.pixels_offset > b.size() ? 0 : b.size() - h.pixels_offset;
     if (stride > available / static_cast<uint64_t>(h.height)) fail("pixel data is truncated");
   }
-  check_dimensions(h.width, h.height, options, "BMP");
+  reserve_decode_memory(h.width, h.height, options, "BMP");
   if (rle &&
       !((h.compression == kRle8 && h.bits == 8) || (h.compression == kRle4 && h.bits == 4))) {
     fail("RLE compression with " + std::to_string(h.bits) + " bits per pixel");

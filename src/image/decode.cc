@@ -36,6 +36,10 @@ void check_dimensions(int64_t width, int64_t height, const DecodeOptions& option
                     std::to_string(height) + " pixels exceeds the limit of " +
                     std::to_string(options.max_pixels) + " pixels");
   }
+}
+
+void reserve_decode_memory(int64_t width, int64_t height, const DecodeOptions& options,
+                           const char* format) {
   const uint64_t bytes =
       static_cast<uint64_t>(width) * static_cast<uint64_t>(height) * kDecodeBytesPerPixel;
   if (options.reserve && !options.reserve(bytes)) {

@@ -25,6 +25,12 @@ Image decode_bmp(std::span<const uint8_t> bytes, const DecodeOptions& options);
 void check_dimensions(int64_t width, int64_t height, const DecodeOptions& options,
                       const char* format);
 
+// Reserves the memory decoding width x height pixels takes from options.reserve (the server's
+// decode budget); throws kOverloaded when it is not free now. Call after check_dimensions, once
+// the file is known to hold what the canvas needs, before allocating it.
+void reserve_decode_memory(int64_t width, int64_t height, const DecodeOptions& options,
+                           const char* format);
+
 // Allocates an RGB image of the given size (dimensions must have been checked).
 Image make_rgb_image(int width, int height);
 

@@ -80,9 +80,11 @@ Image decode_gif(std::span<const uint8_t> bytes, const DecodeOptions& options) {
   }
   GifFileType* gif = handle.gif;
   check_dimensions(gif->SWidth, gif->SHeight, options, "GIF");
+  reserve_decode_memory(gif->SWidth, gif->SHeight, options, "GIF");
   int transparent = read_up_to_first_image(gif);
   const GifImageDesc& desc = gif->Image;
   check_dimensions(desc.Width, desc.Height, options, "GIF");
+  reserve_decode_memory(desc.Width, desc.Height, options, "GIF");
   const ColorMapObject* map = desc.ColorMap != nullptr ? desc.ColorMap : gif->SColorMap;
 
   std::array<uint8_t, 768> palette{};

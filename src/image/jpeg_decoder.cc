@@ -104,6 +104,7 @@ Image decode_jpeg(std::span<const uint8_t> bytes, const DecodeOptions& options) 
   }
   try {
     check_dimensions(cinfo.image_width, cinfo.image_height, options, "JPEG");
+    reserve_decode_memory(cinfo.image_width, cinfo.image_height, options, "JPEG");
     row.resize(static_cast<size_t>(cinfo.image_width) * components);
   } catch (...) {
     jpeg_destroy_decompress(&cinfo);

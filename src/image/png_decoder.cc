@@ -138,6 +138,7 @@ Image decode_png(std::span<const uint8_t> bytes, const DecodeOptions& options) {
   png_get_IHDR(png, info, &width, &height, &bit_depth, &color_type, &interlace, nullptr, nullptr);
   try {
     check_dimensions(width, height, options, "PNG");
+    reserve_decode_memory(width, height, options, "PNG");
   } catch (...) {
     dimension_error = std::current_exception();
   }

@@ -17,6 +17,7 @@ Image decode_webp(std::span<const uint8_t> bytes, const DecodeOptions& options) 
     throw Error(ErrorCode::kUnsupported, "animated WebP is not supported");
   }
   check_dimensions(features.width, features.height, options, "WebP");
+  reserve_decode_memory(features.width, features.height, options, "WebP");
   Image img = make_rgb_image(features.width, features.height);
   const int stride = img.width * 3;
   if (WebPDecodeRGBInto(bytes.data(), bytes.size(), img.rgb.data(), img.rgb.size(), stride) ==

@@ -26,12 +26,10 @@ void attention_head_avx512(int64_t n, int64_t head_dim, const float* q, const fl
                            const float* v, int64_t ld, bool causal, float* out, int64_t out_ld,
                            float* scratch) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  const int64_t padded = (n + 15) / 16 * 16;
+  const int64_t padded = attention_padded_keys(n);
   float* kt = scratch;  // [head_dim][padded]
   float* scores = scratch + head_dim * padded;
-  for (int64_t d = 0; d < head_dim; ++d) {
-    for (int64_t j = 0; j < padded; ++j) kt[d * padded + j] = j < n ? k[j * ld + d] : 0.0f;
-  }
+  transpose_keys(n, head_dim, k, ld, kt);
   const __m512 neg_inf = _mm512_set1_ps(-INFINITY);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t keys = causal ? i + 1 : n, blocks = (keys + 15) / 16;

@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include <boost/beast/core/string.hpp>
 #include <nlohmann/json.hpp>
 
 namespace clipembed::server {
@@ -41,11 +42,8 @@ HttpResponse json_response(int status, std::string body) {
 }
 
 bool starts_with_ci(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(text[i])) != prefix[i]) return false;
-  }
-  return true;
+  return text.size() >= prefix.size() &&
+         boost::beast::iequals(text.substr(0, prefix.size()), prefix);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -26,17 +27,6 @@ constexpr size_t kWatchBytes = 64 * 1024;
 // a whole oversized body before it reads the 413.
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr size_t kLingerBytes = 1u << 20;
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 // The client's X-Request-Id when it is a sane token (at most 64 of [A-Za-z0-9._-]), else a new
 // random one: ids end up in logs and headers, so nothing else is echoed.
@@ -207,7 +197,7 @@ void HttpConnection::on_header(beast::error_code ec) {
   }
   if (content_lengths > 1) return fail(400, "bad_request", "more than one Content-Length");
   const auto te = header[http::field::transfer_encoding];
-  if (!te.empty() && !iequals(te, "chunked")) {
+  if (!te.empty() && !beast::iequals(te, "chunked")) {
     return fail(400, "bad_request", "only Transfer-Encoding: chunked is accepted");
   }
 

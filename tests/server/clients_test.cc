@@ -112,7 +112,9 @@ TEST(ClientsTest, OpenAiSdkSequenceWithRetryOnOneConnection) {
   EXPECT_EQ(first->status, 503);
   EXPECT_FALSE(first->header("retry-after").empty());
   EXPECT_NE(first->header("connection"), "close");
-  ASSERT_TRUE(busy.read_response());  // The slot is free again.
+  ASSERT_TRUE(busy.read_response());  // The slot is free again once that answer is written.
+  // As the SDK does, wait what Retry-After says before retrying.
+  std::this_thread::sleep_for(std::chrono::seconds(std::stoi(first->header("retry-after"))));
   sdk.send(http_request("POST", "/v1/embeddings", body, openai_headers(1)));
   const auto retried = sdk.read_response();
   ASSERT_TRUE(retried);
