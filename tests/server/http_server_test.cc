@@ -144,13 +144,14 @@ TEST(HttpServerTest, ModelsHealthAndMetrics) {
   post_json(c, {{"input", base64_of("images/gray.png")}}, &status);
   post_json(c, {{"input", "data:image/png;base64,!!"}}, &status);
   // A request is counted once its answer is written, which can be just after the client has
-  // read it: poll briefly for the last one.
+  // read it, and each request's connection completes its write on its own I/O thread: poll
+  // briefly until both embeddings requests are counted.
   std::string text;
   for (int i = 0; i < 200; ++i) {
     auto metrics = c.Get("/metrics");
     ASSERT_TRUE(metrics);
     text = metrics->body;
-    if (text.find("status=\"400\"} 1") != std::string::npos) break;
+    if (text.find("route=\"/v1/embeddings\",le=\"+Inf\"} 2") != std::string::npos) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   for (const char* needle :
