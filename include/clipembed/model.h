@@ -17,12 +17,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "clipembed/config.h"
+#include "clipembed/error.h"
 #include "clipembed/image.h"
 #include "clipembed/input.h"
 #include "clipembed/preprocess.h"
@@ -119,6 +121,19 @@ class ClipModel {
   // the network in batches. Throws the first input's error (naming its index).
   std::vector<Embedding> embed_images(std::span<const ImageInput> inputs,
                                       const EmbedOptions& options = {}) const;
+
+  // The bulk form the others end in: writes row i of `out` (inputs.size() x dimension() floats)
+  // for input i, reading and preprocessing a batch of inputs in parallel while nothing else runs
+  // through the network, then running it as one batch. With `errors` (resized to inputs.size()),
+  // a failing input leaves its row untouched and its own error lands in (*errors)[i] while the
+  // others go on; without, the failure of the lowest index is thrown, its message naming it.
+  void embed_images_into(std::span<const ImageInput> inputs, float* out,
+                         const EmbedOptions& options = {},
+                         std::vector<std::optional<Error>>* errors = nullptr) const;
+  // The same for texts: a text that is not valid UTF-8 fails alone (kInvalidText).
+  void embed_texts_into(std::span<const std::string> texts, float* out,
+                        const EmbedOptions& options = {},
+                        std::vector<std::optional<Error>>* errors = nullptr) const;
 
   // The one image batch path: runs preprocessed crops (preprocess()) through the network as one
   // batch and writes crops.size() x dimension() floats to `out`. Every image embedding ends here.

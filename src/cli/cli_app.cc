@@ -32,6 +32,7 @@ int run_cli(int argc, char** argv) {
     commands[app.get_subcommands({}).back()] = std::move(run);
   };
   add(add_embed_command);
+  add(add_merge_command);
   add(add_embed_text_command);
   add(add_tokenize_command);
   add(add_classify_command);

@@ -28,6 +28,7 @@ CommandRun add_serve_command(CLI::App& app);
 CommandRun add_tokenize_command(CLI::App& app);
 CommandRun add_embed_text_command(CLI::App& app);
 CommandRun add_classify_command(CLI::App& app);
+CommandRun add_merge_command(CLI::App& app);
 
 // Parses the command line and runs the command it names; returns the exit code.
 int run_cli(int argc, char** argv);

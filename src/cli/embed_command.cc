@@ -16,6 +16,7 @@
 #include "cli/input_list.h"
 #include "cli/options.h"
 #include "cli/progress.h"
+#include "cli/shard.h"
 #include "clipembed/error.h"
 #include "clipembed/hub.h"
 #include "clipembed/model.h"
@@ -32,12 +33,27 @@ struct EmbedArgs {
   InputOptions input_options;
   InputLimits input;
   std::string output_path, output_format;
+  std::string shard;  // "K/N", or empty for every input.
   std::vector<std::string> arguments;
 };
 
 int run_embed(const EmbedArgs& a) {
   if (a.arguments.empty() && a.input_options.files_from.empty()) {
     std::fputs("clipembed embed: no inputs (give PATH, DIR, URL, - or --files-from)\n", stderr);
+    return kExitUsage;
+  }
+  std::optional<Shard> shard;
+  try {
+    if (!a.shard.empty()) shard = parse_shard(a.shard);
+  } catch (const Error& e) {
+    return report_error("embed", e);
+  }
+  if (shard &&
+      (a.output_path.empty() || !(a.output_path.ends_with(".npy") || a.output_format == "npy"))) {
+    std::fputs(
+        "clipembed embed: --shard writes an .npy output (--output FILE.npy), which clipembed merge "
+        "joins\n",
+        stderr);
     return kExitUsage;
   }
   start_runtime(a.threads);
@@ -57,12 +73,19 @@ int run_embed(const EmbedArgs& a) {
 
   // The total is counted by a second walk (cheap next to embedding) only for the progress bar;
   // inputs themselves are streamed, so memory stays flat for any number of files.
-  std::optional<size_t> total = Progress::draws_bar(a.quiet) ? inputs.count() : std::nullopt;
+  std::optional<size_t> total =
+      Progress::draws_bar(a.quiet) && !shard ? inputs.count() : std::nullopt;
   if (total) *total -= std::min(*total, done.size());
   size_t processed = 0, failed = 0;
   Progress progress(total, a.quiet);
+  // With a shard, only its inputs are taken, and all of them (done or not) are remembered for its
+  // manifest.
+  size_t ordinal = 0;
+  std::vector<std::string> shard_inputs;
   auto next = [&]() -> std::optional<std::string> {
     for (std::optional<std::string> input = inputs.next(); input; input = inputs.next()) {
+      if (shard && !shard->takes(ordinal++)) continue;
+      if (shard) shard_inputs.push_back(*input);
       if (done.count(*input) == 0) return input;
     }
     return std::nullopt;
@@ -91,6 +114,10 @@ int run_embed(const EmbedArgs& a) {
     run_pipeline(*model, next,
                  {.batch_size = a.batch_size, .normalize = a.normalize, .limits = a.input}, emit,
                  batch_done);
+    if (shard) {
+      output->flush();
+      write_shard_manifest(a.output_path, *shard, shard_inputs, failed_inputs(a.output_path));
+    }
   } catch (const Error& e) {
     return report_error("embed", e);
   }
@@ -125,6 +152,9 @@ CommandRun add_embed_command(CLI::App& app) {
   cmd->add_option("--format", args->output_format,
                   "output format (default: from the --output extension)")
       ->check(CLI::IsMember({"jsonl", "npy"}));
+  cmd->add_option("--shard", args->shard,
+                  "embed only shard K/N (0-based K): inputs K, K+N, K+2N... of the sorted input, "
+                  "for array jobs; clipembed merge joins the shards");
   add_input_options(*cmd, args->input);
   return [args] { return run_embed(*args); };
 }

@@ -156,4 +156,10 @@ std::unique_ptr<EmbedOutput> make_embed_output(const std::string& path, std::str
   throw Error(ErrorCode::kInvalidArgument, "unknown output format '" + format + "' (jsonl, npy)");
 }
 
+std::unordered_set<std::string> failed_inputs(const std::string& path, const OutputNames& names) {
+  std::unordered_set<std::string> failed;
+  add_json_inputs(names.key, complete_lines(path + ".errors.jsonl"), &failed);
+  return failed;
+}
+
 }  // namespace clipembed::cli

@@ -30,11 +30,6 @@ uint64_t fetch_url(const std::string& url, const UrlLimits& limits,
 // the first few characters.
 bool is_base64_image(std::string_view text);
 
-// True when `text` is plain base64 whose first bytes are a known image format's signature (JPEG,
-// PNG, WebP, GIF, BMP): how the server tells an image sent as base64 from a text. Decodes only
-// the first few characters.
-bool is_base64_image(std::string_view text);
-
 // Decodes the bytes downloaded for a URL input, naming the URL in errors.
 Image decode_downloaded(const std::string& url, std::span<const uint8_t> bytes,
                         const InputLimits& limits);

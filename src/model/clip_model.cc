@@ -155,39 +155,75 @@ void ClipModel::embed_crops(std::span<const Image* const> crops, float* out,
   forward(pixels, count, out, options, workspace);
 }
 
-std::vector<Embedding> ClipModel::embed_images(std::span<const ImageInput> inputs,
-                                               const EmbedOptions& options) const {
+std::vector<Embedding> split_rows(const std::vector<float>& rows, size_t count, size_t dim) {
+  std::vector<Embedding> result;
+  result.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    result.emplace_back(rows.begin() + static_cast<std::ptrdiff_t>(i * dim),
+                        rows.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim));
+  }
+  return result;
+}
+
+void ClipModel::embed_images_into(std::span<const ImageInput> inputs, float* out,
+                                  const EmbedOptions& options,
+                                  std::vector<std::optional<Error>>* errors) const {
   vision_config();
   const auto dim = static_cast<size_t>(dimension());
-  std::vector<Embedding> result;
-  result.reserve(inputs.size());
+  if (errors != nullptr) errors->assign(inputs.size(), std::nullopt);
   Workspace workspace;
+  std::vector<float> batch_out;
   for (size_t start = 0; start < inputs.size(); start += kMaxForwardBatch) {
     const size_t count = std::min(kMaxForwardBatch, inputs.size() - start);
     std::vector<Image> crops(count);
+    std::vector<std::optional<Error>> failed(count);  // Each index written by one chunk only.
     shared_runtime().parallel_for(0, static_cast<int64_t>(count), [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        const ImageInput& input = inputs[start + static_cast<size_t>(i)];
+      for (auto i = static_cast<size_t>(b); i < static_cast<size_t>(e); ++i) {
         try {
-          crops[static_cast<size_t>(i)] =
-              preprocess(image::load_image(input, state_->options.input));
+          crops[i] = preprocess(image::load_image(inputs[start + i], state_->options.input));
         } catch (const Error& err) {
-          if (inputs.size() == 1) throw;
-          throw Error(err.code(), "input " + std::to_string(start + static_cast<size_t>(i)) + ": " +
-                                      err.what());
+          failed[i] = err;
         }
       }
     });
-    std::vector<const Image*> batch(count);
-    for (size_t i = 0; i < count; ++i) batch[i] = &crops[i];
-    std::vector<float> out(count * dim);
-    embed_crops(batch, out.data(), options, &workspace);
+    std::vector<char> ok(count, 0);
     for (size_t i = 0; i < count; ++i) {
-      result.emplace_back(out.begin() + static_cast<std::ptrdiff_t>(i * dim),
-                          out.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim));
+      ok[i] = failed[i] ? 0 : 1;
+      if (!failed[i]) continue;
+      // The lowest failing index is thrown, whichever chunk failed first.
+      if (errors == nullptr) {
+        if (inputs.size() == 1) throw *failed[i];
+        throw Error(failed[i]->code(),
+                    "input " + std::to_string(start + i) + ": " + failed[i]->what());
+      }
+      (*errors)[start + i] = std::move(failed[i]);
+    }
+    // The good crops of the batch run as one pass; when all are good their rows are contiguous
+    // in `out` and are written in place.
+    std::vector<const Image*> batch;
+    for (size_t i = 0; i < count; ++i) {
+      if (ok[i] != 0) batch.push_back(&crops[i]);
+    }
+    if (batch.empty()) continue;
+    if (batch.size() == count) {
+      embed_crops(batch, out + start * dim, options, &workspace);
+      continue;
+    }
+    batch_out.resize(batch.size() * dim);
+    embed_crops(batch, batch_out.data(), options, &workspace);
+    for (size_t i = 0, row = 0; i < count; ++i) {
+      if (ok[i] == 0) continue;
+      std::copy_n(batch_out.data() + row++ * dim, dim, out + (start + i) * dim);
     }
   }
-  return result;
+}
+
+std::vector<Embedding> ClipModel::embed_images(std::span<const ImageInput> inputs,
+                                               const EmbedOptions& options) const {
+  const auto dim = static_cast<size_t>(dimension());
+  std::vector<float> out(inputs.size() * dim);
+  embed_images_into(inputs, out.data(), options);
+  return split_rows(out, inputs.size(), dim);
 }
 
 Embedding ClipModel::embed_image(const ImageInput& input, const EmbedOptions& options) const {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "clipembed/model.h"
 #include "model/activations.h"
@@ -38,5 +39,8 @@ struct ClipModel::State {
 Workspace::Buffers& workspace_buffers(Workspace& workspace);
 // Buffers of `workspace`, or of `own` (made here) when it is null.
 Workspace::Buffers& buffers_of(Workspace* workspace, std::optional<Workspace>& own);
+
+// `count` rows of `dim` floats from a contiguous buffer, as the vector-returning forms give them.
+std::vector<Embedding> split_rows(const std::vector<float>& rows, size_t count, size_t dim);
 
 }  // namespace clipembed

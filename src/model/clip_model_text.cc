@@ -45,31 +45,50 @@ void ClipModel::embed_token_ids(std::span<const std::vector<int32_t>> ids, float
   }
 }
 
+void ClipModel::embed_texts_into(std::span<const std::string> texts, float* out,
+                                 const EmbedOptions& options,
+                                 std::vector<std::optional<Error>>* errors) const {
+  if (!has_text()) throw Error(state_->text_missing_code, state_->text_missing);
+  const auto dim = static_cast<size_t>(dimension());
+  if (errors != nullptr) errors->assign(texts.size(), std::nullopt);
+  Workspace workspace;
+  std::vector<float> batch_out;
+  for (size_t start = 0; start < texts.size(); start += kMaxTextBatch) {
+    const size_t count = std::min(kMaxTextBatch, texts.size() - start);
+    std::vector<std::vector<int32_t>> ids;
+    std::vector<size_t> rows;  // The batch's texts that tokenized, by index in `texts`.
+    for (size_t at = start; at < start + count; ++at) {
+      try {
+        ids.push_back(tokenize(texts[at]));
+        rows.push_back(at);
+      } catch (const Error& e) {
+        if (errors != nullptr) {
+          (*errors)[at] = e;
+          continue;
+        }
+        if (texts.size() == 1) throw;
+        throw Error(e.code(), "text " + std::to_string(at) + ": " + e.what());
+      }
+    }
+    if (ids.empty()) continue;
+    if (ids.size() == count) {
+      embed_token_ids(ids, out + start * dim, options, &workspace);
+      continue;
+    }
+    batch_out.resize(ids.size() * dim);
+    embed_token_ids(ids, batch_out.data(), options, &workspace);
+    for (size_t r = 0; r < rows.size(); ++r) {
+      std::copy_n(batch_out.data() + r * dim, dim, out + rows[r] * dim);
+    }
+  }
+}
+
 std::vector<Embedding> ClipModel::embed_texts(std::span<const std::string> texts,
                                               const EmbedOptions& options) const {
   const auto dim = static_cast<size_t>(dimension());
-  std::vector<Embedding> result;
-  result.reserve(texts.size());
-  Workspace workspace;
-  for (size_t start = 0; start < texts.size(); start += kMaxTextBatch) {
-    const size_t count = std::min(kMaxTextBatch, texts.size() - start);
-    std::vector<std::vector<int32_t>> ids(count);
-    for (size_t i = 0; i < count; ++i) {
-      try {
-        ids[i] = tokenize(texts[start + i]);
-      } catch (const Error& e) {
-        if (texts.size() == 1) throw;
-        throw Error(e.code(), "text " + std::to_string(start + i) + ": " + e.what());
-      }
-    }
-    std::vector<float> out(count * dim);
-    embed_token_ids(ids, out.data(), options, &workspace);
-    for (size_t i = 0; i < count; ++i) {
-      result.emplace_back(out.begin() + static_cast<std::ptrdiff_t>(i * dim),
-                          out.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim));
-    }
-  }
-  return result;
+  std::vector<float> out(texts.size() * dim);
+  embed_texts_into(texts, out.data(), options);
+  return split_rows(out, texts.size(), dim);
 }
 
 Embedding ClipModel::embed_text(std::string_view text, const EmbedOptions& options) const {

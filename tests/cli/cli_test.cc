@@ -259,7 +259,8 @@ TEST(CliTest, ExitCodes) {
 // One parser for every command: --help on stdout with exit 0 everywhere, --version, and numbers
 // checked with a message naming the option.
 TEST(CliTest, EveryCommandAnswersHelpAndNumbersAreChecked) {
-  for (const char* command : {"embed", "preprocess", "info", "bench", "download", "serve"}) {
+  for (const char* command : {"embed", "preprocess", "info", "bench", "download", "serve", "merge",
+                              "tokenize", "embed-text", "classify"}) {
     const Result help = run(std::string(command) + " --help");
     EXPECT_EQ(help.exit_code, 0) << command;
     EXPECT_NE(help.out.find("Usage: clipembed " + std::string(command)), std::string::npos)

@@ -1,0 +1,166 @@
+"""Embedding collections over a Dask cluster.
+
+    from dask.distributed import Client, LocalCluster
+    import clipembed.dask
+
+    client = Client(LocalCluster(n_workers=4, threads_per_worker=2))
+    manifest = clipembed.dask.embed_files("photos/**/*.jpg", "openai/clip-vit-base-patch32",
+                                          "embeddings/", normalize=True)
+
+The same code runs on dask-kubernetes or dask-jobqueue (Slurm, PBS) clusters. Each worker process
+loads the model once and keeps it, computing with as many threads as the worker has. Each
+partition of the input writes part-NNNNN.npy with part-NNNNN.npy.paths.txt and
+part-NNNNN.npy.errors.jsonl (the files `clipembed embed --output` writes), every one through a
+temporary file and a rename, the .npy last: a partition whose .npy exists is complete, so a retried
+task never leaves a half file or a duplicate, and a rerun skips it. _manifest.json is written last.
+`clipembed merge DIR --output all.npy` joins the partitions in input order.
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+import hashlib
+import json
+import os
+import re
+import uuid
+
+import numpy as np
+
+from . import Model
+
+_MANIFEST = "_manifest.json"
+_JOB = "_job.json"
+
+# Models loaded in this process, by (reference, precision, allow_private_urls): a worker loads
+# each model once and keeps it for every partition it runs.
+_models: dict = {}
+
+
+def _model(reference, precision, allow_private_urls):
+    key = (reference, precision, allow_private_urls)
+    if key not in _models:
+        threads = None
+        try:
+            from distributed import get_worker
+
+            threads = get_worker().nthreads  # The worker's share of the machine's cores.
+        except (ImportError, ValueError):
+            pass  # Not on a Dask worker: the runtime's default (one thread per core).
+        _models[key] = Model(reference, precision=precision, threads=threads,
+                             allow_private_urls=allow_private_urls)
+    return _models[key]
+
+
+def _json_string(text: str) -> str:
+    """A JSON string as the clipembed CLI writes it: UTF-8 kept, a file name's bytes that are not
+    UTF-8 (surrogate escapes in Python) as \\udcXX escapes."""
+    encoded = json.dumps(text, ensure_ascii=False)
+    return re.sub("[\udc80-\udcff]", lambda m: "\\u%04x" % ord(m.group()), encoded)
+
+
+def _write_atomically(path: str, write) -> None:
+    temporary = f"{path}.{uuid.uuid4().hex}.tmp"
+    try:
+        with open(temporary, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def _part_path(output_dir: str, index: int) -> str:
+    return os.path.join(output_dir, f"part-{index:05d}.npy")
+
+
+def _part_counts(npy_path: str) -> dict:
+    rows = np.load(npy_path, mmap_mode="r").shape[0]
+    with open(npy_path + ".errors.jsonl", "rb") as f:
+        failures = sum(1 for _ in f)
+    return {"file": os.path.basename(npy_path), "rows": int(rows), "failures": failures}
+
+
+def _embed_partition(index, items, output_dir, reference, precision, normalize, allow_private_urls):
+    """Runs on a worker: embeds one partition and writes its files, unless they exist."""
+    path = _part_path(output_dir, index)
+    if not os.path.exists(path):
+        model = _model(reference, precision, allow_private_urls)
+        rows, ok, errors = model.embed_images(items, normalize=normalize, errors="mask")
+        paths = "".join(_json_string(item) + "\n" for item, good in zip(items, ok) if good)
+        failures = "".join(
+            "{" + f'"path": {_json_string(item)}, "error": {{"code": {_json_string(error.code)}, '
+            f'"message": {_json_string(error.message)}}}' + "}\n"
+            for item, error in zip(items, errors) if error is not None)
+        _write_atomically(path + ".paths.txt", lambda f: f.write(paths.encode("utf-8", "surrogateescape")))
+        _write_atomically(path + ".errors.jsonl",
+                          lambda f: f.write(failures.encode("utf-8", "surrogateescape")))
+        _write_atomically(path, lambda f: np.save(f, np.ascontiguousarray(rows[ok])))
+    return dict(_part_counts(path), partition=index)
+
+
+def _expand(paths) -> list:
+    if isinstance(paths, (str, os.PathLike)):
+        pattern = os.fspath(paths)
+        if any(c in pattern for c in "*?["):
+            return sorted(_glob.glob(pattern, recursive=True))
+        return [pattern]
+    return [os.fspath(p) for p in paths]
+
+
+def embed_files(paths, model, output_dir, client=None, partition_size=1000, precision="fp32",
+                normalize=False, allow_private_urls=False) -> dict:
+    """Embeds files and URLs over a Dask cluster into output_dir; returns the manifest.
+
+    paths: a list of paths/URLs, or a glob pattern (sorted; ** recurses). model: a model directory
+    or Hugging Face repo id, as every worker sees it. client: a distributed.Client (default: the
+    current one). Partitions of partition_size inputs, in input order, become part-NNNNN.npy
+    (+ .paths.txt, .errors.jsonl); a partition already written is not run again, so a rerun after
+    an interruption does only what is missing and a rerun after completion does nothing.
+    The manifest (_manifest.json) holds the inputs, rows, failures and each partition's counts.
+    """
+    if partition_size < 1:
+        raise ValueError("partition_size must be at least 1")
+    items = _expand(paths)
+    os.makedirs(output_dir, exist_ok=True)
+    job = {"model": os.fspath(model), "precision": precision, "normalize": bool(normalize),
+           "partition_size": int(partition_size), "inputs": len(items),
+           "inputs_sha256": hashlib.sha256("\n".join(items).encode("utf-8", "surrogateescape")).hexdigest()}
+    job_path = os.path.join(output_dir, _JOB)
+    if os.path.exists(job_path):
+        with open(job_path, encoding="utf-8") as f:
+            if json.load(f) != job:
+                raise ValueError(f"{output_dir} holds the output of another job (different inputs, "
+                                 f"model or settings); use an empty directory")
+    else:
+        _write_atomically(job_path, lambda f: f.write(json.dumps(job).encode()))
+    manifest_path = os.path.join(output_dir, _MANIFEST)
+    if os.path.exists(manifest_path):
+        with open(manifest_path, encoding="utf-8") as f:
+            return json.load(f)  # Done before: nothing to run.
+
+    count = (len(items) + partition_size - 1) // partition_size
+    todo = [i for i in range(count) if not os.path.exists(_part_path(output_dir, i))]
+    results = {}
+    if todo:
+        if client is None:
+            from distributed import get_client
+
+            client = get_client()
+        token = job["inputs_sha256"][:12]
+        futures = client.map(
+            _embed_partition, todo,
+            [items[i * partition_size:(i + 1) * partition_size] for i in todo],
+            output_dir=os.path.abspath(output_dir), reference=os.fspath(model), precision=precision,
+            normalize=bool(normalize), allow_private_urls=allow_private_urls,
+            key=[f"clipembed-partition-{token}-{i}" for i in todo], retries=3)
+        for result in client.gather(futures):
+            results[result["partition"]] = result
+    partitions = [results.get(i) or dict(_part_counts(_part_path(output_dir, i)), partition=i)
+                  for i in range(count)]
+    manifest = dict(job, rows=sum(p["rows"] for p in partitions),
+                    failures=sum(p["failures"] for p in partitions), partitions=partitions)
+    _write_atomically(manifest_path, lambda f: f.write(json.dumps(manifest, indent=1).encode()))
+    return manifest

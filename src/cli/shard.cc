@@ -1,0 +1,295 @@
+#include "cli/shard.h"
+
+#include <charconv>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+
+#include "cli/npy_writer.h"
+#include "clipembed/error.h"
+
+namespace clipembed::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorCode::kIo, "cannot open " + path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// The newline-terminated lines of a file; bytes after the last newline are a cut-short write
+// and are not a line.
+std::vector<std::string> lines_of(const std::string& path) {
+  const std::string text = read_text(path);
+  std::vector<std::string> lines;
+  for (size_t pos = 0, nl; (nl = text.find('\n', pos)) != std::string::npos; pos = nl + 1) {
+    lines.push_back(text.substr(pos, nl - pos));
+  }
+  return lines;
+}
+
+// One output to merge: its rows (float32 [rows, dim], read when written), its paths and errors
+// lines, and its shard manifest if it has one.
+struct Part {
+  std::string path;
+  size_t rows = 0;
+  size_t dim = 0;
+  size_t data_offset = 0;
+  std::vector<std::string> paths, errors;
+  std::optional<Shard> shard;
+  size_t inputs = 0;
+  std::set<size_t> failed;  // Positions within the shard.
+};
+
+// Reads an .npy header (versions 1 to 3): little-endian float32, C order, two dimensions.
+void read_npy_header(Part& part) {
+  const std::string text = read_text(part.path);
+  auto bad = [&](const std::string& why) {
+    return Error(ErrorCode::kInvalidArgument,
+                 part.path + " is not a float32 [N, D] .npy file: " + why);
+  };
+  if (text.size() < 10 || text.compare(0, 6, "\x93NUMPY") != 0) throw bad("no npy magic");
+  const auto major = static_cast<uint8_t>(text[6]);
+  size_t length = 0, start = 0;
+  if (major == 1) {
+    length = static_cast<uint8_t>(text[8]) | static_cast<size_t>(static_cast<uint8_t>(text[9]))
+                                                 << 8;
+    start = 10;
+  } else if ((major == 2 || major == 3) && text.size() >= 12) {
+    for (int i = 3; i >= 0; --i) length = length << 8 | static_cast<uint8_t>(text[8 + i]);
+    start = 12;
+  } else {
+    throw bad("unknown version");
+  }
+  if (start + length > text.size()) throw bad("header cut short");
+  const std::string header = text.substr(start, length);
+  if (header.find("'descr': '<f4'") == std::string::npos) throw bad("dtype is not '<f4'");
+  if (header.find("'fortran_order': False") == std::string::npos) throw bad("Fortran order");
+  const size_t shape = header.find("'shape': (");
+  unsigned long long rows = 0, dim = 0;
+  if (shape == std::string::npos ||
+      std::sscanf(header.c_str() + shape, "'shape': (%llu, %llu)", &rows, &dim) != 2) {
+    throw bad("shape is not two-dimensional");
+  }
+  part.rows = rows;
+  part.dim = dim;
+  part.data_offset = start + length;
+  if (text.size() != part.data_offset + part.rows * part.dim * sizeof(float)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                part.path + " holds " + std::to_string(text.size() - part.data_offset) +
+                    " data bytes, not the " + std::to_string(part.rows * part.dim * 4) +
+                    " its header says (a truncated or unfinished output)");
+  }
+}
+
+Part read_part(const std::string& path) {
+  Part part;
+  part.path = path;
+  read_npy_header(part);
+  part.paths = lines_of(path + ".paths.txt");
+  if (part.paths.size() < part.rows) {
+    throw Error(ErrorCode::kInvalidArgument, path + ".paths.txt names " +
+                                                 std::to_string(part.paths.size()) + " of " +
+                                                 std::to_string(part.rows) + " rows");
+  }
+  part.paths.resize(part.rows);  // Lines past the header's rows are from an unfinished batch.
+  part.errors = fs::exists(path + ".errors.jsonl") ? lines_of(path + ".errors.jsonl")
+                                                   : std::vector<std::string>{};
+  if (!fs::exists(path + ".shard.json")) return part;
+  try {
+    const json manifest = json::parse(read_text(path + ".shard.json"));
+    part.shard = Shard{manifest.at("shard").get<size_t>(), manifest.at("of").get<size_t>()};
+    part.inputs = manifest.at("inputs").get<size_t>();
+    for (const json& f : manifest.at("failed")) part.failed.insert(f.get<size_t>());
+  } catch (const json::exception& e) {
+    throw Error(ErrorCode::kInvalidArgument, path + ".shard.json is malformed: " + e.what());
+  }
+  if (part.failed.size() != part.errors.size() || part.rows + part.errors.size() != part.inputs) {
+    throw Error(ErrorCode::kInvalidArgument,
+                path + " is an unfinished shard: " + std::to_string(part.rows) + " rows and " +
+                    std::to_string(part.errors.size()) + " errors of " +
+                    std::to_string(part.inputs) + " inputs");
+  }
+  return part;
+}
+
+// The order rows and errors are written in: (part, is_error, index within the part's rows or
+// errors), in input order.
+struct Step {
+  size_t part;
+  bool error;
+  size_t index;
+};
+
+std::vector<Step> merge_order(const std::vector<Part>& parts) {
+  std::vector<Step> steps;
+  const bool sharded = parts.front().shard.has_value();
+  if (!sharded) {
+    for (size_t p = 0; p < parts.size(); ++p) {
+      if (parts[p].shard) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "cannot merge shard " + parts[p].path + " with outputs that are not shards");
+      }
+      // A plain output records rows and errors apart: rows first, then its errors.
+      for (size_t r = 0; r < parts[p].rows; ++r) steps.push_back({p, false, r});
+      for (size_t e = 0; e < parts[p].errors.size(); ++e) steps.push_back({p, true, e});
+    }
+    return steps;
+  }
+  const size_t count = parts.front().shard->count;
+  std::vector<const Part*> by_shard(count, nullptr);
+  std::vector<size_t> order(count);
+  for (size_t p = 0; p < parts.size(); ++p) {
+    const auto& shard = parts[p].shard;
+    if (!shard || shard->count != count || shard->index >= count || by_shard[shard->index]) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  parts[p].path + " does not fit: merge takes shards 0 to " +
+                      std::to_string(count - 1) + " of one run, each once");
+    }
+    by_shard[shard->index] = &parts[p];
+    order[shard->index] = p;
+  }
+  for (size_t k = 0; k < count; ++k) {
+    if (by_shard[k] == nullptr) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "shard " + std::to_string(k) + "/" + std::to_string(count) + " is missing");
+    }
+  }
+  std::vector<size_t> next_row(count), next_error(count);
+  for (size_t ordinal = 0;; ++ordinal) {
+    const size_t k = ordinal % count, position = ordinal / count;
+    if (position >= by_shard[k]->inputs) break;  // Shard k takes ordinals first, so all done.
+    const bool failed = by_shard[k]->failed.count(position) != 0;
+    steps.push_back({order[k], failed, failed ? next_error[k]++ : next_row[k]++});
+  }
+  return steps;
+}
+
+void put_line(std::FILE* f, const std::string& line) {
+  std::fputs(line.c_str(), f);
+  std::fputc('\n', f);
+}
+
+}  // namespace
+
+Shard parse_shard(const std::string& text) {
+  const size_t slash = text.find('/');
+  Shard shard;
+  auto number = [&](std::string_view part, size_t& out) {
+    const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), out);
+    return ec == std::errc() && end == part.data() + part.size() && !part.empty();
+  };
+  if (slash == std::string::npos || !number(std::string_view(text).substr(0, slash), shard.index) ||
+      !number(std::string_view(text).substr(slash + 1), shard.count) || shard.count == 0 ||
+      shard.index >= shard.count) {
+    throw Error(
+        ErrorCode::kInvalidArgument,
+        "--shard takes K/N with 0 <= K < N (e.g. 0/4 is the first of four), not '" + text + "'");
+  }
+  return shard;
+}
+
+void write_shard_manifest(const std::string& npy_path, const Shard& shard,
+                          const std::vector<std::string>& inputs,
+                          const std::unordered_set<std::string>& failed) {
+  json positions = json::array();
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (failed.count(inputs[i]) != 0) positions.push_back(i);
+  }
+  const json manifest = {{"shard", shard.index},
+                         {"of", shard.count},
+                         {"inputs", inputs.size()},
+                         {"failed", positions}};
+  const std::string path = npy_path + ".shard.json", temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    out << manifest.dump() << "\n";
+    if (!out.flush()) throw Error(ErrorCode::kIo, "cannot write " + temporary);
+  }
+  fs::rename(temporary, path);
+}
+
+size_t merge_outputs(const std::vector<std::string>& inputs, const std::string& output) {
+  std::vector<std::string> files;
+  for (const std::string& input : inputs) {
+    if (!fs::is_directory(input)) {
+      files.push_back(input);
+      continue;
+    }
+    std::vector<std::string> listed;
+    for (const auto& entry : fs::directory_iterator(input)) {
+      const std::string name = entry.path().string();
+      if (entry.is_regular_file() && name.ends_with(".npy") &&
+          !(fs::exists(output) && fs::equivalent(entry.path(), output))) {
+        listed.push_back(name);
+      }
+    }
+    std::sort(listed.begin(), listed.end());
+    files.insert(files.end(), listed.begin(), listed.end());
+  }
+  if (files.empty()) throw Error(ErrorCode::kInvalidArgument, "merge: no .npy outputs given");
+  std::vector<Part> parts;
+  for (const std::string& file : files) parts.push_back(read_part(file));
+  for (const Part& part : parts) {
+    if (part.dim != parts.front().dim) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  part.path + " has dimension " + std::to_string(part.dim) + ", " +
+                      parts.front().path + " " + std::to_string(parts.front().dim));
+    }
+  }
+  const std::vector<Step> steps = merge_order(parts);
+
+  // Everything goes to temporary files renamed at the end, so a failed merge leaves nothing.
+  const std::string tmp = output + ".merging";
+  size_t rows = 0;
+  try {
+    NpyWriter matrix(tmp, static_cast<int>(parts.front().dim));
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> paths(std::fopen((tmp + ".paths").c_str(), "w"),
+                                                          &std::fclose);
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> errors(
+        std::fopen((tmp + ".errors").c_str(), "w"), &std::fclose);
+    if (!paths || !errors) throw Error(ErrorCode::kIo, "cannot create files next to " + output);
+    std::vector<std::ifstream> data;
+    for (const Part& part : parts) {
+      data.emplace_back(part.path, std::ios::binary);
+      data.back().seekg(static_cast<std::streamoff>(part.data_offset));
+    }
+    std::vector<float> row(parts.front().dim);
+    for (const Step& step : steps) {
+      const Part& part = parts[step.part];
+      if (step.error) {
+        put_line(errors.get(), part.errors[step.index]);
+        continue;
+      }
+      // Rows of a part are taken in order, so each part's data is read front to back.
+      data[step.part].read(reinterpret_cast<char*>(row.data()),
+                           static_cast<std::streamsize>(row.size() * sizeof(float)));
+      if (!data[step.part]) throw Error(ErrorCode::kIo, "cannot read " + part.path);
+      matrix.append(row.data());
+      put_line(paths.get(), part.paths[step.index]);
+      ++rows;
+    }
+    matrix.flush();
+    if (std::fflush(paths.get()) != 0 || std::fflush(errors.get()) != 0) {
+      throw Error(ErrorCode::kIo, "cannot write next to " + output);
+    }
+  } catch (const Error&) {
+    std::error_code ignored;
+    for (const char* suffix : {"", ".paths", ".errors"}) fs::remove(tmp + suffix, ignored);
+    throw;
+  }
+  fs::rename(tmp + ".paths", output + ".paths.txt");
+  fs::rename(tmp + ".errors", output + ".errors.jsonl");
+  fs::rename(tmp, output);
+  return rows;
+}
+
+}  // namespace clipembed::cli
