@@ -101,6 +101,7 @@ class Model {
                               const std::string& label_template) {
     std::vector<ImageInput> inputs = image_inputs(images);
     std::vector<std::string> prompts;
+    prompts.reserve(labels.size());
     for (const std::string& label : labels) prompts.push_back(label_prompt(label_template, label));
     const auto dim = static_cast<size_t>(model_->dimension());
     py::array_t<float> scores({inputs.size(), labels.size()});
@@ -237,7 +238,7 @@ class Model {
         }
       }
       py::object future = call->future;
-      auto complete = py::cpp_function([future, result, error](py::object) {
+      auto complete = py::cpp_function([future, result, error](const py::object&) {
         if (future.attr("done")().cast<bool>()) return;  // Cancelled by its awaiter.
         if (error) {
           future.attr("set_exception")(error);

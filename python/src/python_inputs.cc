@@ -120,7 +120,8 @@ void register_error(py::module_& module) {
       ".index is the failing item of a batch, or None.",
       PyExc_Exception, nullptr);
   module.add_object("Error", py::handle(error_type));
-  py::register_exception_translator([](std::exception_ptr pointer) {
+  // pybind11 takes translators as plain function pointers of this by-value signature.
+  py::register_exception_translator([](std::exception_ptr pointer) {  // NOLINT
     try {
       if (pointer) std::rethrow_exception(pointer);
     } catch (const Error& error) {

@@ -237,6 +237,7 @@ size_t merge_outputs(const std::vector<std::string>& inputs, const std::string& 
   }
   if (files.empty()) throw Error(ErrorCode::kInvalidArgument, "merge: no .npy outputs given");
   std::vector<Part> parts;
+  parts.reserve(files.size());
   for (const std::string& file : files) parts.push_back(read_part(file));
   for (const Part& part : parts) {
     if (part.dim != parts.front().dim) {
