@@ -57,6 +57,7 @@ bench: build
 	./scripts/setup --bench
 	./bench/compare
 	./bench/serve_load
+	$(PYTHON) bench/python_bench.py
 
 # The HTTP server under load: 1, 8 and 64 concurrent clients, every answer checked.
 bench-serve: build

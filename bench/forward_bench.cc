@@ -64,6 +64,28 @@ BENCHMARK(BM_Forward)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
+// One embed_images() call of one decoded image (a 224 x 224 crop), as the Python package's
+// model.embed_images([array]) makes it: bench/python_bench.py reports the difference as the
+// Python per-call overhead.
+void BM_EmbedOneImageCall(benchmark::State& state) {
+  std::shared_ptr<const clipembed::ClipModel> model;
+  try {
+    model = bench_model(clipembed::Precision::kF32);
+  } catch (const clipembed::Error& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  clipembed::Image image;
+  image.width = image.height = 224;
+  image.rgb.resize(224 * 224 * 3);
+  for (size_t i = 0; i < image.rgb.size(); ++i) image.rgb[i] = static_cast<uint8_t>(i * 7 % 251);
+  const std::vector<clipembed::ImageInput> inputs{clipembed::ImageInput::pixels(image)};
+  for (auto _ : state) benchmark::DoNotOptimize(model->embed_images(inputs));
+  state.counters["calls/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_EmbedOneImageCall)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
 }  // namespace
 
 int main(int argc, char** argv) {
