@@ -20,6 +20,7 @@
 #include "clipembed/error.h"
 #include "clipembed/hub.h"
 #include "clipembed/model.h"
+#include "io/embedding_file.h"
 
 namespace clipembed::cli {
 namespace {
@@ -116,7 +117,7 @@ int run_embed(const EmbedArgs& a) {
                  batch_done);
     if (shard) {
       output->flush();
-      write_shard_manifest(a.output_path, *shard, shard_inputs, failed_inputs(a.output_path));
+      write_shard_manifest(a.output_path, *shard, shard_inputs, io::failed_inputs(a.output_path));
     }
   } catch (const Error& e) {
     return report_error("embed", e);

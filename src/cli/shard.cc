@@ -10,8 +10,8 @@
 #include <optional>
 #include <set>
 
-#include "cli/npy_writer.h"
 #include "clipembed/error.h"
+#include "io/npy_writer.h"
 
 namespace clipembed::cli {
 namespace {
@@ -252,7 +252,7 @@ size_t merge_outputs(const std::vector<std::string>& inputs, const std::string& 
   const std::string tmp = output + ".merging";
   size_t rows = 0;
   try {
-    NpyWriter matrix(tmp, static_cast<int>(parts.front().dim));
+    io::NpyWriter matrix(tmp, static_cast<int>(parts.front().dim));
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> paths(std::fopen((tmp + ".paths").c_str(), "w"),
                                                           &std::fclose);
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> errors(

@@ -1,4 +1,4 @@
-#include "cli/npy_writer.h"
+#include "io/npy_writer.h"
 
 #include <cerrno>
 #include <cstring>
@@ -6,7 +6,7 @@
 
 #include "clipembed/error.h"
 
-namespace clipembed::cli {
+namespace clipembed::io {
 namespace {
 
 // Version 1.0 header padded to a fixed 128 bytes, so the row count can be rewritten in place.
@@ -100,4 +100,4 @@ void NpyWriter::flush() {
   std::fflush(file_);
 }
 
-}  // namespace clipembed::cli
+}  // namespace clipembed::io

@@ -1,8 +1,8 @@
-#include "cli/json_lines.h"
+#include "io/json_lines.h"
 
 #include "io/json_text.h"
 
-namespace clipembed::cli {
+namespace clipembed::io {
 
 namespace {
 
@@ -53,4 +53,4 @@ std::optional<std::string> line_input(std::string_view key, std::string_view lin
   return std::nullopt;
 }
 
-}  // namespace clipembed::cli
+}  // namespace clipembed::io

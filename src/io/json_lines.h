@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace clipembed::cli {
+namespace clipembed::io {
 
 // {"<key>": input, "embedding": [...]} with floats in their shortest round-trip form.
 std::string embedding_line(std::string_view key, const std::string& input,
@@ -20,4 +20,4 @@ std::string error_line(std::string_view key, const std::string& input, std::stri
 // The exact input of a line written by the functions above (its first field, `key`), or nullopt.
 std::optional<std::string> line_input(std::string_view key, std::string_view line);
 
-}  // namespace clipembed::cli
+}  // namespace clipembed::io

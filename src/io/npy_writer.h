@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <string>
 
-namespace clipembed::cli {
+namespace clipembed::io {
 
 // Not thread-safe: one writer per output file, used by the CLI's output thread.
 class NpyWriter {
@@ -34,4 +34,4 @@ class NpyWriter {
   int64_t rows_ = 0;
 };
 
-}  // namespace clipembed::cli
+}  // namespace clipembed::io
