@@ -15,6 +15,7 @@
 #include "clipembed/error.h"
 #include "clipembed/hub.h"
 #include "clipembed/image.h"
+#include "clipembed/index.h"
 #include "clipembed/input.h"
 #include "clipembed/model.h"
 #include "clipembed/pool.h"

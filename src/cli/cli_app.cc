@@ -33,6 +33,9 @@ int run_cli(int argc, char** argv) {
   };
   add(add_embed_command);
   add(add_merge_command);
+  add(add_index_command);
+  add(add_search_command);
+  add(add_dedup_command);
   add(add_embed_text_command);
   add(add_tokenize_command);
   add(add_classify_command);

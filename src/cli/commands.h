@@ -29,6 +29,9 @@ CommandRun add_tokenize_command(CLI::App& app);
 CommandRun add_embed_text_command(CLI::App& app);
 CommandRun add_classify_command(CLI::App& app);
 CommandRun add_merge_command(CLI::App& app);
+CommandRun add_index_command(CLI::App& app);
+CommandRun add_search_command(CLI::App& app);
+CommandRun add_dedup_command(CLI::App& app);
 
 // Parses the command line and runs the command it names; returns the exit code.
 int run_cli(int argc, char** argv);

@@ -132,15 +132,7 @@ CommandRun add_embed_command(CLI::App& app) {
   auto args = std::make_shared<EmbedArgs>();
   CLI::App* cmd = app.add_subcommand("embed", "one JSON line (or npy row) per image");
   add_model_option(*cmd, args->model);
-  cmd->add_option("inputs", args->arguments,
-                  "image files, directories, http(s) URLs, or - for a list on stdin");
-  cmd->add_flag("-r,--recursive", args->input_options.recursive,
-                "descend into subdirectories of DIR arguments");
-  cmd->add_option("--glob", args->input_options.glob,
-                  "files to take from directories (default: image extensions)");
-  cmd->add_option("--files-from", args->input_options.files_from,
-                  "read one path or URL per line (- for stdin)")
-      ->allow_extra_args(false);
+  add_input_sources(*cmd, args->arguments, args->input_options);
   cmd->add_option("--batch-size", args->batch_size, "images per forward pass (default 16)")
       ->check(CLI::Range(1, 4096));
   add_threads_option(*cmd, args->threads);

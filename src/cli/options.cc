@@ -59,4 +59,17 @@ void add_input_options(CLI::App& command, InputLimits& input) {
 
 void start_runtime(int threads) { configure_runtime(RuntimeOptions{.threads = threads}); }
 
+void add_input_sources(CLI::App& command, std::vector<std::string>& arguments,
+                       InputOptions& options) {
+  command.add_option("inputs", arguments,
+                     "image files, directories, http(s) URLs, or - for a list on stdin");
+  command.add_flag("-r,--recursive", options.recursive,
+                   "descend into subdirectories of DIR arguments");
+  command.add_option("--glob", options.glob,
+                     "files to take from directories (default: image extensions)");
+  command
+      .add_option("--files-from", options.files_from, "read one path or URL per line (- for stdin)")
+      ->allow_extra_args(false);
+}
+
 }  // namespace clipembed::cli

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
+#include "cli/input_list.h"
 #include "clipembed/input.h"
 #include "clipembed/model.h"
 
@@ -23,6 +25,11 @@ void add_threads_option(CLI::App& command, int& threads);
 // --max-file-bytes for files, and --url-timeout-ms, --url-max-bytes and --allow-private-urls for
 // URL inputs.
 void add_input_options(CLI::App& command, InputLimits& limits);
+
+// The inputs of a command that walks files: positional PATH, DIR, URL or - arguments, -r,
+// --glob and --files-from (input_list.h).
+void add_input_sources(CLI::App& command, std::vector<std::string>& arguments,
+                       InputOptions& options);
 
 // Starts the shared runtime with --threads' value (0: the default).
 void start_runtime(int threads);

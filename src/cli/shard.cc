@@ -49,51 +49,13 @@ struct Part {
   std::set<size_t> failed;  // Positions within the shard.
 };
 
-// Reads an .npy header (versions 1 to 3): little-endian float32, C order, two dimensions.
-void read_npy_header(Part& part) {
-  const std::string text = read_text(part.path);
-  auto bad = [&](const std::string& why) {
-    return Error(ErrorCode::kInvalidArgument,
-                 part.path + " is not a float32 [N, D] .npy file: " + why);
-  };
-  if (text.size() < 10 || text.compare(0, 6, "\x93NUMPY") != 0) throw bad("no npy magic");
-  const auto major = static_cast<uint8_t>(text[6]);
-  size_t length = 0, start = 0;
-  if (major == 1) {
-    length = static_cast<uint8_t>(text[8]) | static_cast<size_t>(static_cast<uint8_t>(text[9]))
-                                                 << 8;
-    start = 10;
-  } else if ((major == 2 || major == 3) && text.size() >= 12) {
-    for (int i = 3; i >= 0; --i) length = length << 8 | static_cast<uint8_t>(text[8 + i]);
-    start = 12;
-  } else {
-    throw bad("unknown version");
-  }
-  if (start + length > text.size()) throw bad("header cut short");
-  const std::string header = text.substr(start, length);
-  if (header.find("'descr': '<f4'") == std::string::npos) throw bad("dtype is not '<f4'");
-  if (header.find("'fortran_order': False") == std::string::npos) throw bad("Fortran order");
-  const size_t shape = header.find("'shape': (");
-  unsigned long long rows = 0, dim = 0;
-  if (shape == std::string::npos ||
-      std::sscanf(header.c_str() + shape, "'shape': (%llu, %llu)", &rows, &dim) != 2) {
-    throw bad("shape is not two-dimensional");
-  }
-  part.rows = rows;
-  part.dim = dim;
-  part.data_offset = start + length;
-  if (text.size() != part.data_offset + part.rows * part.dim * sizeof(float)) {
-    throw Error(ErrorCode::kInvalidArgument,
-                part.path + " holds " + std::to_string(text.size() - part.data_offset) +
-                    " data bytes, not the " + std::to_string(part.rows * part.dim * 4) +
-                    " its header says (a truncated or unfinished output)");
-  }
-}
-
 Part read_part(const std::string& path) {
   Part part;
   part.path = path;
-  read_npy_header(part);
+  const io::NpyShape shape = io::read_npy_shape(path);
+  part.rows = shape.rows;
+  part.dim = shape.cols;
+  part.data_offset = shape.data_offset;
   part.paths = lines_of(path + ".paths.txt");
   if (part.paths.size() < part.rows) {
     throw Error(ErrorCode::kInvalidArgument, path + ".paths.txt names " +

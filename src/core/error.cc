@@ -52,6 +52,8 @@ std::string_view code_name(ErrorCode code) {
       return "text_too_large";
     case ErrorCode::kUnsupportedModality:
       return "unsupported_modality";
+    case ErrorCode::kIndexInvalid:
+      return "index_invalid";
     case ErrorCode::kInternal:
       return "internal";
   }

@@ -1,8 +1,11 @@
 #include "io/npy_writer.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <string_view>
 
 #include "clipembed/error.h"
 
@@ -98,6 +101,53 @@ void NpyWriter::flush() {
   std::fflush(file_);
   write_header();
   std::fflush(file_);
+}
+
+NpyShape read_npy_shape(const std::string& path) {
+  auto bad = [&](const std::string& why) {
+    return Error(ErrorCode::kInvalidArgument, path + " is not a float32 [N, D] .npy file: " + why);
+  };
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorCode::kIo, "cannot open " + path + ": " + std::strerror(errno));
+  char prefix[12] = {0};
+  in.read(prefix, sizeof(prefix));
+  if (in.gcount() < 10 || std::string_view(prefix, 6) != "\x93NUMPY") throw bad("no npy magic");
+  const auto major = static_cast<uint8_t>(prefix[6]);
+  size_t length = 0, start = 0;
+  if (major == 1) {
+    length = static_cast<size_t>(static_cast<uint8_t>(prefix[8])) |
+             static_cast<size_t>(static_cast<uint8_t>(prefix[9])) << 8;
+    start = 10;
+  } else if ((major == 2 || major == 3) && in.gcount() == 12) {
+    for (int i = 3; i >= 0; --i) length = length << 8 | static_cast<uint8_t>(prefix[8 + i]);
+    start = 12;
+  } else {
+    throw bad("unknown version");
+  }
+  if (length > (1u << 20)) throw bad("header too long");
+  std::string header(length, '\0');
+  in.clear();
+  in.seekg(static_cast<std::streamoff>(start));
+  in.read(header.data(), static_cast<std::streamsize>(length));
+  if (static_cast<size_t>(in.gcount()) != length) throw bad("header cut short");
+  if (header.find("'descr': '<f4'") == std::string::npos) throw bad("dtype is not '<f4'");
+  if (header.find("'fortran_order': False") == std::string::npos) throw bad("Fortran order");
+  const size_t at = header.find("'shape': (");
+  unsigned long long rows = 0, cols = 0;
+  if (at == std::string::npos ||
+      std::sscanf(header.c_str() + at, "'shape': (%llu, %llu)", &rows, &cols) != 2) {
+    throw bad("shape is not two-dimensional");
+  }
+  NpyShape shape{rows, cols, start + length};
+  const uintmax_t size = std::filesystem::file_size(path);
+  if (size != shape.data_offset + shape.rows * shape.cols * sizeof(float)) {
+    throw Error(ErrorCode::kInvalidArgument,
+                path + " holds " +
+                    std::to_string(size - std::min<uintmax_t>(size, shape.data_offset)) +
+                    " data bytes, not the " + std::to_string(shape.rows * shape.cols * 4) +
+                    " its header says (a truncated or unfinished file)");
+  }
+  return shape;
 }
 
 }  // namespace clipembed::io

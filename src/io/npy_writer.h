@@ -1,11 +1,22 @@
 // Internal: a float32 [N, D] .npy file written row by row, valid after every flush.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <string>
 
 namespace clipembed::io {
+
+// The shape of a float32 [rows, cols] .npy file (versions 1 to 3, little-endian, C order) and
+// where its data starts. Throws Error(kInvalidArgument) naming the file when it is anything else
+// or its data is not exactly rows x cols floats (a truncated or unfinished file).
+struct NpyShape {
+  size_t rows = 0;
+  size_t cols = 0;
+  size_t data_offset = 0;
+};
+NpyShape read_npy_shape(const std::string& path);
 
 // Not thread-safe: one writer per output file, used by the CLI's output thread.
 class NpyWriter {

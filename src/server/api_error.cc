@@ -50,6 +50,7 @@ ApiError api_error_for(const Error& error, const std::string& where) {
       e.retry_after_seconds = 5;
       break;
     case ErrorCode::kModelInvalid:
+    case ErrorCode::kIndexInvalid:
     case ErrorCode::kInternal:
       e.status = 500;
       e.type = "server_error";

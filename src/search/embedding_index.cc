@@ -1,0 +1,279 @@
+// IndexWriter and EmbeddingIndex (include/clipembed/index.h) over the embedding files
+// (io/embedding_file.h) and FAISS (search/faiss_index.h).
+#include <faiss/Index.h>
+#include <sys/mman.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <optional>
+#include <unordered_set>
+
+#include "clipembed/error.h"
+#include "clipembed/index.h"
+#include "clipembed/runtime.h"
+#include "io/embedding_file.h"
+#include "io/json_text.h"
+#include "io/npy_writer.h"
+#include "search/faiss_index.h"
+#include "search/index_info.h"
+
+namespace clipembed {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kVectors[] = "/vectors.npy";
+constexpr char kFaiss[] = "/index.faiss";
+// Inputs per embed_images_into() call in EmbeddingIndex::add(): progress is flushed after each.
+constexpr size_t kAddChunk = 256;
+
+// The rows of vectors.npy, memory-mapped read-only.
+class MappedVectors {
+ public:
+  explicit MappedVectors(const std::string& path) : shape_(io::read_npy_shape(path)) {
+    const size_t bytes = shape_.data_offset + shape_.rows * shape_.cols * sizeof(float);
+    FILE* file = std::fopen(path.c_str(), "rb");
+    if (file == nullptr) throw Error(ErrorCode::kIo, "cannot open " + path);
+    void* mapped = mmap(nullptr, bytes, PROT_READ, MAP_PRIVATE, fileno(file), 0);
+    std::fclose(file);
+    if (mapped == MAP_FAILED) throw Error(ErrorCode::kIo, "cannot map " + path);
+    base_ = mapped;
+    bytes_ = bytes;
+  }
+  ~MappedVectors() { munmap(base_, bytes_); }
+  MappedVectors(const MappedVectors&) = delete;
+  MappedVectors& operator=(const MappedVectors&) = delete;
+  const float* data() const {
+    return reinterpret_cast<const float*>(static_cast<const char*>(base_) + shape_.data_offset);
+  }
+  size_t rows() const { return shape_.rows; }
+  size_t cols() const { return shape_.cols; }
+
+ private:
+  io::NpyShape shape_;
+  void* base_ = nullptr;
+  size_t bytes_ = 0;
+};
+
+// The paths of vectors.npy's rows (one JSON string per line).
+std::vector<std::string> read_paths(const std::string& path, size_t rows) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorCode::kIndexInvalid, path + " is missing");
+  std::vector<std::string> paths;
+  paths.reserve(rows);
+  for (std::string line; paths.size() < rows && std::getline(in, line);) {
+    std::optional<std::string> text = io::parse_json_string(line);
+    if (!text) throw Error(ErrorCode::kIndexInvalid, path + " has a malformed line");
+    paths.push_back(std::move(*text));
+  }
+  if (paths.size() != rows) {
+    throw Error(ErrorCode::kIndexInvalid, path + " names " + std::to_string(paths.size()) +
+                                              " of the " + std::to_string(rows) + " vectors");
+  }
+  return paths;
+}
+
+}  // namespace
+
+struct IndexWriter::State {
+  std::string directory;
+  IndexInfo info;
+  std::unordered_set<std::string> present;
+  std::optional<io::EmbeddingFile> file;
+};
+
+IndexWriter::IndexWriter(const std::string& directory, const IndexInfo& identity,
+                         const IndexSettings& settings)
+    : state_(std::make_unique<State>()) {
+  state_->directory = directory;
+  std::error_code error;
+  fs::create_directories(directory, error);
+  if (error) throw Error(ErrorCode::kIo, "cannot create " + directory + ": " + error.message());
+  if (fs::exists(directory + "/index.json")) {
+    state_->info = search::read_info(directory);
+    search::check_identity(state_->info, identity, directory);
+  } else if (fs::exists(directory + kVectors)) {
+    throw Error(ErrorCode::kIndexInvalid,
+                directory + " holds vectors.npy but no index.json: not an index clipembed wrote");
+  } else {
+    // The identity is recorded before the first vector, so a resumed build checks it too.
+    state_->info = identity;
+    state_->info.settings = settings;
+    state_->info.created = state_->info.updated = search::utc_now();
+    search::write_info(directory, state_->info);
+  }
+  state_->file.emplace(directory + kVectors, identity.dimension, &state_->present);
+}
+
+IndexWriter::~IndexWriter() = default;
+
+bool IndexWriter::present(const std::string& input) const {
+  return state_->present.count(input) != 0;
+}
+
+void IndexWriter::add(const std::string& input, std::span<const float> embedding) {
+  state_->file->success(input, embedding);
+  state_->present.insert(input);
+}
+
+void IndexWriter::add_failure(const std::string& input, std::string_view code,
+                              const std::string& message) {
+  state_->file->failure(input, code, message);
+  state_->present.insert(input);
+}
+
+void IndexWriter::flush() { state_->file->flush(); }
+
+IndexInfo IndexWriter::finish() {
+  state_->file->flush();
+  const std::string& dir = state_->directory;
+  IndexInfo& info = state_->info;
+  {
+    const MappedVectors vectors(dir + kVectors);
+    const IndexSettings settings =
+        search::resolve_settings(info.settings, vectors.rows(), static_cast<int>(vectors.cols()));
+    const std::string temporary = dir + kFaiss + std::string(".tmp");
+    search::build_faiss_index(settings, vectors.data(), vectors.rows(),
+                              static_cast<int>(vectors.cols()), shared_runtime().num_threads(),
+                              temporary);
+    fs::rename(temporary, dir + kFaiss);
+    info.settings = settings;
+    info.count = vectors.rows();
+  }
+  info.failures = io::failed_inputs(dir + kVectors).size();
+  info.updated = search::utc_now();
+  search::write_info(dir, info);
+  return info;
+}
+
+struct EmbeddingIndex::State {
+  IndexInfo info;
+  std::vector<std::string> paths;
+  std::unique_ptr<faiss::Index> index;
+  std::string vectors_path;
+};
+
+EmbeddingIndex::EmbeddingIndex(std::unique_ptr<State> state) : state_(std::move(state)) {}
+EmbeddingIndex::~EmbeddingIndex() = default;
+
+IndexInfo EmbeddingIndex::add(const std::string& directory, const ClipModel& model,
+                              const std::string& model_reference,
+                              std::span<const ImageInput> inputs, const IndexSettings& settings) {
+  IndexWriter writer(directory, model_identity(model, model_reference), settings);
+  std::vector<ImageInput> todo;
+  for (const ImageInput& input : inputs) {
+    if (input.kind() != ImageInput::Kind::kFile && input.kind() != ImageInput::Kind::kUrl) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "an index names its rows by path or URL; " + input.describe() + " has neither");
+    }
+    if (!writer.present(input.text())) todo.push_back(input);
+  }
+  const auto dim = static_cast<size_t>(model.dimension());
+  std::vector<float> rows;
+  std::vector<std::optional<Error>> errors;
+  for (size_t start = 0; start < todo.size(); start += kAddChunk) {
+    const std::span<const ImageInput> part(todo.data() + start,
+                                           std::min(kAddChunk, todo.size() - start));
+    rows.resize(part.size() * dim);
+    model.embed_images_into(part, rows.data(), {.normalize = true}, &errors);
+    for (size_t i = 0; i < part.size(); ++i) {
+      if (errors[i]) {
+        writer.add_failure(part[i].text(), code_name(errors[i]->code()), errors[i]->what());
+      } else {
+        writer.add(part[i].text(), {rows.data() + i * dim, dim});
+      }
+    }
+    writer.flush();
+  }
+  return writer.finish();
+}
+
+std::shared_ptr<const EmbeddingIndex> EmbeddingIndex::open(const std::string& directory) {
+  auto state = std::make_unique<State>();
+  state->info = search::read_info(directory);
+  state->vectors_path = directory + kVectors;
+  if (!fs::exists(state->vectors_path)) {
+    throw Error(ErrorCode::kIndexInvalid, state->vectors_path + " is missing");
+  }
+  io::NpyShape shape;
+  try {
+    shape = io::read_npy_shape(state->vectors_path);
+  } catch (const Error& e) {
+    throw Error(ErrorCode::kIndexInvalid, e.what());
+  }
+  if (shape.cols != static_cast<size_t>(state->info.dimension) || shape.rows != state->info.count) {
+    throw Error(ErrorCode::kIndexInvalid,
+                directory + " is unfinished: index.json counts " +
+                    std::to_string(state->info.count) + " vectors, vectors.npy holds " +
+                    std::to_string(shape.rows) + " (run clipembed index add to finish it)");
+  }
+  state->paths = read_paths(state->vectors_path + ".paths.txt", shape.rows);
+  state->index = search::load_faiss_index(directory + kFaiss, state->info.settings);
+  if (static_cast<size_t>(state->index->ntotal) != shape.rows ||
+      state->index->d != state->info.dimension) {
+    throw Error(ErrorCode::kIndexInvalid,
+                directory + kFaiss + " holds " + std::to_string(state->index->ntotal) +
+                    " vectors, not the index's " + std::to_string(shape.rows));
+  }
+  return std::shared_ptr<const EmbeddingIndex>(new EmbeddingIndex(std::move(state)));
+}
+
+const IndexInfo& EmbeddingIndex::info() const { return state_->info; }
+size_t EmbeddingIndex::size() const { return state_->paths.size(); }
+const std::string& EmbeddingIndex::path(size_t row) const { return state_->paths.at(row); }
+
+std::vector<std::vector<SearchHit>> EmbeddingIndex::search(std::span<const float> queries,
+                                                           size_t k) const {
+  const auto dim = static_cast<size_t>(state_->info.dimension);
+  if (queries.size() % dim != 0) {
+    throw Error(ErrorCode::kInvalidArgument, "queries hold " + std::to_string(queries.size()) +
+                                                 " floats, not a multiple of " +
+                                                 std::to_string(dim));
+  }
+  const size_t count = queries.size() / dim;
+  k = std::min(k, size());
+  std::vector<std::vector<SearchHit>> hits(count);
+  if (k == 0 || count == 0) return hits;
+  std::vector<float> normalized(queries.begin(), queries.end());
+  for (size_t q = 0; q < count; ++q) normalize_embedding({normalized.data() + q * dim, dim});
+  std::vector<int64_t> rows;
+  std::vector<float> scores;
+  search::search_faiss(*state_->index, normalized.data(), count, k, rows, scores);
+  for (size_t q = 0; q < count; ++q) {
+    for (size_t r = 0; r < k; ++r) {
+      const int64_t row = rows[q * k + r];
+      if (row < 0) continue;  // An approximate index found fewer than k.
+      hits[q].push_back(
+          {static_cast<size_t>(row), state_->paths[static_cast<size_t>(row)], scores[q * k + r]});
+    }
+  }
+  return hits;
+}
+
+std::vector<std::vector<size_t>> EmbeddingIndex::duplicate_groups(float threshold) const {
+  const MappedVectors vectors(state_->vectors_path);
+  const auto pairs = search::pairs_above(vectors.data(), vectors.rows(),
+                                         static_cast<int>(vectors.cols()), threshold);
+  // Union-find over the pairs; each set's root is its smallest row.
+  std::vector<size_t> parent(vectors.rows());
+  std::iota(parent.begin(), parent.end(), size_t{0});
+  auto root = [&](size_t x) {
+    while (parent[x] != x) x = parent[x] = parent[parent[x]];
+    return x;
+  };
+  for (const auto& [a, b] : pairs) {
+    const size_t ra = root(a), rb = root(b);
+    if (ra != rb) parent[std::max(ra, rb)] = std::min(ra, rb);
+  }
+  std::vector<std::vector<size_t>> by_root(vectors.rows());
+  for (size_t row = 0; row < vectors.rows(); ++row) by_root[root(row)].push_back(row);
+  std::vector<std::vector<size_t>> groups;
+  for (auto& members : by_root) {
+    if (members.size() > 1) groups.push_back(std::move(members));
+  }
+  return groups;
+}
+
+}  // namespace clipembed

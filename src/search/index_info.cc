@@ -1,0 +1,178 @@
+// index.json and the identity of a model's vectors (include/clipembed/index.h).
+#include "search/index_info.h"
+
+#include <openssl/evp.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "clipembed/error.h"
+#include "clipembed/index.h"
+
+namespace clipembed {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+// The bytes that tell a model's weights apart cheaply: its config files whole, and the weight
+// file's size with its first and last MiB (the tensor header and the last tensors' values). Two
+// checkpoints of one architecture (a fine-tune) differ there; hashing gigabytes would not.
+std::string model_fingerprint(const std::string& directory) {
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> context(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr);
+  auto add = [&](const std::string& bytes) {
+    EVP_DigestUpdate(context.get(), bytes.data(), bytes.size());
+  };
+  for (const char* name : {"config.json", "preprocessor_config.json"}) {
+    std::ifstream in(directory + "/" + name, std::ios::binary);
+    add(std::string(name) + "\n");
+    if (in) add(std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()));
+  }
+  const std::string weights = directory + "/model.safetensors";
+  std::error_code error;
+  const uintmax_t size = fs::file_size(weights, error);
+  if (!error) {
+    constexpr uintmax_t kEdge = 1 << 20;
+    add("weights " + std::to_string(size) + "\n");
+    std::ifstream in(weights, std::ios::binary);
+    std::string edge(static_cast<size_t>(std::min(size, kEdge)), '\0');
+    in.read(edge.data(), static_cast<std::streamsize>(edge.size()));
+    add(edge);
+    in.seekg(static_cast<std::streamoff>(size - edge.size()));
+    in.read(edge.data(), static_cast<std::streamsize>(edge.size()));
+    add(edge);
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(context.get(), digest, &length);
+  static const char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) {
+    hex += kHex[digest[i] >> 4];
+    hex += kHex[digest[i] & 15];
+  }
+  return hex;
+}
+
+}  // namespace
+
+IndexType parse_index_type(const std::string& name) {
+  if (name == "flat") return IndexType::kFlat;
+  if (name == "hnsw") return IndexType::kHnsw;
+  if (name == "ivfpq") return IndexType::kIvfPq;
+  throw Error(ErrorCode::kInvalidArgument,
+              "unknown index type '" + name + "' (flat, hnsw or ivfpq)");
+}
+
+const char* index_type_name(IndexType type) {
+  switch (type) {
+    case IndexType::kHnsw:
+      return "hnsw";
+    case IndexType::kIvfPq:
+      return "ivfpq";
+    case IndexType::kFlat:
+      break;
+  }
+  return "flat";
+}
+
+IndexInfo model_identity(const ClipModel& model, const std::string& reference) {
+  IndexInfo info;
+  info.model = reference;
+  info.model_hash = model_fingerprint(model.directory());
+  info.dimension = model.dimension();
+  info.precision = precision_name(model.precision());
+  return info;
+}
+
+namespace search {
+
+std::string utc_now() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm parts{};
+  gmtime_r(&now, &parts);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return text;
+}
+
+void check_identity(const IndexInfo& index, const IndexInfo& vectors, const std::string& where) {
+  if (index.model_hash == vectors.model_hash && index.dimension == vectors.dimension &&
+      index.precision == vectors.precision) {
+    return;
+  }
+  throw Error(ErrorCode::kIndexInvalid,
+              where + " holds vectors of " + index.model + " (" + index.precision + ", " +
+                  std::to_string(index.dimension) + " dimensions), not of " + vectors.model + " (" +
+                  vectors.precision + ", " + std::to_string(vectors.dimension) +
+                  " dimensions): vectors of different models or precisions are not comparable");
+}
+
+IndexInfo read_info(const std::string& directory) {
+  const std::string path = directory + "/index.json";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorCode::kIndexInvalid, path + " is missing: not a clipembed index");
+  try {
+    const json j = json::parse(in);
+    IndexInfo info;
+    info.model = j.at("model").get<std::string>();
+    info.model_hash = j.at("model_hash").get<std::string>();
+    info.dimension = j.at("dimension").get<int>();
+    info.precision = j.at("precision").get<std::string>();
+    info.settings.type = parse_index_type(j.at("index_type").get<std::string>());
+    const json& s = j.at("settings");
+    info.settings.hnsw_m = s.at("hnsw_m").get<int>();
+    info.settings.hnsw_ef_construction = s.at("hnsw_ef_construction").get<int>();
+    info.settings.hnsw_ef_search = s.at("hnsw_ef_search").get<int>();
+    info.settings.ivf_nlist = s.at("ivf_nlist").get<int>();
+    info.settings.pq_m = s.at("pq_m").get<int>();
+    info.settings.ivf_nprobe = s.at("ivf_nprobe").get<int>();
+    info.count = j.at("count").get<size_t>();
+    info.failures = j.at("failures").get<size_t>();
+    info.created = j.at("created").get<std::string>();
+    info.updated = j.at("updated").get<std::string>();
+    return info;
+  } catch (const json::exception& e) {
+    throw Error(ErrorCode::kIndexInvalid, path + " is malformed: " + e.what());
+  } catch (const Error& e) {
+    throw Error(ErrorCode::kIndexInvalid, path + ": " + e.what());
+  }
+}
+
+void write_info(const std::string& directory, const IndexInfo& info) {
+  const IndexSettings& s = info.settings;
+  const json j = {{"format", 1},
+                  {"model", info.model},
+                  {"model_hash", info.model_hash},
+                  {"dimension", info.dimension},
+                  {"precision", info.precision},
+                  {"index_type", index_type_name(s.type)},
+                  {"settings",
+                   {{"hnsw_m", s.hnsw_m},
+                    {"hnsw_ef_construction", s.hnsw_ef_construction},
+                    {"hnsw_ef_search", s.hnsw_ef_search},
+                    {"ivf_nlist", s.ivf_nlist},
+                    {"pq_m", s.pq_m},
+                    {"ivf_nprobe", s.ivf_nprobe}}},
+                  {"count", info.count},
+                  {"failures", info.failures},
+                  {"created", info.created},
+                  {"updated", info.updated}};
+  const std::string path = directory + "/index.json", temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    out << j.dump(1) << "\n";
+    if (!out.flush()) throw Error(ErrorCode::kIo, "cannot write " + temporary);
+  }
+  fs::rename(temporary, path);
+}
+
+}  // namespace search
+}  // namespace clipembed
