@@ -48,6 +48,9 @@ struct IndexSettings {
   int ivf_nlist = 0;              // Inverted lists; 0: about 4 x sqrt(vectors).
   int pq_m = 0;                   // Sub-quantizers (must divide the dimension); 0: dimension / 4.
   int ivf_nprobe = 0;             // Lists visited per query; 0: a quarter of nlist.
+  // ivfpq: candidates per result re-scored exactly from the memory-mapped vectors (so scores are
+  // true cosines and PQ's rounding does not reorder the results); 0 keeps the PQ scores.
+  int ivf_rerank = 10;
 };
 
 // What index.json records.
@@ -65,6 +68,9 @@ struct IndexInfo {
 // The identity a model gives the vectors it computes: its reference, config hash, dimension and
 // precision. Vectors of another identity never enter an index.
 IndexInfo model_identity(const ClipModel& model, const std::string& reference);
+// The same from a model directory and a precision, without loading its weights.
+IndexInfo model_identity(const std::string& directory, Precision precision,
+                         const std::string& reference);
 
 struct SearchHit {
   size_t row = 0;  // Row in vectors.npy.

@@ -147,6 +147,9 @@ CommandRun add_index_command(CLI::App& app) {
   b->add_option("--ivf-nprobe", build->settings.ivf_nprobe,
                 "IVF lists visited per query (default nlist / 4)")
       ->check(CLI::Range(1, 1 << 22));
+  b->add_option("--ivf-rerank", build->settings.ivf_rerank,
+                "ivfpq candidates per result re-scored exactly (default 10; 0: PQ scores)")
+      ->check(CLI::Range(0, 1000));
   add_index_options(*b, *build);
 
   CLI::App* a = index->add_subcommand(

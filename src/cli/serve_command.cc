@@ -114,6 +114,15 @@ CommandRun add_serve_command(CLI::App& app) {
                       "ALIAS=NAME (repeatable)"),
       "CLIPEMBED_SERVED_MODEL_NAME")
       ->delimiter(',');
+  env(cmd->add_option("--index", o.indexes,
+                      "a search index to answer POST /v1/search with: NAME=DIR (repeatable; its "
+                      "model must be served)"),
+      "CLIPEMBED_INDEX")
+      ->delimiter(',');
+  env(cmd->add_option("--max-search-k", o.max_search_k,
+                      "results one search may ask for (default 1000)")
+          ->check(CLI::Range(1, 100000)),
+      "CLIPEMBED_MAX_SEARCH_K");
   env(cmd->add_option("--host", o.host, "address to listen on (default 127.0.0.1)"),
       "CLIPEMBED_HOST");
   env(cmd->add_option("--port", o.port, "port (default 8080; 0 picks a free one)"),

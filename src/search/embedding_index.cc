@@ -3,6 +3,7 @@
 #include <faiss/Index.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -153,6 +154,8 @@ struct EmbeddingIndex::State {
   std::vector<std::string> paths;
   std::unique_ptr<faiss::Index> index;
   std::string vectors_path;
+  // ivfpq with re-ranking: the full vectors, memory-mapped (pages read as candidates need them).
+  std::unique_ptr<MappedVectors> vectors;
 };
 
 EmbeddingIndex::EmbeddingIndex(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -211,6 +214,9 @@ std::shared_ptr<const EmbeddingIndex> EmbeddingIndex::open(const std::string& di
   }
   state->paths = read_paths(state->vectors_path + ".paths.txt", shape.rows);
   state->index = search::load_faiss_index(directory + kFaiss, state->info.settings);
+  if (state->info.settings.type == IndexType::kIvfPq && state->info.settings.ivf_rerank > 0) {
+    state->vectors = std::make_unique<MappedVectors>(state->vectors_path);
+  }
   if (static_cast<size_t>(state->index->ntotal) != shape.rows ||
       state->index->d != state->info.dimension) {
     throw Error(ErrorCode::kIndexInvalid,
@@ -238,15 +244,34 @@ std::vector<std::vector<SearchHit>> EmbeddingIndex::search(std::span<const float
   if (k == 0 || count == 0) return hits;
   std::vector<float> normalized(queries.begin(), queries.end());
   for (size_t q = 0; q < count; ++q) normalize_embedding({normalized.data() + q * dim, dim});
+  // With re-ranking, more candidates than asked for are scored exactly and the best k kept.
+  const MappedVectors* exact = state_->vectors.get();
+  const size_t wanted =
+      exact != nullptr ? std::min(size(), k * static_cast<size_t>(state_->info.settings.ivf_rerank))
+                       : k;
   std::vector<int64_t> rows;
   std::vector<float> scores;
-  search::search_faiss(*state_->index, normalized.data(), count, k, rows, scores);
+  search::search_faiss(*state_->index, normalized.data(), count, wanted, rows, scores);
   for (size_t q = 0; q < count; ++q) {
-    for (size_t r = 0; r < k; ++r) {
-      const int64_t row = rows[q * k + r];
-      if (row < 0) continue;  // An approximate index found fewer than k.
-      hits[q].push_back(
-          {static_cast<size_t>(row), state_->paths[static_cast<size_t>(row)], scores[q * k + r]});
+    std::vector<SearchHit>& found = hits[q];
+    for (size_t r = 0; r < wanted; ++r) {
+      const int64_t row = rows[q * wanted + r];
+      if (row < 0) continue;  // An approximate index found fewer.
+      const auto at = static_cast<size_t>(row);
+      float score = scores[q * wanted + r];
+      if (exact != nullptr) {
+        const float* v = exact->data() + at * dim;
+        const float* x = normalized.data() + q * dim;
+        double dot = 0;
+        for (size_t d = 0; d < dim; ++d) dot += double{v[d]} * x[d];
+        score = static_cast<float>(dot);
+      }
+      found.push_back({at, state_->paths[at], score});
+    }
+    if (exact != nullptr) {
+      std::stable_sort(found.begin(), found.end(),
+                       [](const SearchHit& a, const SearchHit& b) { return a.score > b.score; });
+      if (found.size() > k) found.resize(k);
     }
   }
   return hits;

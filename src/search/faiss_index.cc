@@ -137,8 +137,8 @@ void search_faiss(const faiss::Index& index, const float* queries, size_t count,
   scores.assign(count * k, 0);
   static_assert(sizeof(idx_t) == sizeof(int64_t));
   try {
-    index.search(static_cast<idx_t>(count), queries, static_cast<idx_t>(k),
-                 scores.data(), reinterpret_cast<idx_t*>(rows.data()));
+    index.search(static_cast<idx_t>(count), queries, static_cast<idx_t>(k), scores.data(),
+                 reinterpret_cast<idx_t*>(rows.data()));
   } catch (const faiss::FaissException& e) {
     throw Error(ErrorCode::kInternal, std::string("FAISS search failed: ") + e.what());
   }
@@ -154,8 +154,8 @@ std::vector<std::pair<size_t, size_t>> pairs_above(const float* vectors, size_t 
     for (size_t start = 0; start < count; start += kRangeChunk) {
       const size_t n = std::min(kRangeChunk, count - start);
       faiss::RangeSearchResult result(static_cast<idx_t>(n));
-      index.range_search(static_cast<idx_t>(n),
-                         vectors + start * static_cast<size_t>(dimension), threshold, &result);
+      index.range_search(static_cast<idx_t>(n), vectors + start * static_cast<size_t>(dimension),
+                         threshold, &result);
       for (size_t q = 0; q < n; ++q) {
         for (size_t r = result.lims[q]; r < result.lims[q + 1]; ++r) {
           const auto other = static_cast<size_t>(result.labels[r]);

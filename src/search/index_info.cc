@@ -92,6 +92,16 @@ IndexInfo model_identity(const ClipModel& model, const std::string& reference) {
   return info;
 }
 
+IndexInfo model_identity(const std::string& directory, Precision precision,
+                         const std::string& reference) {
+  IndexInfo info;
+  info.model = reference;
+  info.model_hash = model_fingerprint(directory);
+  info.dimension = ModelConfig::read(directory).dimension();
+  info.precision = precision_name(precision);
+  return info;
+}
+
 namespace search {
 
 std::string utc_now() {
@@ -134,6 +144,7 @@ IndexInfo read_info(const std::string& directory) {
     info.settings.ivf_nlist = s.at("ivf_nlist").get<int>();
     info.settings.pq_m = s.at("pq_m").get<int>();
     info.settings.ivf_nprobe = s.at("ivf_nprobe").get<int>();
+    info.settings.ivf_rerank = s.value("ivf_rerank", 10);  // Absent before it existed.
     info.count = j.at("count").get<size_t>();
     info.failures = j.at("failures").get<size_t>();
     info.created = j.at("created").get<std::string>();
@@ -160,7 +171,8 @@ void write_info(const std::string& directory, const IndexInfo& info) {
                     {"hnsw_ef_search", s.hnsw_ef_search},
                     {"ivf_nlist", s.ivf_nlist},
                     {"pq_m", s.pq_m},
-                    {"ivf_nprobe", s.ivf_nprobe}}},
+                    {"ivf_nprobe", s.ivf_nprobe},
+                    {"ivf_rerank", s.ivf_rerank}}},
                   {"count", info.count},
                   {"failures", info.failures},
                   {"created", info.created},

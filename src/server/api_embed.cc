@@ -1,5 +1,5 @@
-// ApiHandler's embedding routes: /v1/embeddings, /embed and /v1/classify. Each submits its
-// inputs to the pool and answers from the callbacks: no thread waits for a model.
+// ApiHandler's embedding routes: /v1/embeddings, /embed, /v1/classify and /v1/search. Each submits
+// its inputs to the pool and answers from the callbacks: no thread waits for a model.
 #include <algorithm>
 #include <mutex>
 
@@ -278,6 +278,55 @@ void ApiHandler::classify(const std::shared_ptr<Call>& call) {
     embedder->submit_text(label_prompt(request.label_template, (*labels)[j]), {},
                           gather->callback(images + j), call->cancellation);
   }
+}
+
+// The query is embedded by the index's model in the pool like any input; its callback, on a
+// runtime thread, searches the index and answers.
+void ApiHandler::search(const std::shared_ptr<Call>& call) {
+  SearchRequest request = parse_search_request(call->request.body(), options_.max_search_k);
+  const ServedIndex* index = indexes_.find(request.index);
+  if (index == nullptr) {
+    throw ApiError{404, "invalid_request_error", "index_not_found",
+                   request.index.empty() ? "name the index to search ('index')"
+                                         : "no index named '" + request.index + "'",
+                   0};
+  }
+  const ServedModel served = serving(index->model);
+  call->record.model = served.name;
+  call->record.items = 1;
+  auto gather = std::make_shared<Gather>(
+      1, call->cancellation, true,
+      [this, call, index, k = request.k, name = served.name](
+          const ApiError* error, const std::vector<Embedding>& v, const EmbedTiming& timing) {
+        if (error != nullptr) return reply_error(call, *error);
+        reply(call, ok_json(search_response(index->name, name, index->index->search(v[0], k)[0]),
+                            timing));
+      });
+  const std::shared_ptr<Embedder> embedder = pool_.embedder(served.name);
+  if (request.text) {
+    if (request.text->size() > options_.max_text_bytes) {
+      throw ApiError{413, "invalid_request_error", "text_too_large",
+                     "the query text has " + std::to_string(request.text->size()) +
+                         " bytes; the limit is " + std::to_string(options_.max_text_bytes),
+                     0};
+    }
+    embedder->submit_text(std::move(*request.text), {}, gather->callback(0), call->cancellation);
+    return;
+  }
+  std::string& image = *request.image;
+  const InputForm form = input_form(image);
+  if (form == InputForm::kText) {
+    throw bad_request(
+        "query.image: not an image: expected an http(s) URL, a data: URI or base64 "
+        "of a JPEG, PNG, WebP, GIF or BMP file",
+        "not_an_image");
+  }
+  if (form == InputForm::kUrl && !options_.allow_url_inputs) {
+    throw bad_request("query.image: URL inputs are disabled", "url_inputs_disabled");
+  }
+  embedder->submit_image(form == InputForm::kUrl ? ImageInput::url(std::move(image))
+                                                 : ImageInput::base64(std::move(image)),
+                         {}, gather->callback(0), call->cancellation);
 }
 
 }  // namespace clipembed::server

@@ -20,10 +20,10 @@ struct Route {
 constexpr Route kRoutes[] = {
     {"/v1/embeddings", http::verb::post, true}, {"/embeddings", http::verb::post, true},
     {"/v1/classify", http::verb::post, true},   {"/classify", http::verb::post, true},
-    {"/embed", http::verb::post, true},         {"/v1/models", http::verb::get, true},
-    {"/models", http::verb::get, true},         {"/health", http::verb::get, false},
-    {"/ready", http::verb::get, false},         {"/live", http::verb::get, false},
-    {"/metrics", http::verb::get, false},
+    {"/v1/search", http::verb::post, true},     {"/embed", http::verb::post, true},
+    {"/v1/models", http::verb::get, true},      {"/models", http::verb::get, true},
+    {"/health", http::verb::get, false},        {"/ready", http::verb::get, false},
+    {"/live", http::verb::get, false},          {"/metrics", http::verb::get, false},
 };
 
 std::array<unsigned char, 32> sha256(std::string_view text) {
@@ -48,8 +48,9 @@ bool starts_with_ci(std::string_view text, std::string_view prefix) {
 
 }  // namespace
 
-ApiHandler::ApiHandler(const ServerOptions& options, const ServedModels& models, ModelPool& pool)
-    : options_(options), models_(models), pool_(pool) {
+ApiHandler::ApiHandler(const ServerOptions& options, const ServedModels& models,
+                       const ServedIndexes& indexes, ModelPool& pool)
+    : options_(options), models_(models), indexes_(indexes), pool_(pool) {
   if (!options_.api_key.empty()) key_digest_ = sha256(options_.api_key);
   for (const ServedModel& m : models_.models()) loaded_[m.name] = false;
 }
@@ -82,9 +83,9 @@ std::optional<HttpResponse> ApiHandler::check(const HttpHeader& header, RequestR
     return std::optional<HttpResponse>(error_response(status, code, message));
   };
   if (!path_known) {
-    return refuse(
-        404, "not_found",
-        "no route " + std::string(path) + "; see /v1/embeddings, /v1/classify, /v1/models");
+    return refuse(404, "not_found",
+                  "no route " + std::string(path) +
+                      "; see /v1/embeddings, /v1/classify, /v1/search, /v1/models");
   }
   if (route == nullptr) {
     auto response =
@@ -142,6 +143,8 @@ void ApiHandler::handle(HttpRequest request, RequestRecord record,
       embeddings(call);
     } else if (route == "/v1/classify" || route == "/classify") {
       classify(call);
+    } else if (route == "/v1/search") {
+      search(call);
     } else if (route == "/embed") {
       raw_image(call);
     } else if (route == "/v1/models" || route == "/models") {

@@ -1,6 +1,7 @@
 // Internal: the HTTP API of `clipembed serve`, behind the connections (http_connection.h).
 //   POST /v1/embeddings, /embeddings   images and texts, OpenAI's shape (embeddings_api.h)
 //   POST /v1/classify, /classify       zero-shot labels for images
+//   POST /v1/search                    ranked paths of an index (--index) for a text or image
 //   POST /embed                        one raw image as the body;
 //   ?model=&encoding_format=&normalize= GET  /v1/models, /models           the served names, with
 //   their dimension GET  /ready, /health               200 once the default model is loaded and not
@@ -21,6 +22,7 @@
 #include "server/api_error.h"
 #include "server/http_connection.h"
 #include "server/metrics.h"
+#include "server/served_indexes.h"
 #include "server/served_models.h"
 #include "server/server_options.h"
 
@@ -28,7 +30,8 @@ namespace clipembed::server {
 
 class ApiHandler : public HttpHandler {
  public:
-  ApiHandler(const ServerOptions& options, const ServedModels& models, ModelPool& pool);
+  ApiHandler(const ServerOptions& options, const ServedModels& models, const ServedIndexes& indexes,
+             ModelPool& pool);
 
   std::optional<HttpResponse> check(const HttpHeader& header, RequestRecord& record) override;
   void handle(HttpRequest request, RequestRecord record, std::shared_ptr<Cancellation> cancellation,
@@ -60,6 +63,7 @@ class ApiHandler : public HttpHandler {
   void embeddings(const std::shared_ptr<Call>& call);
   void raw_image(const std::shared_ptr<Call>& call);
   void classify(const std::shared_ptr<Call>& call);
+  void search(const std::shared_ptr<Call>& call);
   void models(const std::shared_ptr<Call>& call);
   void ops(const std::shared_ptr<Call>& call);
 
@@ -71,6 +75,7 @@ class ApiHandler : public HttpHandler {
 
   const ServerOptions& options_;
   const ServedModels& models_;
+  const ServedIndexes& indexes_;
   ModelPool& pool_;
   Metrics metrics_;
   std::array<unsigned char, 32> key_digest_{};  // SHA-256 of the API key, when one is set.

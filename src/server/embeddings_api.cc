@@ -108,6 +108,46 @@ ClassifyRequest parse_classify_request(std::string_view body, size_t max_items) 
   return request;
 }
 
+SearchRequest parse_search_request(std::string_view body, size_t max_k) {
+  Fields fields = parse_flat_object(body, {.max_list_items = 1, .max_fields = 8, .objects = true});
+  SearchRequest request;
+  request.index = optional_string(fields, "index");
+  for (const auto& [name, field] : fields) {
+    if (name != "index" && name != "k" && name != "query.text" && name != "query.image") {
+      throw bad_request("unknown field '" + name + "'; a search takes index, query and k");
+    }
+  }
+  if (find(fields, "query.text") != nullptr) request.text = optional_string(fields, "query.text");
+  if (find(fields, "query.image") != nullptr)
+    request.image = optional_string(fields, "query.image");
+  if (request.text.has_value() == request.image.has_value()) {
+    throw bad_request(R"('query' must be {"text": ...} or {"image": ...})", "invalid_query");
+  }
+  if (const JsonField* f = find(fields, "k")) {
+    if (f->kind != JsonField::Kind::kInteger || f->number < 1 ||
+        f->number > static_cast<double>(max_k)) {
+      throw bad_request("'k' must be an integer from 1 to " + std::to_string(max_k), "invalid_k");
+    }
+    request.k = static_cast<size_t>(f->number);
+  }
+  return request;
+}
+
+std::string search_response(const std::string& index, const std::string& model,
+                            const std::vector<SearchHit>& hits) {
+  std::string out = R"({"object": "list", "index": )" + io::json_string(index) + R"(, "model": )" +
+                    io::json_string(model) + R"(, "data": [)";
+  for (size_t r = 0; r < hits.size(); ++r) {
+    if (r != 0) out += ", ";
+    out += R"({"rank": )" + std::to_string(r + 1) + R"(, "path": )" +
+           io::json_string(hits[r].path) + R"(, "score": )";
+    io::append_json_float(out, hits[r].score);
+    out += '}';
+  }
+  out += "]}";
+  return out;
+}
+
 InputForm input_form(std::string_view input) {
   if (is_url(input)) return InputForm::kUrl;
   if (input.substr(0, 5) == "data:") return InputForm::kDataUri;

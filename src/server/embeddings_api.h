@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "clipembed/index.h"
 #include "clipembed/model.h"
 #include "server/api_error.h"
 
@@ -46,9 +47,18 @@ struct ClassifyRequest {
   size_t top_k = 0;  // 0: every label.
 };
 
+// POST /v1/search: {"index": NAME, "query": {"text": T} | {"image": IMAGE}, "k": 10}.
+struct SearchRequest {
+  std::string index;  // "" when the request names none (the only index applies).
+  std::optional<std::string> text, image;
+  size_t k = 10;
+};
+
 // Parse and validate a body; throw ApiError (400, or 413 past `max_items` inputs or labels).
 EmbeddingsRequest parse_embeddings_request(std::string_view body, size_t max_items);
 ClassifyRequest parse_classify_request(std::string_view body, size_t max_items);
+// Throws ApiError 400 unless the query is one text or one image and 1 <= k <= max_k.
+SearchRequest parse_search_request(std::string_view body, size_t max_k);
 
 // What an input string is, by its form.
 enum class InputForm { kUrl, kDataUri, kBase64Image, kText };
@@ -62,5 +72,8 @@ std::string embeddings_response(const std::string& model,
 // `ranked[i]`: image i's labels, best first (rank_labels()).
 std::string classify_response(const std::string& model,
                               const std::vector<std::vector<LabelScore>>& ranked);
+// {"object": "list", "index": NAME, "model": M, "data": [{"rank": 1, "path": P, "score": S}...]}
+std::string search_response(const std::string& index, const std::string& model,
+                            const std::vector<SearchHit>& hits);
 
 }  // namespace clipembed::server

@@ -16,7 +16,9 @@ bool transient(const Error& e) {
 }  // namespace
 
 EmbeddingServer::EmbeddingServer(ServerOptions options)
-    : options_(std::move(options)), models_(options_.models, options_.aliases) {
+    : options_(std::move(options)),
+      models_(options_.models, options_.aliases),
+      indexes_(options_.indexes, models_, options_.pool.precision) {
   PoolOptions& pool = options_.pool;
   pool.request_deadline = options_.request_deadline;
   pool.input.url.allow_private_addresses = options_.allow_private_urls;
@@ -24,7 +26,7 @@ EmbeddingServer::EmbeddingServer(ServerOptions options)
   pool.idle_model_timeout = std::chrono::hours(24 * 365);
   pool.model_directories = models_.directories();
   pool_ = std::make_unique<ModelPool>(pool);
-  handler_ = std::make_unique<ApiHandler>(options_, models_, *pool_);
+  handler_ = std::make_unique<ApiHandler>(options_, models_, indexes_, *pool_);
   listener_ = std::make_unique<HttpListener>(options_.host, options_.port, options_.io_threads,
                                              options_.max_connections, options_.http, *handler_);
   handler_->set_connection_count([this] { return listener_->connections(); });

@@ -17,6 +17,7 @@
 #include "clipembed/pool.h"
 #include "server/api_handler.h"
 #include "server/http_listener.h"
+#include "server/served_indexes.h"
 #include "server/served_models.h"
 #include "server/server_options.h"
 
@@ -24,7 +25,9 @@ namespace clipembed::server {
 
 class EmbeddingServer {
  public:
-  // Throws Error(kInvalidArgument) for model names that clash or aliases of no model.
+  // Throws Error(kInvalidArgument) for model names that clash or aliases of no model, and
+  // opens the --index indexes (throwing kIndexInvalid for one that is unreadable or whose model
+  // is not served).
   explicit EmbeddingServer(ServerOptions options);
   ~EmbeddingServer();  // Drains and stops if still running.
   EmbeddingServer(const EmbeddingServer&) = delete;
@@ -57,6 +60,7 @@ class EmbeddingServer {
 
   ServerOptions options_;
   ServedModels models_;
+  ServedIndexes indexes_;
   std::unique_ptr<ModelPool> pool_;
   std::unique_ptr<ApiHandler> handler_;
   std::unique_ptr<HttpListener> listener_;  // After handler_: its connections call the handler.

@@ -49,6 +49,10 @@ class FlatObjectReader {
       depth_ = 1;
       return true;
     }
+    if (depth_ == 1 && limits_.objects && parent_.empty()) {
+      parent_ = key_;
+      return true;
+    }
     return stop("field '" + key_ + "' holds an object; fields are strings, numbers, booleans " +
                 "or lists of strings");
   }
@@ -56,15 +60,20 @@ class FlatObjectReader {
     if (fields_.size() >= limits_.max_fields) {
       return stop("more than " + std::to_string(limits_.max_fields) + " fields");
     }
-    key_ = std::move(name);
+    key_ = parent_.empty() ? std::move(name) : parent_ + "." + name;
     return true;
   }
   bool end_object() {
+    if (!parent_.empty()) {
+      parent_.clear();  // Back in the body's own object.
+      return true;
+    }
     depth_ = 0;
     return true;
   }
   bool start_array(std::size_t /*size*/) {
     if (depth_ == 0) return stop("the body must be a JSON object");
+    if (!parent_.empty()) return stop("field '" + key_ + "' is a list inside an object");
     if (depth_ == 2) {
       return stop("field '" + key_ + "' nests lists; it must be a string or a list of strings");
     }
@@ -125,6 +134,7 @@ class FlatObjectReader {
   const JsonLimits& limits_;
   std::map<std::string, JsonField> fields_;
   std::string key_;
+  std::string parent_;            // The field whose object is being read, if any.
   JsonField* current_ = nullptr;  // The list being read (depth 2).
   int depth_ = 0;                 // 0 outside the object, 1 in it, 2 in a field's list.
   std::string problem_;

@@ -32,6 +32,9 @@ struct JsonField {
 struct JsonLimits {
   size_t max_list_items = 2048;  // Items of one list field (more: too_many_inputs, 413).
   size_t max_fields = 64;        // Fields of the object.
+  // Fields may also hold an object of scalars ({"query": {"text": "a cat"}}), read as fields
+  // named "query.text". Off for the routes whose bodies have none.
+  bool objects = false;
 };
 
 // The fields of a flat JSON object. Throws ApiError: 400 invalid_json (not JSON, not an object,

@@ -18,6 +18,8 @@ struct ServerOptions {
   int port = 8080;                   // 0 picks a free port (see EmbeddingServer::start).
   std::vector<std::string> models;   // --model specs, NAME=REF or REF; the first is the default.
   std::vector<std::string> aliases;  // --served-model-name specs, ALIAS=NAME or ALIAS.
+  std::vector<std::string> indexes;  // --index specs, NAME=DIR: searched by POST /v1/search.
+  size_t max_search_k = 1000;        // Results one search may ask for.
   std::string api_key;               // When set, API routes need "Authorization: Bearer KEY".
   // I/O threads: each serves any number of connections, so two keep up with a machine's worth
   // of compute; more only help with many slow TLS-less clients.
