@@ -41,8 +41,9 @@ enum class ErrorCode {
   kInvalidText,          // A text is not valid UTF-8.
   kTextTooLarge,         // A text is longer than the configured limit.
   kUnsupportedModality,  // The model has no tower for the input (e.g. text to a vision-only model).
-  kIndexInvalid,  // A search index is missing files, malformed, unfinished or built by another model.
-  kInternal,             // A bug or an unexpected failure inside clipembed.
+  kIndexInvalid,  // A search index is missing files, malformed, unfinished or built by another
+                  // model.
+  kInternal,      // A bug or an unexpected failure inside clipembed.
 };
 
 // Returns the snake_case name of a code, e.g. "image_decode", as used in JSON output.

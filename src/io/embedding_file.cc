@@ -67,7 +67,7 @@ bool prepare(const std::string& path, const std::string& rows_suffix, std::strin
 
 EmbeddingFile::EmbeddingFile(const std::string& path, int dimension,
                              std::unordered_set<std::string>* done, std::string key,
-                             std::string rows_suffix)
+                             const std::string& rows_suffix)
     : key_(std::move(key)),
       matrix_(path, dimension, done != nullptr),
       paths_(open_or_throw(path + rows_suffix,

@@ -36,7 +36,7 @@ class EmbeddingFile {
   // appends, `done` receiving every input they already answer (embedded or failed); the header's
   // row count is authoritative and rows or paths past it are dropped. Throws Error.
   EmbeddingFile(const std::string& path, int dimension, std::unordered_set<std::string>* done,
-                std::string key = "path", std::string rows_suffix = ".paths.txt");
+                std::string key = "path", const std::string& rows_suffix = ".paths.txt");
   ~EmbeddingFile();
   EmbeddingFile(const EmbeddingFile&) = delete;
   EmbeddingFile& operator=(const EmbeddingFile&) = delete;
