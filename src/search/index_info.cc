@@ -1,8 +1,6 @@
 // index.json and the identity of a model's vectors (include/clipembed/index.h).
 #include "search/index_info.h"
 
-#include <openssl/evp.h>
-
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -14,6 +12,7 @@
 
 #include "clipembed/error.h"
 #include "clipembed/index.h"
+#include "io/sha256.h"
 
 namespace clipembed {
 namespace {
@@ -25,40 +24,30 @@ namespace fs = std::filesystem;
 // file's size with its first and last MiB (the tensor header and the last tensors' values). Two
 // checkpoints of one architecture (a fine-tune) differ there; hashing gigabytes would not.
 std::string model_fingerprint(const std::string& directory) {
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> context(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr);
-  auto add = [&](const std::string& bytes) {
-    EVP_DigestUpdate(context.get(), bytes.data(), bytes.size());
-  };
+  io::Sha256 digest;
   for (const char* name : {"config.json", "preprocessor_config.json"}) {
     std::ifstream in(directory + "/" + name, std::ios::binary);
-    add(std::string(name) + "\n");
-    if (in) add(std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()));
+    digest.update(std::string(name) + "\n");
+    if (in) {
+      digest.update(
+          std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()));
+    }
   }
   const std::string weights = directory + "/model.safetensors";
   std::error_code error;
   const uintmax_t size = fs::file_size(weights, error);
   if (!error) {
     constexpr uintmax_t kEdge = 1 << 20;
-    add("weights " + std::to_string(size) + "\n");
+    digest.update("weights " + std::to_string(size) + "\n");
     std::ifstream in(weights, std::ios::binary);
     std::string edge(static_cast<size_t>(std::min(size, kEdge)), '\0');
     in.read(edge.data(), static_cast<std::streamsize>(edge.size()));
-    add(edge);
+    digest.update(edge);
     in.seekg(static_cast<std::streamoff>(size - edge.size()));
     in.read(edge.data(), static_cast<std::streamsize>(edge.size()));
-    add(edge);
+    digest.update(edge);
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_DigestFinal_ex(context.get(), digest, &length);
-  static const char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 15];
-  }
-  return hex;
+  return digest.hex();
 }
 
 }  // namespace
