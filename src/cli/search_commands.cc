@@ -1,6 +1,5 @@
 // `clipembed search` (by text or image) and `clipembed dedup` over an index (index_commands.cc).
 #include <CLI/CLI.hpp>
-#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -33,12 +32,6 @@ struct SearchArgs {
   int threads = 0;
   InputLimits input;
 };
-
-std::string float_text(float value) {
-  char buffer[32];
-  const auto result = std::to_chars(buffer, buffer + sizeof(buffer), value);
-  return {buffer, result.ptr};
-}
 
 // The queries of --queries-from: JSON lines {"text": ...} or {"image": ...}.
 std::vector<Query> read_queries(const std::string& path) {
@@ -107,8 +100,10 @@ int run_search(const SearchArgs& a) {
     for (size_t r = 0; r < hits[0].size(); ++r) {
       const SearchHit& hit = hits[0][r];
       const std::string prefix = numbered ? "{\"query\": " + std::to_string(q) + ", " : "{";
+      std::string score;
+      io::append_json_float(score, hit.score);
       std::printf("%s\"rank\": %zu, \"path\": %s, \"score\": %s}\n", prefix.c_str(), r + 1,
-                  io::json_string(hit.path).c_str(), float_text(hit.score).c_str());
+                  io::json_string(hit.path).c_str(), score.c_str());
     }
   }
   std::fflush(stdout);

@@ -11,6 +11,8 @@
 #include <set>
 
 #include "clipembed/error.h"
+#include "io/embedding_file.h"
+#include "io/file.h"
 #include "io/npy_writer.h"
 
 namespace clipembed::cli {
@@ -20,9 +22,8 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorCode::kIo, "cannot open " + path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  const std::vector<uint8_t> bytes = io::read_file(path);
+  return {bytes.begin(), bytes.end()};
 }
 
 // The newline-terminated lines of a file; bytes after the last newline are a cut-short write
@@ -135,11 +136,6 @@ std::vector<Step> merge_order(const std::vector<Part>& parts) {
   return steps;
 }
 
-void put_line(std::FILE* f, const std::string& line) {
-  std::fputs(line.c_str(), f);
-  std::fputc('\n', f);
-}
-
 }  // namespace
 
 Shard parse_shard(const std::string& text) {
@@ -229,7 +225,7 @@ size_t merge_outputs(const std::vector<std::string>& inputs, const std::string& 
     for (const Step& step : steps) {
       const Part& part = parts[step.part];
       if (step.error) {
-        put_line(errors.get(), part.errors[step.index]);
+        io::put_line(errors.get(), part.errors[step.index]);
         continue;
       }
       // Rows of a part are taken in order, so each part's data is read front to back.
@@ -237,7 +233,7 @@ size_t merge_outputs(const std::vector<std::string>& inputs, const std::string& 
                            static_cast<std::streamsize>(row.size() * sizeof(float)));
       if (!data[step.part]) throw Error(ErrorCode::kIo, "cannot read " + part.path);
       matrix.append(row.data());
-      put_line(paths.get(), part.paths[step.index]);
+      io::put_line(paths.get(), part.paths[step.index]);
       ++rows;
     }
     matrix.flush();

@@ -186,9 +186,7 @@ void ClipModel::embed_images_into(std::span<const ImageInput> inputs, float* out
         }
       }
     });
-    std::vector<char> ok(count, 0);
     for (size_t i = 0; i < count; ++i) {
-      ok[i] = failed[i] ? 0 : 1;
       if (!failed[i]) continue;
       // The lowest failing index is thrown, whichever chunk failed first.
       if (errors == nullptr) {
@@ -196,13 +194,13 @@ void ClipModel::embed_images_into(std::span<const ImageInput> inputs, float* out
         throw Error(failed[i]->code(),
                     "input " + std::to_string(start + i) + ": " + failed[i]->what());
       }
-      (*errors)[start + i] = std::move(failed[i]);
+      (*errors)[start + i] = failed[i];
     }
     // The good crops of the batch run as one pass; when all are good their rows are contiguous
     // in `out` and are written in place.
     std::vector<const Image*> batch;
     for (size_t i = 0; i < count; ++i) {
-      if (ok[i] != 0) batch.push_back(&crops[i]);
+      if (!failed[i]) batch.push_back(&crops[i]);
     }
     if (batch.empty()) continue;
     if (batch.size() == count) {
@@ -212,7 +210,7 @@ void ClipModel::embed_images_into(std::span<const ImageInput> inputs, float* out
     batch_out.resize(batch.size() * dim);
     embed_crops(batch, batch_out.data(), options, &workspace);
     for (size_t i = 0, row = 0; i < count; ++i) {
-      if (ok[i] == 0) continue;
+      if (failed[i]) continue;
       std::copy_n(batch_out.data() + row++ * dim, dim, out + (start + i) * dim);
     }
   }

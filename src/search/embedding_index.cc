@@ -1,7 +1,6 @@
 // IndexWriter and EmbeddingIndex (include/clipembed/index.h) over the embedding files
 // (io/embedding_file.h) and FAISS (search/faiss_index.h).
 #include <faiss/Index.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <cmath>
@@ -15,6 +14,7 @@
 #include "clipembed/index.h"
 #include "clipembed/runtime.h"
 #include "io/embedding_file.h"
+#include "io/file.h"
 #include "io/json_text.h"
 #include "io/npy_writer.h"
 #include "search/faiss_index.h"
@@ -33,29 +33,16 @@ constexpr size_t kAddChunk = 256;
 // The rows of vectors.npy, memory-mapped read-only.
 class MappedVectors {
  public:
-  explicit MappedVectors(const std::string& path) : shape_(io::read_npy_shape(path)) {
-    const size_t bytes = shape_.data_offset + shape_.rows * shape_.cols * sizeof(float);
-    FILE* file = std::fopen(path.c_str(), "rb");
-    if (file == nullptr) throw Error(ErrorCode::kIo, "cannot open " + path);
-    void* mapped = mmap(nullptr, bytes, PROT_READ, MAP_PRIVATE, fileno(file), 0);
-    std::fclose(file);
-    if (mapped == MAP_FAILED) throw Error(ErrorCode::kIo, "cannot map " + path);
-    base_ = mapped;
-    bytes_ = bytes;
-  }
-  ~MappedVectors() { munmap(base_, bytes_); }
-  MappedVectors(const MappedVectors&) = delete;
-  MappedVectors& operator=(const MappedVectors&) = delete;
+  explicit MappedVectors(const std::string& path) : shape_(io::read_npy_shape(path)), file_(path) {}
   const float* data() const {
-    return reinterpret_cast<const float*>(static_cast<const char*>(base_) + shape_.data_offset);
+    return reinterpret_cast<const float*>(file_.bytes().data() + shape_.data_offset);
   }
   size_t rows() const { return shape_.rows; }
   size_t cols() const { return shape_.cols; }
 
  private:
-  io::NpyShape shape_;
-  void* base_ = nullptr;
-  size_t bytes_ = 0;
+  io::NpyShape shape_;  // read_npy_shape() checked the file holds exactly these rows.
+  io::MappedFile file_;
 };
 
 // The paths of vectors.npy's rows (one JSON string per line).
