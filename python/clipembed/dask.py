@@ -12,7 +12,8 @@ loads the model once and keeps it, computing with as many threads as the worker 
 partition of the input writes part-NNNNN.npy with part-NNNNN.npy.paths.txt and
 part-NNNNN.npy.errors.jsonl (the files `clipembed embed --output` writes), every one through a
 temporary file and a rename, the .npy last: a partition whose .npy exists is complete, so a retried
-task never leaves a half file or a duplicate, and a rerun skips it. _manifest.json is written last.
+task never leaves a half file or a duplicate, and a rerun skips it. _manifest.json is written last,
+after the temporary files of any worker killed mid-write are removed.
 `clipembed merge DIR --output all.npy` joins the partitions in input order.
 """
 
@@ -70,6 +71,18 @@ def _write_atomically(path: str, write) -> None:
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+def _remove_orphaned_temporaries(output_dir: str) -> None:
+    """Removes the temporary files of tasks whose worker was killed mid-write (SIGKILL skips the
+    cleanup in _write_atomically). Called once every partition is complete, when no task of this
+    job can still be writing."""
+    for name in os.listdir(output_dir):
+        if name.endswith(".tmp") and (name.startswith("part-") or name.startswith("_")):
+            try:
+                os.remove(os.path.join(output_dir, name))
+            except FileNotFoundError:
+                pass
 
 
 def _part_path(output_dir: str, index: int) -> str:
@@ -160,6 +173,7 @@ def embed_files(paths, model, output_dir, client=None, partition_size=1000, prec
             results[result["partition"]] = result
     partitions = [results.get(i) or dict(_part_counts(_part_path(output_dir, i)), partition=i)
                   for i in range(count)]
+    _remove_orphaned_temporaries(output_dir)
     manifest = dict(job, rows=sum(p["rows"] for p in partitions),
                     failures=sum(p["failures"] for p in partitions), partitions=partitions)
     _write_atomically(manifest_path, lambda f: f.write(json.dumps(manifest, indent=1).encode()))

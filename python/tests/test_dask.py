@@ -102,6 +102,21 @@ def test_a_worker_killed_mid_run_leaves_a_complete_result(collection, client, tm
     assert not list(out.glob("*.tmp"))
 
 
+def test_temporaries_left_by_a_killed_writer_are_removed(collection, client, tmp_path):
+    # What a worker SIGKILLed inside _write_atomically leaves behind: its partition is then rerun
+    # elsewhere, and the finished job must not keep the orphan.
+    out = tmp_path / "orphans"
+    out.mkdir()
+    orphan = out / "part-00001.npy.paths.txt.0123456789abcdef0123456789abcdef.tmp"
+    orphan.write_bytes(b"half a file")
+    unrelated = out / "notes.tmp"
+    unrelated.write_bytes(b"the user's")
+    manifest = clipembed.dask.embed_files(collection[:20], str(MODEL), str(out), client=client,
+                                          partition_size=10)
+    assert manifest["rows"] + manifest["failures"] == 20
+    assert not orphan.exists() and unrelated.exists()
+
+
 def test_three_shards_merge_to_the_unsharded_bytes(collection, tmp_path):
     listing = tmp_path / "inputs.txt"
     listing.write_text("".join(f"{p}\n" for p in collection))
