@@ -89,14 +89,15 @@ int main() {
       recall += static_cast<double>(hit) / 10.0 / static_cast<double>(queries);
     }
     const double bytes = static_cast<double>(std::filesystem::file_size(dir + "/index.faiss"));
-    const auto& s = info.settings;
+    const auto& s = info.resolved;
     std::printf(
         "%-5s build %7.1f s  query p50 %7.3f ms  p99 %7.3f ms  recall@10 %s  %6.0f bytes/vector "
-        "in index.faiss  (hnsw M=%d efC=%d efS=%d; ivf nlist=%d pq_m=%d nprobe=%d rerank=%d)\n",
+        "in index.faiss  (hnsw M=%d efC=%d efS=%d; ivf nlist=%d pq_m=%d nprobe=%d rerank=%d; "
+        "tuned on the build's sample to recall %.3f)\n",
         type.c_str(), build_s, percentile(latency_ms, 0.5), percentile(latency_ms, 0.99),
         exact.empty() ? "  -  " : (std::to_string(recall).substr(0, 5)).c_str(),
         bytes / static_cast<double>(count), s.hnsw_m, s.hnsw_ef_construction, s.hnsw_ef_search,
-        s.ivf_nlist, s.pq_m, s.ivf_nprobe, s.ivf_rerank);
+        s.ivf_nlist, s.pq_m, s.ivf_nprobe, s.ivf_rerank, info.estimated_recall);
     std::fflush(stdout);
   }
   std::filesystem::remove_all(root);

@@ -40,17 +40,23 @@ enum class IndexType {
 IndexType parse_index_type(const std::string& name);
 const char* index_type_name(IndexType type);
 
+// How an index is built and searched. A zero asks for the automatic choice; the values an index
+// was built with are IndexInfo::resolved.
 struct IndexSettings {
   IndexType type = IndexType::kFlat;
   int hnsw_m = 32;                // Graph neighbours per node.
   int hnsw_ef_construction = 80;  // Candidate list while building.
-  int hnsw_ef_search = 256;       // Candidate list while searching (at least k).
+  int hnsw_ef_search = 0;         // Candidate list while searching; 0: tuned (below).
   int ivf_nlist = 0;              // Inverted lists; 0: about 4 x sqrt(vectors).
   int pq_m = 0;                   // Sub-quantizers (must divide the dimension); 0: dimension / 4.
-  int ivf_nprobe = 0;             // Lists visited per query; 0: a quarter of nlist.
+  int ivf_nprobe = 0;             // Lists visited per query; 0: tuned (below).
   // ivfpq: candidates per result re-scored exactly from the memory-mapped vectors (so scores are
-  // true cosines and PQ's rounding does not reorder the results); 0 keeps the PQ scores.
-  int ivf_rerank = 10;
+  // true cosines and PQ's rounding does not reorder the results); 0: tuned (below), from 10 up.
+  int ivf_rerank = 0;
+  // The recall@10 the tuned settings aim for: each build holds a sample of the collection's own
+  // vectors out of the structure, searches for them with growing settings and keeps the smallest
+  // whose recall against exact search reaches this.
+  double target_recall = 0.95;
 };
 
 // What index.json records.
@@ -58,8 +64,14 @@ struct IndexInfo {
   std::string model;       // The model reference the index was built with.
   std::string model_hash;  // SHA-256 of the model's config files: which weights' space it is.
   int dimension = 0;
-  std::string precision;  // "fp32" or "int8".
-  IndexSettings settings;
+  std::string precision;   // "fp32" or "int8".
+  IndexSettings settings;  // As asked (zeros: automatic); kept when vectors are added.
+  IndexSettings resolved;  // What index.faiss was built with and is searched with.
+  // Recall@10 of `resolved` measured on the build's sample (see target_recall); 1 for flat and
+  // exhaustive settings, 0 where a collection of under 10 vectors left nothing to measure with.
+  double estimated_recall = 1;
+  // Rows held out of the search structure while tuning and added to it last (its row order).
+  size_t tuning_sample = 0;
   size_t count = 0;              // Vectors (rows) indexed.
   size_t failures = 0;           // Inputs that failed to embed (in vectors.npy.errors.jsonl).
   std::string created, updated;  // UTC, ISO 8601.

@@ -97,6 +97,15 @@ int run_index(const IndexArgs& a, bool build) {
       std::fprintf(stderr, "clipembed %s: %s holds %zu vectors (%s), %zu failures\n", command,
                    a.directory.c_str(), info.count, index_type_name(info.settings.type),
                    info.failures);
+      if (info.settings.type != IndexType::kFlat) {
+        const IndexSettings& r = info.resolved;
+        const std::string tuned = r.type == IndexType::kHnsw
+                                      ? "ef_search " + std::to_string(r.hnsw_ef_search)
+                                      : "nprobe " + std::to_string(r.ivf_nprobe) + ", rerank " +
+                                            std::to_string(r.ivf_rerank);
+        std::fprintf(stderr, "clipembed %s: searches with %s; recall@10 %.3f on a sample\n",
+                     command, tuned.c_str(), info.estimated_recall);
+      }
     }
   } catch (const Error& e) {
     return report_error(command, e);
@@ -136,7 +145,7 @@ CommandRun add_index_command(CLI::App& app) {
                 "HNSW candidates while building (default 80)")
       ->check(CLI::Range(8, 4096));
   b->add_option("--hnsw-ef-search", build->settings.hnsw_ef_search,
-                "HNSW candidates while searching (default 256)")
+                "HNSW candidates while searching (default: tuned to --target-recall)")
       ->check(CLI::Range(8, 65536));
   b->add_option("--ivf-nlist", build->settings.ivf_nlist,
                 "IVF lists (default about 4 x sqrt(vectors))")
@@ -145,11 +154,16 @@ CommandRun add_index_command(CLI::App& app) {
                 "PQ sub-quantizers, dividing the dimension (default dimension / 4)")
       ->check(CLI::Range(1, 4096));
   b->add_option("--ivf-nprobe", build->settings.ivf_nprobe,
-                "IVF lists visited per query (default nlist / 4)")
+                "IVF lists visited per query (default: tuned to --target-recall)")
       ->check(CLI::Range(1, 1 << 22));
   b->add_option("--ivf-rerank", build->settings.ivf_rerank,
-                "ivfpq candidates per result re-scored exactly (default 10; 0: PQ scores)")
-      ->check(CLI::Range(0, 1000));
+                "ivfpq candidates per result re-scored exactly (default: tuned to "
+                "--target-recall, from 10)")
+      ->check(CLI::Range(1, 1000));
+  b->add_option("--target-recall", build->settings.target_recall,
+                "recall@10 the tuned search settings reach on a sample of the collection "
+                "(default 0.95)")
+      ->check(CLI::Range(0.01, 1.0));
   add_index_options(*b, *build);
 
   CLI::App* a = index->add_subcommand(

@@ -19,6 +19,7 @@
 #include "io/npy_writer.h"
 #include "search/faiss_index.h"
 #include "search/index_info.h"
+#include "search/search_tuning.h"
 
 namespace clipembed {
 namespace {
@@ -88,7 +89,7 @@ IndexWriter::IndexWriter(const std::string& directory, const IndexInfo& identity
   } else {
     // The identity is recorded before the first vector, so a resumed build checks it too.
     state_->info = identity;
-    state_->info.settings = settings;
+    state_->info.settings = state_->info.resolved = settings;
     state_->info.created = state_->info.updated = search::utc_now();
     search::write_info(directory, state_->info);
   }
@@ -120,14 +121,24 @@ IndexInfo IndexWriter::finish() {
   IndexInfo& info = state_->info;
   {
     const MappedVectors vectors(dir + kVectors);
-    const IndexSettings settings =
-        search::resolve_settings(info.settings, vectors.rows(), static_cast<int>(vectors.cols()));
+    const int dim = static_cast<int>(vectors.cols());
+    const int threads = shared_runtime().num_threads();
+    // The automatic settings are chosen again for the collection as it is now.
+    IndexSettings resolved = search::resolve_settings(info.settings, vectors.rows(), dim);
+    const std::unique_ptr<faiss::Index> index =
+        search::create_faiss_index(resolved, vectors.data(), vectors.rows(), dim, threads);
+    const size_t held_out = search::tuning_sample_size(resolved.type, vectors.rows());
+    const std::vector<int64_t> order = search::structure_order(vectors.rows(), held_out);
+    const std::span<const int64_t> rows(order);
+    search::add_rows(*index, vectors.data(), rows.first(rows.size() - held_out), threads);
+    info.estimated_recall =
+        search::tune_search(*index, resolved, vectors.data(), dim, rows, held_out, threads);
+    search::add_rows(*index, vectors.data(), rows.last(held_out), threads);
+    info.tuning_sample = held_out;
     const std::string temporary = dir + kFaiss + std::string(".tmp");
-    search::build_faiss_index(settings, vectors.data(), vectors.rows(),
-                              static_cast<int>(vectors.cols()), shared_runtime().num_threads(),
-                              temporary);
+    search::write_faiss_index(*index, temporary);
     fs::rename(temporary, dir + kFaiss);
-    info.settings = settings;
+    info.resolved = resolved;
     info.count = vectors.rows();
   }
   info.failures = io::failed_inputs(dir + kVectors).size();
@@ -143,6 +154,8 @@ struct EmbeddingIndex::State {
   std::string vectors_path;
   // ivfpq with re-ranking: the full vectors, memory-mapped (pages read as candidates need them).
   std::unique_ptr<MappedVectors> vectors;
+  // The row of each of the structure's positions (search/search_tuning.h); empty: the same.
+  std::vector<int64_t> row_of;
 };
 
 EmbeddingIndex::EmbeddingIndex(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -200,8 +213,16 @@ std::shared_ptr<const EmbeddingIndex> EmbeddingIndex::open(const std::string& di
                     std::to_string(shape.rows) + " (run clipembed index add to finish it)");
   }
   state->paths = read_paths(state->vectors_path + ".paths.txt", shape.rows);
-  state->index = search::load_faiss_index(directory + kFaiss, state->info.settings);
-  if (state->info.settings.type == IndexType::kIvfPq && state->info.settings.ivf_rerank > 0) {
+  state->index = search::load_faiss_index(directory + kFaiss, state->info.resolved);
+  if (state->info.tuning_sample > 0) {
+    if (state->info.tuning_sample > shape.rows) {
+      throw Error(ErrorCode::kIndexInvalid, directory +
+                                                "/index.json is malformed: its tuning "
+                                                "sample is larger than the index");
+    }
+    state->row_of = search::structure_order(shape.rows, state->info.tuning_sample);
+  }
+  if (state->info.resolved.type == IndexType::kIvfPq && state->info.resolved.ivf_rerank > 0) {
     state->vectors = std::make_unique<MappedVectors>(state->vectors_path);
   }
   if (static_cast<size_t>(state->index->ntotal) != shape.rows ||
@@ -231,34 +252,19 @@ std::vector<std::vector<SearchHit>> EmbeddingIndex::search(std::span<const float
   if (k == 0 || count == 0) return hits;
   std::vector<float> normalized(queries.begin(), queries.end());
   for (size_t q = 0; q < count; ++q) normalize_embedding({normalized.data() + q * dim, dim});
-  // With re-ranking, more candidates than asked for are scored exactly and the best k kept.
-  const MappedVectors* exact = state_->vectors.get();
-  const size_t wanted =
-      exact != nullptr ? std::min(size(), k * static_cast<size_t>(state_->info.settings.ivf_rerank))
-                       : k;
   std::vector<int64_t> rows;
   std::vector<float> scores;
-  search::search_faiss(*state_->index, normalized.data(), count, wanted, rows, scores);
+  // One thread: a search computes on its caller's thread (the threading rule).
+  search::search_ranked(*state_->index, state_->row_of.empty() ? nullptr : state_->row_of.data(),
+                        state_->vectors != nullptr ? state_->vectors->data() : nullptr,
+                        state_->info.resolved.ivf_rerank, normalized.data(), count, k, 1, rows,
+                        scores);
   for (size_t q = 0; q < count; ++q) {
-    std::vector<SearchHit>& found = hits[q];
-    for (size_t r = 0; r < wanted; ++r) {
-      const int64_t row = rows[q * wanted + r];
+    for (size_t r = 0; r < k; ++r) {
+      const int64_t row = rows[q * k + r];
       if (row < 0) continue;  // An approximate index found fewer.
       const auto at = static_cast<size_t>(row);
-      float score = scores[q * wanted + r];
-      if (exact != nullptr) {
-        const float* v = exact->data() + at * dim;
-        const float* x = normalized.data() + q * dim;
-        double dot = 0;
-        for (size_t d = 0; d < dim; ++d) dot += double{v[d]} * x[d];
-        score = static_cast<float>(dot);
-      }
-      found.push_back({at, state_->paths[at], score});
-    }
-    if (exact != nullptr) {
-      std::stable_sort(found.begin(), found.end(),
-                       [](const SearchHit& a, const SearchHit& b) { return a.score > b.score; });
-      if (found.size() > k) found.resize(k);
+      hits[q].push_back({at, state_->paths[at], scores[q * k + r]});
     }
   }
   return hits;

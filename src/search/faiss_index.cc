@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <span>
 
 #include "clipembed/error.h"
 
@@ -24,6 +25,8 @@ constexpr size_t kPqCentroids = 256;
 // Vectors the coarse quantizer and codebooks train on: FAISS asks for 39 per list at least; more
 // only costs time.
 constexpr size_t kTrainPerList = 64;
+// Rows gathered (in the structure's order) per FAISS add call.
+constexpr size_t kAddChunk = 8192;
 // Queries per FAISS range search call in pairs_above(), bounding the result's memory.
 constexpr size_t kRangeChunk = 4096;
 
@@ -42,6 +45,9 @@ class OmpThreads {
 }  // namespace
 
 IndexSettings resolve_settings(IndexSettings s, size_t count, int dimension) {
+  if (!(s.target_recall > 0 && s.target_recall <= 1)) {
+    throw Error(ErrorCode::kInvalidArgument, "the target recall must be in (0, 1]");
+  }
   if (s.type != IndexType::kIvfPq) return s;
   if (s.pq_m == 0) s.pq_m = std::max(1, dimension / 4);
   if (dimension % s.pq_m != 0) {
@@ -60,47 +66,82 @@ IndexSettings resolve_settings(IndexSettings s, size_t count, int dimension) {
         std::clamp<double>(std::round(4 * std::sqrt(count)), 1, static_cast<double>(count) / 39));
   }
   s.ivf_nlist = std::max(1, s.ivf_nlist);
-  if (s.ivf_nprobe == 0) s.ivf_nprobe = std::max(1, s.ivf_nlist / 4);
+  s.ivf_nprobe = std::min(s.ivf_nprobe, s.ivf_nlist);  // Zero (tuned) stays zero.
   return s;
 }
 
-void build_faiss_index(const IndexSettings& s, const float* vectors, size_t count, int dimension,
-                       int threads, const std::string& path) {
+std::unique_ptr<faiss::Index> create_faiss_index(const IndexSettings& s, const float* vectors,
+                                                 size_t count, int dimension, int threads) {
   const OmpThreads omp(std::max(1, threads));
-  const auto n = static_cast<idx_t>(count);
   try {
-    std::unique_ptr<faiss::Index> index;
     if (s.type == IndexType::kHnsw) {
       auto hnsw =
           std::make_unique<faiss::IndexHNSWFlat>(dimension, s.hnsw_m, faiss::METRIC_INNER_PRODUCT);
       hnsw->hnsw.efConstruction = s.hnsw_ef_construction;
-      hnsw->hnsw.efSearch = s.hnsw_ef_search;
-      index = std::move(hnsw);
-    } else if (s.type == IndexType::kIvfPq) {
+      return hnsw;
+    }
+    if (s.type == IndexType::kIvfPq) {
       auto* quantizer = new faiss::IndexFlatIP(dimension);
       auto ivf = std::make_unique<faiss::IndexIVFPQ>(
           quantizer, dimension, static_cast<size_t>(s.ivf_nlist), static_cast<size_t>(s.pq_m), 8,
           faiss::METRIC_INNER_PRODUCT);
       ivf->own_fields = true;
-      ivf->nprobe = static_cast<size_t>(s.ivf_nprobe);
-      ivf->cp.verbose = false;
+      // FAISS prints a warning on stderr when a sample has fewer than 39 vectors per centroid;
+      // the sample sizes are chosen here (resolve_settings() refuses fewer vectors than
+      // centroids), so a small collection trains on what it has, silently.
+      ivf->cp.min_points_per_centroid = 1;
+      ivf->pq.cp.min_points_per_centroid = 1;
       // An evenly spaced sample: the rows come in input order, which is often by folder.
-      const size_t sample =
-          std::min(count, std::max(kPqCentroids, kTrainPerList * static_cast<size_t>(s.ivf_nlist)));
+      const size_t sample = std::min(
+          count,
+          std::max(kPqCentroids * kTrainPerList, kTrainPerList * static_cast<size_t>(s.ivf_nlist)));
       std::vector<float> train(sample * static_cast<size_t>(dimension));
       for (size_t i = 0; i < sample; ++i) {
         std::copy_n(vectors + (i * count / sample) * static_cast<size_t>(dimension), dimension,
                     train.data() + i * static_cast<size_t>(dimension));
       }
       ivf->train(static_cast<idx_t>(sample), train.data());
-      index = std::move(ivf);
-    } else {
-      index = std::make_unique<faiss::IndexFlatIP>(dimension);
+      return ivf;
     }
-    index->add(n, vectors);
-    faiss::write_index(index.get(), path.c_str());
+    return std::make_unique<faiss::IndexFlatIP>(dimension);
   } catch (const faiss::FaissException& e) {
     throw Error(ErrorCode::kInternal, std::string("FAISS could not build the index: ") + e.what());
+  }
+}
+
+void add_rows(faiss::Index& index, const float* vectors, std::span<const int64_t> rows,
+              int threads) {
+  const OmpThreads omp(std::max(1, threads));
+  const auto dim = static_cast<size_t>(index.d);
+  std::vector<float> chunk;
+  try {
+    for (size_t start = 0; start < rows.size(); start += kAddChunk) {
+      const size_t n = std::min(kAddChunk, rows.size() - start);
+      chunk.resize(n * dim);
+      for (size_t i = 0; i < n; ++i) {
+        std::copy_n(vectors + static_cast<size_t>(rows[start + i]) * dim, dim,
+                    chunk.data() + i * dim);
+      }
+      index.add(static_cast<idx_t>(n), chunk.data());
+    }
+  } catch (const faiss::FaissException& e) {
+    throw Error(ErrorCode::kInternal, std::string("FAISS could not build the index: ") + e.what());
+  }
+}
+
+void apply_search_settings(faiss::Index& index, const IndexSettings& s) {
+  if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(&index)) {
+    hnsw->hnsw.efSearch = s.hnsw_ef_search;
+  } else if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(&index)) {
+    ivf->nprobe = static_cast<size_t>(s.ivf_nprobe);
+  }
+}
+
+void write_faiss_index(const faiss::Index& index, const std::string& path) {
+  try {
+    faiss::write_index(&index, path.c_str());
+  } catch (const faiss::FaissException& e) {
+    throw Error(ErrorCode::kIo, "cannot write " + path + ": " + e.what());
   }
 }
 
@@ -122,25 +163,55 @@ std::unique_ptr<faiss::Index> load_faiss_index(const std::string& path, const In
                                               "damaged): " +
                                               e.what());
   }
-  if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(index.get())) {
-    hnsw->hnsw.efSearch = s.hnsw_ef_search;
-  } else if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(index.get())) {
-    ivf->nprobe = static_cast<size_t>(s.ivf_nprobe);
-  }
+  apply_search_settings(*index, s);
   return index;
 }
 
-void search_faiss(const faiss::Index& index, const float* queries, size_t count, size_t k,
-                  std::vector<int64_t>& rows, std::vector<float>& scores) {
-  const OmpThreads omp(1);
-  rows.assign(count * k, -1);
-  scores.assign(count * k, 0);
+void search_ranked(const faiss::Index& index, const int64_t* row_of, const float* exact, int rerank,
+                   const float* queries, size_t count, size_t k, int threads,
+                   std::vector<int64_t>& rows, std::vector<float>& scores) {
+  const OmpThreads omp(std::max(1, threads));
+  const auto total = static_cast<size_t>(index.ntotal);
+  const auto dim = static_cast<size_t>(index.d);
+  k = std::min(k, total);
+  // With re-ranking, more candidates than asked for are scored exactly and the best k kept.
+  const size_t wanted =
+      exact != nullptr && rerank > 0 ? std::min(total, k * static_cast<size_t>(rerank)) : k;
+  std::vector<int64_t> found(count * wanted, -1);
+  std::vector<float> found_scores(count * wanted, 0);
   static_assert(sizeof(idx_t) == sizeof(int64_t));
   try {
-    index.search(static_cast<idx_t>(count), queries, static_cast<idx_t>(k), scores.data(),
-                 reinterpret_cast<idx_t*>(rows.data()));
+    index.search(static_cast<idx_t>(count), queries, static_cast<idx_t>(wanted),
+                 found_scores.data(), reinterpret_cast<idx_t*>(found.data()));
   } catch (const faiss::FaissException& e) {
     throw Error(ErrorCode::kInternal, std::string("FAISS search failed: ") + e.what());
+  }
+  rows.assign(count * k, -1);
+  scores.assign(count * k, 0);
+  std::vector<std::pair<float, int64_t>> ranked;
+  for (size_t q = 0; q < count; ++q) {
+    ranked.clear();
+    for (size_t r = 0; r < wanted; ++r) {
+      const int64_t position = found[q * wanted + r];
+      if (position < 0) continue;  // An approximate index found fewer.
+      const int64_t row = row_of != nullptr ? row_of[position] : position;
+      float score = found_scores[q * wanted + r];
+      if (wanted != k) {
+        const float* v = exact + static_cast<size_t>(row) * dim;
+        const float* x = queries + q * dim;
+        double dot = 0;
+        for (size_t d = 0; d < dim; ++d) dot += double{v[d]} * x[d];
+        score = static_cast<float>(dot);
+      }
+      ranked.emplace_back(score, row);
+    }
+    // FAISS's order is kept among equal scores.
+    std::stable_sort(ranked.begin(), ranked.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (size_t r = 0; r < std::min(k, ranked.size()); ++r) {
+      scores[q * k + r] = ranked[r].first;
+      rows[q * k + r] = ranked[r].second;
+    }
   }
 }
 

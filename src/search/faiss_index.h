@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -16,25 +17,38 @@ struct Index;
 
 namespace clipembed::search {
 
-// The settings an index of `count` vectors of `dimension` is built with: zeros (automatic)
-// resolved, and checked (kInvalidArgument: pq_m must divide the dimension, ivfpq needs 256
-// vectors to train its codebooks).
+// The settings an index of `count` vectors of `dimension` is built with: the automatic sizes
+// (nlist, pq_m) resolved and everything checked (kInvalidArgument: pq_m must divide the
+// dimension, ivfpq needs 256 vectors to train its codebooks, the target recall is in (0, 1]).
+// A zero hnsw_ef_search or ivf_nprobe stays zero: tune_search() chooses it once the index exists.
 IndexSettings resolve_settings(IndexSettings settings, size_t count, int dimension);
 
-// Builds the structure of `settings` over `count` normalized vectors (inner product = cosine) and
-// writes it to `path`, using `threads` OpenMP threads.
-void build_faiss_index(const IndexSettings& settings, const float* vectors, size_t count,
-                       int dimension, int threads, const std::string& path);
+// An empty structure of `settings` for normalized vectors (inner product = cosine), trained on
+// an evenly spaced sample of the `count` `vectors` where it needs training, using `threads`
+// OpenMP threads.
+std::unique_ptr<faiss::Index> create_faiss_index(const IndexSettings& settings,
+                                                 const float* vectors, size_t count, int dimension,
+                                                 int threads);
+// Adds the `rows` of `vectors` to the structure, in that order.
+void add_rows(faiss::Index& index, const float* vectors, std::span<const int64_t> rows,
+              int threads);
+// Sets the search-time settings (hnsw_ef_search, ivf_nprobe) of a built or loaded structure.
+void apply_search_settings(faiss::Index& index, const IndexSettings& settings);
+void write_faiss_index(const faiss::Index& index, const std::string& path);
 
-// Reads a structure written by build_faiss_index (IVF lists memory-mapped) and applies the
+// Reads a structure written by write_faiss_index (IVF lists memory-mapped) and applies the
 // search-time settings. Throws Error(kIndexInvalid) for a missing, truncated or foreign file.
 std::unique_ptr<faiss::Index> load_faiss_index(const std::string& path,
                                                const IndexSettings& settings);
 
-// The k best (row, score) of each of `count` queries, on the calling thread (FAISS's OpenMP held
-// to one thread, as every computation of a call stays on its thread). Rows are -1 past the hits.
-void search_faiss(const faiss::Index& index, const float* queries, size_t count, size_t k,
-                  std::vector<int64_t>& rows, std::vector<float>& scores);
+// The min(k, rows) best (row, score) of each of `count` queries (normalized), best first, with
+// `threads` OpenMP threads. `row_of` maps the structure's positions to rows (null: the same).
+// With `exact` (the index's vectors by row) and rerank > 0, the k x rerank best candidates of the
+// structure are re-scored exactly from `exact` and the best k of those kept. Rows are -1 past an
+// approximate index's hits.
+void search_ranked(const faiss::Index& index, const int64_t* row_of, const float* exact, int rerank,
+                   const float* queries, size_t count, size_t k, int threads,
+                   std::vector<int64_t>& rows, std::vector<float>& scores);
 
 // Pairs (i, j), i < j (possibly repeated), of `count` vectors whose inner product is above
 // `threshold`, found by an exact range search.

@@ -50,6 +50,32 @@ std::string model_fingerprint(const std::string& directory) {
   return digest.hex();
 }
 
+json settings_json(const IndexSettings& s) {
+  return {{"hnsw_m", s.hnsw_m},
+          {"hnsw_ef_construction", s.hnsw_ef_construction},
+          {"hnsw_ef_search", s.hnsw_ef_search},
+          {"ivf_nlist", s.ivf_nlist},
+          {"pq_m", s.pq_m},
+          {"ivf_nprobe", s.ivf_nprobe},
+          {"ivf_rerank", s.ivf_rerank},
+          {"target_recall", s.target_recall}};
+}
+
+IndexSettings settings_from_json(const json& j, IndexType type) {
+  IndexSettings s;
+  s.type = type;
+  s.hnsw_m = j.at("hnsw_m").get<int>();
+  s.hnsw_ef_construction = j.at("hnsw_ef_construction").get<int>();
+  s.hnsw_ef_search = j.at("hnsw_ef_search").get<int>();
+  s.ivf_nlist = j.at("ivf_nlist").get<int>();
+  s.pq_m = j.at("pq_m").get<int>();
+  s.ivf_nprobe = j.at("ivf_nprobe").get<int>();
+  // Absent from indexes written before they existed: the defaults they were built with.
+  s.ivf_rerank = j.value("ivf_rerank", 10);
+  s.target_recall = j.value("target_recall", IndexSettings{}.target_recall);
+  return s;
+}
+
 }  // namespace
 
 IndexType parse_index_type(const std::string& name) {
@@ -125,15 +151,13 @@ IndexInfo read_info(const std::string& directory) {
     info.model_hash = j.at("model_hash").get<std::string>();
     info.dimension = j.at("dimension").get<int>();
     info.precision = j.at("precision").get<std::string>();
-    info.settings.type = parse_index_type(j.at("index_type").get<std::string>());
-    const json& s = j.at("settings");
-    info.settings.hnsw_m = s.at("hnsw_m").get<int>();
-    info.settings.hnsw_ef_construction = s.at("hnsw_ef_construction").get<int>();
-    info.settings.hnsw_ef_search = s.at("hnsw_ef_search").get<int>();
-    info.settings.ivf_nlist = s.at("ivf_nlist").get<int>();
-    info.settings.pq_m = s.at("pq_m").get<int>();
-    info.settings.ivf_nprobe = s.at("ivf_nprobe").get<int>();
-    info.settings.ivf_rerank = s.value("ivf_rerank", 10);  // Absent before it existed.
+    const IndexType type = parse_index_type(j.at("index_type").get<std::string>());
+    info.settings = settings_from_json(j.at("settings"), type);
+    // Indexes written before settings and resolved values were told apart hold only the latter.
+    info.resolved =
+        j.contains("resolved") ? settings_from_json(j.at("resolved"), type) : info.settings;
+    info.estimated_recall = j.value("estimated_recall_at_10", 1.0);
+    info.tuning_sample = j.value("tuning_sample", size_t{0});
     info.count = j.at("count").get<size_t>();
     info.failures = j.at("failures").get<size_t>();
     info.created = j.at("created").get<std::string>();
@@ -147,21 +171,16 @@ IndexInfo read_info(const std::string& directory) {
 }
 
 void write_info(const std::string& directory, const IndexInfo& info) {
-  const IndexSettings& s = info.settings;
   const json j = {{"format", 1},
                   {"model", info.model},
                   {"model_hash", info.model_hash},
                   {"dimension", info.dimension},
                   {"precision", info.precision},
-                  {"index_type", index_type_name(s.type)},
-                  {"settings",
-                   {{"hnsw_m", s.hnsw_m},
-                    {"hnsw_ef_construction", s.hnsw_ef_construction},
-                    {"hnsw_ef_search", s.hnsw_ef_search},
-                    {"ivf_nlist", s.ivf_nlist},
-                    {"pq_m", s.pq_m},
-                    {"ivf_nprobe", s.ivf_nprobe},
-                    {"ivf_rerank", s.ivf_rerank}}},
+                  {"index_type", index_type_name(info.settings.type)},
+                  {"settings", settings_json(info.settings)},
+                  {"resolved", settings_json(info.resolved)},
+                  {"estimated_recall_at_10", info.estimated_recall},
+                  {"tuning_sample", info.tuning_sample},
                   {"count", info.count},
                   {"failures", info.failures},
                   {"created", info.created},

@@ -1,0 +1,199 @@
+#include "search/search_tuning.h"
+
+#include <faiss/Index.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/impl/IDSelector.h>
+#include <faiss/utils/distances.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "clipembed/error.h"
+#include "search/faiss_index.h"
+
+namespace clipembed::search {
+namespace {
+
+// Sample queries per trial: 5,000 neighbours, so a recall is known to about +-0.006.
+constexpr size_t kSampleQueries = 500;
+// At most this share of a small collection is held out (its queries would otherwise be the
+// collection).
+constexpr size_t kSampleShareDivisor = 10;
+constexpr size_t kRecallAt = 10;
+// Bisection steps after the doubling has bracketed the smallest value that reaches the target:
+// the value kept is then within 1/16 of the bracket above the smallest.
+constexpr int kBisections = 4;
+// ivfpq's automatic re-ranking: candidates per result re-scored exactly, from the first to the
+// most.
+constexpr int kFirstRerank = 10;
+constexpr int kMostRerank = 160;
+
+// Exact search over every row but the held-out ones.
+class HeldRows : public faiss::IDSelector {
+ public:
+  HeldRows(size_t count, std::span<const int64_t> held_out) : held_(count, true) {
+    for (int64_t row : held_out) held_[static_cast<size_t>(row)] = false;
+  }
+  bool is_member(idx_t id) const override { return held_[static_cast<size_t>(id)]; }
+
+ private:
+  std::vector<bool> held_;
+};
+
+struct Sample {
+  size_t dim = 0, k = 0;
+  std::vector<float> queries;
+  std::vector<float> kth_best;  // Each query's k-th best cosine among the rows held.
+};
+
+Sample exact_sample(const float* vectors, size_t dim, std::span<const int64_t> order,
+                    size_t held_out, int threads) {
+  Sample s;
+  s.dim = dim;
+  const size_t count = order.size();
+  s.k = std::min(kRecallAt, count - held_out);
+  const std::span<const int64_t> sample = order.subspan(count - held_out);
+  s.queries.resize(held_out * dim);
+  for (size_t i = 0; i < held_out; ++i) {
+    std::copy_n(vectors + static_cast<size_t>(sample[i]) * dim, dim, s.queries.data() + i * dim);
+  }
+  std::vector<float> scores(held_out * s.k);
+  std::vector<int64_t> rows(held_out * s.k);
+  const HeldRows held(count, sample);
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(threads);
+  try {
+    faiss::knn_inner_product(s.queries.data(), vectors, dim, held_out, count, s.k, scores.data(),
+                             rows.data(), &held);
+  } catch (const faiss::FaissException& e) {
+    omp_set_num_threads(saved);
+    throw Error(ErrorCode::kInternal, std::string("FAISS exact search failed: ") + e.what());
+  }
+  omp_set_num_threads(saved);
+  for (size_t q = 0; q < held_out; ++q) s.kth_best.push_back(scores[q * s.k + s.k - 1]);
+  return s;
+}
+
+// Recall@k of the index as it is set now: the share of the hits whose exact cosine reaches the
+// exact k-th best (so a duplicate found in place of its twin counts).
+double measure_recall(const faiss::Index& index, const IndexSettings& settings, const Sample& s,
+                      const float* vectors, std::span<const int64_t> order, int threads) {
+  std::vector<int64_t> rows;
+  std::vector<float> scores;
+  const size_t n = s.kth_best.size();
+  search_ranked(index, order.data(), settings.type == IndexType::kIvfPq ? vectors : nullptr,
+                settings.ivf_rerank, s.queries.data(), n, s.k, threads, rows, scores);
+  size_t hits = 0;
+  for (size_t q = 0; q < n; ++q) {
+    for (size_t r = 0; r < s.k; ++r) {
+      const int64_t row = rows[q * s.k + r];
+      if (row < 0) continue;
+      const float* v = vectors + static_cast<size_t>(row) * s.dim;
+      const float* x = s.queries.data() + q * s.dim;
+      double cosine = 0;
+      for (size_t d = 0; d < s.dim; ++d) cosine += double{v[d]} * x[d];
+      // The tolerance covers two sums of one product rounding apart.
+      hits += cosine >= double{s.kth_best[q]} - 1e-5 ? 1 : 0;
+    }
+  }
+  return static_cast<double>(hits) / static_cast<double>(n * s.k);
+}
+
+// The smallest value in [low, high] for which `recall` reaches `target` (high if none does), with
+// its recall: doubling from low, then bisecting the last bracket.
+std::pair<int, double> smallest_reaching(int low, int high, double target,
+                                         const std::function<double(int)>& recall) {
+  int failing = low;  // Below the bracket once doubling starts; equal to value if low passes.
+  int value = low;
+  double measured = recall(value);
+  while (measured < target && value < high) {
+    failing = value;
+    value = std::min(high, value * 2);
+    measured = recall(value);
+  }
+  if (measured < target) return {value, measured};
+  for (int step = 0; step < kBisections && value - failing > 1; ++step) {
+    const int middle = failing + (value - failing) / 2;
+    const double at_middle = recall(middle);
+    if (at_middle >= target) {
+      value = middle;
+      measured = at_middle;
+    } else {
+      failing = middle;
+    }
+  }
+  return {value, measured};
+}
+
+}  // namespace
+
+size_t tuning_sample_size(IndexType type, size_t count) {
+  if (type == IndexType::kFlat) return 0;
+  return std::min(kSampleQueries, count / kSampleShareDivisor);
+}
+
+std::vector<int64_t> structure_order(size_t count, size_t held_out) {
+  std::vector<bool> sampled(count, false);
+  for (size_t i = 0; i < held_out; ++i) sampled[i * count / held_out] = true;
+  std::vector<int64_t> order;
+  order.reserve(count);
+  for (size_t row = 0; row < count; ++row) {
+    if (!sampled[row]) order.push_back(static_cast<int64_t>(row));
+  }
+  for (size_t row = 0; row < count; ++row) {
+    if (sampled[row]) order.push_back(static_cast<int64_t>(row));
+  }
+  return order;
+}
+
+double tune_search(faiss::Index& index, IndexSettings& resolved, const float* vectors,
+                   int dimension, std::span<const int64_t> order, size_t held_out, int threads) {
+  int* setting = nullptr;
+  int low = 1, high = 1;
+  if (resolved.type == IndexType::kHnsw) {
+    setting = &resolved.hnsw_ef_search;
+    low = static_cast<int>(std::max<size_t>(16, kRecallAt));
+    // Past the collection's size a longer candidate list finds nothing more.
+    high = static_cast<int>(std::clamp<size_t>(order.size(), static_cast<size_t>(low), 1 << 16));
+  } else if (resolved.type == IndexType::kIvfPq) {
+    setting = &resolved.ivf_nprobe;
+    high = resolved.ivf_nlist;
+  } else {
+    return 1;
+  }
+  if (held_out == 0) {
+    // Too few vectors to sample (under 10): the automatic setting searches exhaustively; an
+    // explicit one is kept, unmeasured.
+    if (*setting == 0) *setting = high;
+    apply_search_settings(index, resolved);
+    return *setting >= high ? 1 : 0;
+  }
+  const Sample sample =
+      exact_sample(vectors, static_cast<size_t>(dimension), order, held_out, threads);
+  auto recall = [&](int value) {
+    *setting = value;
+    apply_search_settings(index, resolved);
+    return measure_recall(index, resolved, sample, vectors, order, threads);
+  };
+  if (resolved.type == IndexType::kIvfPq && resolved.ivf_rerank == 0) {
+    // Visiting every list bounds what nprobe can reach: PQ's rounding drops true neighbours from
+    // too short a candidate list, so the list grows until every list visited reaches the target.
+    const int nprobe = *setting;
+    *setting = high;
+    for (resolved.ivf_rerank = kFirstRerank;
+         resolved.ivf_rerank < kMostRerank && recall(high) < resolved.target_recall;) {
+      resolved.ivf_rerank = std::min(kMostRerank, resolved.ivf_rerank * 2);
+    }
+    *setting = nprobe;
+  }
+  if (*setting != 0) return recall(*setting);
+  const auto [value, measured] = smallest_reaching(low, high, resolved.target_recall, recall);
+  *setting = value;
+  apply_search_settings(index, resolved);
+  return measured;
+}
+
+}  // namespace clipembed::search
