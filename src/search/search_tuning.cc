@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <string>
 #include <vector>
@@ -102,23 +103,31 @@ double measure_recall(const faiss::Index& index, const IndexSettings& settings, 
   return static_cast<double>(hits) / static_cast<double>(n * s.k);
 }
 
-// The smallest value in [low, high] for which `recall` reaches `target` (high if none does), with
+// Whether a recall measured on `trials` neighbours reaches `target` with confidence: by two
+// standard errors of a proportion. Without the margin about half of the settings chosen would fall
+// short on other queries (docs/perf.md has a case).
+bool reaches_with_confidence(double recall, double target, size_t trials) {
+  return recall - 2 * std::sqrt(recall * (1 - recall) / static_cast<double>(trials)) >= target;
+}
+
+// The smallest value in [low, high] whose `recall` `reaches` the target (high if none does), with
 // its recall: doubling from low, then bisecting the last bracket.
-std::pair<int, double> smallest_reaching(int low, int high, double target,
+std::pair<int, double> smallest_reaching(int low, int high,
+                                         const std::function<bool(double)>& reaches,
                                          const std::function<double(int)>& recall) {
   int failing = low;  // Below the bracket once doubling starts; equal to value if low passes.
   int value = low;
   double measured = recall(value);
-  while (measured < target && value < high) {
+  while (!reaches(measured) && value < high) {
     failing = value;
     value = std::min(high, value * 2);
     measured = recall(value);
   }
-  if (measured < target) return {value, measured};
+  if (!reaches(measured)) return {value, measured};
   for (int step = 0; step < kBisections && value - failing > 1; ++step) {
     const int middle = failing + (value - failing) / 2;
     const double at_middle = recall(middle);
-    if (at_middle >= target) {
+    if (reaches(at_middle)) {
       value = middle;
       measured = at_middle;
     } else {
@@ -173,6 +182,10 @@ double tune_search(faiss::Index& index, IndexSettings& resolved, const float* ve
   }
   const Sample sample =
       exact_sample(vectors, static_cast<size_t>(dimension), order, held_out, threads);
+  const auto reaches = [&](double measured) {
+    return reaches_with_confidence(measured, resolved.target_recall,
+                                   sample.kth_best.size() * sample.k);
+  };
   auto recall = [&](int value) {
     *setting = value;
     apply_search_settings(index, resolved);
@@ -184,13 +197,13 @@ double tune_search(faiss::Index& index, IndexSettings& resolved, const float* ve
     const int nprobe = *setting;
     *setting = high;
     for (resolved.ivf_rerank = kFirstRerank;
-         resolved.ivf_rerank < kMostRerank && recall(high) < resolved.target_recall;) {
+         resolved.ivf_rerank < kMostRerank && !reaches(recall(high));) {
       resolved.ivf_rerank = std::min(kMostRerank, resolved.ivf_rerank * 2);
     }
     *setting = nprobe;
   }
   if (*setting != 0) return recall(*setting);
-  const auto [value, measured] = smallest_reaching(low, high, resolved.target_recall, recall);
+  const auto [value, measured] = smallest_reaching(low, high, reaches, recall);
   *setting = value;
   apply_search_settings(index, resolved);
   return measured;

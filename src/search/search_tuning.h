@@ -31,9 +31,9 @@ std::vector<int64_t> structure_order(size_t count, size_t held_out);
 // candidate list with which visiting every list reaches the target, then ivf_nprobe) for `index`,
 // which holds the rows of order[0, count - held_out) of `vectors` but not the held-out sample
 // order[count - held_out, count): the smallest value whose recall@10 for the sample as queries,
-// against exact search over the rows held, reaches resolved.target_recall. Applies it to `index`
-// and returns the recall measured with it (for a setting given explicitly, only measured; 1 with
-// no sample). Uses `threads` threads.
+// against exact search over the rows held, reaches resolved.target_recall (by two standard errors).
+// Applies it to `index` and returns the recall measured with it (for a setting given explicitly,
+// only measured; 1 with no sample). Uses `threads` threads.
 double tune_search(faiss::Index& index, IndexSettings& resolved, const float* vectors,
                    int dimension, std::span<const int64_t> order, size_t held_out, int threads);
 
