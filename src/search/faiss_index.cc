@@ -30,19 +30,18 @@ constexpr size_t kAddChunk = 8192;
 // Queries per FAISS range search call in pairs_above(), bounding the result's memory.
 constexpr size_t kRangeChunk = 4096;
 
-// OpenMP threads for the FAISS calls made on this thread, restored afterwards.
-class OmpThreads {
- public:
-  explicit OmpThreads(int threads) : saved_(omp_get_max_threads()) { omp_set_num_threads(threads); }
-  ~OmpThreads() { omp_set_num_threads(saved_); }
-  OmpThreads(const OmpThreads&) = delete;
-  OmpThreads& operator=(const OmpThreads&) = delete;
-
- private:
-  int saved_;
-};
-
 }  // namespace
+
+OmpThreads::OmpThreads(int threads) : saved_(omp_get_max_threads()) {
+  omp_set_num_threads(threads);
+}
+OmpThreads::~OmpThreads() { omp_set_num_threads(saved_); }
+
+double exact_cosine(const float* a, const float* b, size_t dimension) {
+  double sum = 0;
+  for (size_t d = 0; d < dimension; ++d) sum += double{a[d]} * b[d];
+  return sum;
+}
 
 IndexSettings resolve_settings(IndexSettings s, size_t count, int dimension) {
   if (!(s.target_recall > 0 && s.target_recall <= 1)) {
@@ -197,11 +196,8 @@ void search_ranked(const faiss::Index& index, const int64_t* row_of, const float
       const int64_t row = row_of != nullptr ? row_of[position] : position;
       float score = found_scores[q * wanted + r];
       if (wanted != k) {
-        const float* v = exact + static_cast<size_t>(row) * dim;
-        const float* x = queries + q * dim;
-        double dot = 0;
-        for (size_t d = 0; d < dim; ++d) dot += double{v[d]} * x[d];
-        score = static_cast<float>(dot);
+        score = static_cast<float>(
+            exact_cosine(exact + static_cast<size_t>(row) * dim, queries + q * dim, dim));
       }
       ranked.emplace_back(score, row);
     }

@@ -17,6 +17,22 @@ struct Index;
 
 namespace clipembed::search {
 
+// OpenMP threads for the FAISS calls made on this thread, restored afterwards.
+class OmpThreads {
+ public:
+  explicit OmpThreads(int threads);
+  ~OmpThreads();
+  OmpThreads(const OmpThreads&) = delete;
+  OmpThreads& operator=(const OmpThreads&) = delete;
+
+ private:
+  int saved_;
+};
+
+// The inner product of two normalized vectors in double precision: the score every re-ranking and
+// recall check uses, so that they agree.
+double exact_cosine(const float* a, const float* b, size_t dimension);
+
 // The settings an index of `count` vectors of `dimension` is built with: the automatic sizes
 // (nlist, pq_m) resolved and everything checked (kInvalidArgument: pq_m must divide the
 // dimension, ivfpq needs 256 vectors to train its codebooks, the target recall is in (0, 1]).

@@ -4,7 +4,6 @@
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
 #include <faiss/utils/distances.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -64,16 +63,13 @@ Sample exact_sample(const float* vectors, size_t dim, std::span<const int64_t> o
   std::vector<float> scores(held_out * s.k);
   std::vector<int64_t> rows(held_out * s.k);
   const HeldRows held(count, sample);
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(threads);
+  const OmpThreads omp(threads);
   try {
     faiss::knn_inner_product(s.queries.data(), vectors, dim, held_out, count, s.k, scores.data(),
                              rows.data(), &held);
   } catch (const faiss::FaissException& e) {
-    omp_set_num_threads(saved);
     throw Error(ErrorCode::kInternal, std::string("FAISS exact search failed: ") + e.what());
   }
-  omp_set_num_threads(saved);
   for (size_t q = 0; q < held_out; ++q) s.kth_best.push_back(scores[q * s.k + s.k - 1]);
   return s;
 }
@@ -92,10 +88,8 @@ double measure_recall(const faiss::Index& index, const IndexSettings& settings, 
     for (size_t r = 0; r < s.k; ++r) {
       const int64_t row = rows[q * s.k + r];
       if (row < 0) continue;
-      const float* v = vectors + static_cast<size_t>(row) * s.dim;
-      const float* x = s.queries.data() + q * s.dim;
-      double cosine = 0;
-      for (size_t d = 0; d < s.dim; ++d) cosine += double{v[d]} * x[d];
+      const double cosine = exact_cosine(vectors + static_cast<size_t>(row) * s.dim,
+                                         s.queries.data() + q * s.dim, s.dim);
       // The tolerance covers two sums of one product rounding apart.
       hits += cosine >= double{s.kth_best[q]} - 1e-5 ? 1 : 0;
     }
