@@ -22,8 +22,8 @@ int run_cli(int argc, char** argv) {
       "REF (--model): a model directory, or a Hugging Face repo id in the local cache\n"
       "(e.g. openai/clip-vit-base-patch32); default: $CLIPEMBED_MODEL",
       "clipembed");
-  app.set_version_flag("--version,-V",
-                       std::string("clipembed ") + version() + " (" + build_commit() + ")");
+  app.set_version_flag("--version,-V", std::string("clipembed ") + version() + " (" +
+                                           build_commit() + "), kernels " + kernel_isa());
   app.require_subcommand(1);
   app.get_formatter()->column_width(34);
   std::map<const CLI::App*, CommandRun> commands;

@@ -272,6 +272,10 @@ TEST(CliTest, EveryCommandAnswersHelpAndNumbersAreChecked) {
     EXPECT_EQ(version.exit_code, 0);
     EXPECT_EQ(version.out.rfind("clipembed 0.", 0), 0u) << version.out;
   }
+  // The version line names the kernels in use, and CLIPEMBED_ISA forces them (bench/compare reads
+  // it to learn which paths this CPU has).
+  EXPECT_NE(run("--version", false, "CLIPEMBED_ISA=scalar").out.find("kernels scalar"),
+            std::string::npos);
   const std::string model = " --model " + fixture_path("models/tiny") + " ";
   for (const char* bad : {"embed --batch-size 0", "embed --batch-size abc", "embed --threads -2",
                           "bench --seconds x", "serve --port 70000", "serve --workers 0",
