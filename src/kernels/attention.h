@@ -14,13 +14,15 @@
 
 namespace clipembed::kernels {
 
-// Keys are processed 16 at a time; scratch holds the item's keys transposed and one row of scores.
+// Keys are processed 16 at a time; scratch holds the item's keys transposed and the scores of
+// kAttentionRows query rows, which the SIMD paths compute together.
 constexpr int64_t kAttentionLanes = 16;
+constexpr int64_t kAttentionRows = 4;
 inline int64_t attention_padded_keys(int64_t n) {
   return (n + kAttentionLanes - 1) / kAttentionLanes * kAttentionLanes;
 }
 inline int64_t attention_scratch_floats(int64_t n, int64_t head_dim) {
-  return attention_padded_keys(n) * (head_dim + 1);
+  return attention_padded_keys(n) * (head_dim + kAttentionRows);
 }
 
 // The SIMD paths' first step: the item's n keys (rows `ld` apart) transposed into

@@ -1,8 +1,12 @@
 // The AVX2 path of attention_head (compiled with -mavx2 -mfma): 8 keys per vector, with the 16
 // lanes of attention.h's reductions held in two vectors, and 8 dimensions per vector for the
 // weighted sum of values; the same operations in the same order as the scalar path.
+//
+// As in the AVX-512 path, the fma chains of several query rows run interleaved (eight at a time,
+// which is what the sixteen registers allow), each still over its own index in order.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/attention.h"
@@ -10,6 +14,8 @@
 
 namespace clipembed::kernels {
 namespace {
+
+constexpr int kRows = static_cast<int>(kAttentionRows);
 
 template <typename Op256, typename Op128>
 float reduce(__m256 lanes_0_7, __m256 lanes_8_15, Op256 op256, Op128 op128) {
@@ -25,6 +31,102 @@ __m256 first_lanes(int64_t valid) {
   return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(valid)), index));
 }
 
+// scores[r][j] = scale * dot(rows[r], k_j) for the kRows rows and the first `keys` keys (rounded
+// up to blocks of 16, which kt holds: it is [head_dim][padded]).
+void score_rows(const float* const* rows, int64_t head_dim, const float* kt, int64_t padded,
+                int64_t keys, float scale, float* scores) {
+  for (int64_t j0 = 0; j0 < keys; j0 += 16) {
+    __m256 acc[kRows][2];
+    for (auto& row : acc) row[0] = row[1] = _mm256_setzero_ps();
+    for (int64_t d = 0; d < head_dim; ++d) {
+      const __m256 k0 = _mm256_loadu_ps(kt + d * padded + j0);
+      const __m256 k1 = _mm256_loadu_ps(kt + d * padded + j0 + 8);
+      for (int r = 0; r < kRows; ++r) {
+        const __m256 x = _mm256_set1_ps(rows[r][d]);
+        acc[r][0] = _mm256_fmadd_ps(x, k0, acc[r][0]);
+        acc[r][1] = _mm256_fmadd_ps(x, k1, acc[r][1]);
+      }
+    }
+    for (int r = 0; r < kRows; ++r) {
+      _mm256_storeu_ps(scores + r * padded + j0, _mm256_mul_ps(_mm256_set1_ps(scale), acc[r][0]));
+      _mm256_storeu_ps(scores + r * padded + j0 + 8,
+                       _mm256_mul_ps(_mm256_set1_ps(scale), acc[r][1]));
+    }
+  }
+}
+
+// The softmax of one row's scores in place; returns the inverse of the sum, which the caller
+// applies with the values, as the scalar path does.
+float softmax_row(float* s, int64_t keys) {
+  const int64_t blocks = (keys + 7) / 8;
+  const __m256 neg_inf = _mm256_set1_ps(-INFINITY);
+  __m256 lane_max[2] = {neg_inf, neg_inf};
+  for (int64_t b = 0; b < blocks; ++b) {
+    __m256 x = _mm256_loadu_ps(s + 8 * b);
+    if (b + 1 == blocks) x = _mm256_blendv_ps(neg_inf, x, first_lanes(keys - 8 * b));
+    lane_max[b % 2] = _mm256_max_ps(x, lane_max[b % 2]);
+  }
+  const float max = reduce(
+      lane_max[0], lane_max[1], [](__m256 a, __m256 c) { return _mm256_max_ps(a, c); },
+      [](__m128 a, __m128 c) { return _mm_max_ps(a, c); });
+  __m256 lane_sum[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < blocks; ++b) {
+    __m256 e = avx2::exp(_mm256_sub_ps(_mm256_loadu_ps(s + 8 * b), _mm256_set1_ps(max)));
+    if (b + 1 == blocks) e = _mm256_and_ps(e, first_lanes(keys - 8 * b));
+    _mm256_storeu_ps(s + 8 * b, e);
+    lane_sum[b % 2] = _mm256_add_ps(lane_sum[b % 2], e);
+  }
+  const float sum = reduce(
+      lane_sum[0], lane_sum[1], [](__m256 a, __m256 c) { return _mm256_add_ps(a, c); },
+      [](__m128 a, __m128 c) { return _mm_add_ps(a, c); });
+  return 1.0f / sum;
+}
+
+// out[r][d0, d0 + 8V) = sum over j < keys of (e[r][j] * inverse[r]) v_j for R rows that share
+// their keys (e rows `padded` apart, out rows `out_ld` apart).
+template <int R, int V>
+void weigh_values(int64_t keys, int64_t d0, const float* e, int64_t padded, const float* inverse,
+                  const float* v, int64_t ld, float* out, int64_t out_ld) {
+  __m256 acc[R][V];
+  for (auto& row : acc) {
+    for (auto& a : row) a = _mm256_setzero_ps();
+  }
+  for (int64_t j = 0; j < keys; ++j) {
+    __m256 value[V];
+    for (int c = 0; c < V; ++c) value[c] = _mm256_loadu_ps(v + j * ld + d0 + 8 * c);
+    for (int r = 0; r < R; ++r) {
+      const __m256 p = _mm256_set1_ps(e[r * padded + j] * inverse[r]);
+      for (int c = 0; c < V; ++c) acc[r][c] = _mm256_fmadd_ps(p, value[c], acc[r][c]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < V; ++c) _mm256_storeu_ps(out + r * out_ld + d0 + 8 * c, acc[r][c]);
+  }
+}
+
+// Every dimension of R rows: two vectors at a time, then one, then single lanes (a head width
+// that is not a multiple of 8).
+template <int R>
+void weigh_all(int64_t keys, int64_t head_dim, const float* e, int64_t padded, const float* inverse,
+               const float* v, int64_t ld, float* out, int64_t out_ld) {
+  int64_t d0 = 0;
+  for (; d0 + 16 <= head_dim; d0 += 16) {
+    weigh_values<R, 2>(keys, d0, e, padded, inverse, v, ld, out, out_ld);
+  }
+  for (; d0 + 8 <= head_dim; d0 += 8) {
+    weigh_values<R, 1>(keys, d0, e, padded, inverse, v, ld, out, out_ld);
+  }
+  for (; d0 < head_dim; ++d0) {
+    for (int r = 0; r < R; ++r) {
+      float acc = 0.0f;
+      for (int64_t j = 0; j < keys; ++j) {
+        acc = std::fma(e[r * padded + j] * inverse[r], v[j * ld + d0], acc);
+      }
+      out[r * out_ld + d0] = acc;
+    }
+  }
+}
+
 }  // namespace
 
 void attention_head_avx2(int64_t n, int64_t head_dim, const float* q, const float* k,
@@ -32,52 +134,27 @@ void attention_head_avx2(int64_t n, int64_t head_dim, const float* q, const floa
                          float* scratch) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const int64_t padded = attention_padded_keys(n);
-  float* kt = scratch;  // [head_dim][padded]
-  float* scores = scratch + head_dim * padded;
+  float* kt = scratch;                          // [head_dim][padded]
+  float* scores = scratch + head_dim * padded;  // [kRows][padded]
   transpose_keys(n, head_dim, k, ld, kt);
-  const __m256 neg_inf = _mm256_set1_ps(-INFINITY);
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t keys = causal ? i + 1 : n, blocks = (keys + 7) / 8;
-    const float* qi = q + i * ld;
-    __m256 lane_max[2] = {neg_inf, neg_inf};
-    for (int64_t b = 0; b < blocks; ++b) {
-      __m256 dot = _mm256_setzero_ps();
-      for (int64_t d = 0; d < head_dim; ++d) {
-        dot = _mm256_fmadd_ps(_mm256_set1_ps(qi[d]), _mm256_loadu_ps(kt + d * padded + 8 * b), dot);
-      }
-      __m256 s = _mm256_mul_ps(_mm256_set1_ps(scale), dot);
-      _mm256_storeu_ps(scores + 8 * b, s);
-      if (b + 1 == blocks) s = _mm256_blendv_ps(neg_inf, s, first_lanes(keys - 8 * b));
-      lane_max[b % 2] = _mm256_max_ps(s, lane_max[b % 2]);
+  for (int64_t i0 = 0; i0 < n; i0 += kRows) {
+    const int64_t rows = std::min<int64_t>(kRows, n - i0);
+    // Rows past n repeat the last row: their chains are computed and never read.
+    const float* q_rows[kRows];
+    for (int r = 0; r < kRows; ++r) q_rows[r] = q + std::min(i0 + r, n - 1) * ld;
+    score_rows(q_rows, head_dim, kt, padded, causal ? i0 + rows : n, scale, scores);
+    float inverse[kRows];
+    for (int r = 0; r < rows; ++r) {
+      inverse[r] = softmax_row(scores + r * padded, causal ? i0 + r + 1 : n);
     }
-    const float max = reduce(
-        lane_max[0], lane_max[1], [](__m256 a, __m256 c) { return _mm256_max_ps(a, c); },
-        [](__m128 a, __m128 c) { return _mm_max_ps(a, c); });
-    __m256 lane_sum[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (int64_t b = 0; b < blocks; ++b) {
-      __m256 e = avx2::exp(_mm256_sub_ps(_mm256_loadu_ps(scores + 8 * b), _mm256_set1_ps(max)));
-      if (b + 1 == blocks) e = _mm256_and_ps(e, first_lanes(keys - 8 * b));
-      _mm256_storeu_ps(scores + 8 * b, e);
-      lane_sum[b % 2] = _mm256_add_ps(lane_sum[b % 2], e);
+    float* o = out + i0 * out_ld;
+    if (!causal && rows == kRows) {
+      weigh_all<kRows>(n, head_dim, scores, padded, inverse, v, ld, o, out_ld);
+      continue;
     }
-    const float sum = reduce(
-        lane_sum[0], lane_sum[1], [](__m256 a, __m256 c) { return _mm256_add_ps(a, c); },
-        [](__m128 a, __m128 c) { return _mm_add_ps(a, c); });
-    const float inverse = 1.0f / sum;
-    float* oi = out + i * out_ld;
-    int64_t d0 = 0;
-    for (; d0 + 8 <= head_dim; d0 += 8) {
-      __m256 acc = _mm256_setzero_ps();
-      for (int64_t j = 0; j < keys; ++j) {
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(scores[j] * inverse), _mm256_loadu_ps(v + j * ld + d0),
-                              acc);
-      }
-      _mm256_storeu_ps(oi + d0, acc);
-    }
-    for (; d0 < head_dim; ++d0) {  // A head width that is not a multiple of 8.
-      float acc = 0.0f;
-      for (int64_t j = 0; j < keys; ++j) acc = std::fma(scores[j] * inverse, v[j * ld + d0], acc);
-      oi[d0] = acc;
+    for (int r = 0; r < rows; ++r) {
+      weigh_all<1>(causal ? i0 + r + 1 : n, head_dim, scores + r * padded, padded, inverse + r, v,
+                   ld, o + r * out_ld, out_ld);
     }
   }
 }

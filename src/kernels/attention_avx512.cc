@@ -1,8 +1,13 @@
 // The AVX-512 path of attention_head (compiled with the AVX-512 flags): 16 keys per vector for
 // the scores and the softmax, 16 dimensions per vector for the weighted sum of values; the same
 // operations in the same order as the scalar path (attention.h).
+//
+// One fma chain alone waits on the fma's latency at every step, so the chains of several query
+// rows and several blocks of keys (or of dimensions) run interleaved, sixteen at a time. Each
+// chain still runs over its own index in order, so the result is the scalar path's, bit for bit.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/attention.h"
@@ -10,6 +15,10 @@
 
 namespace clipembed::kernels {
 namespace {
+
+constexpr int kRows = static_cast<int>(kAttentionRows);
+// Vectors of keys (scores) or of dimensions (weighted sum) per group of chains.
+constexpr int kVectors = 4;
 
 // Lane l of the result: op over lanes l, l + 8, l + 4, ... as attention.h's tree.
 template <typename Op128, typename Op256>
@@ -20,6 +29,100 @@ float reduce(__m512 v, Op256 op256, Op128 op128) {
   return _mm_cvtss_f32(op128(m2, _mm_shuffle_ps(m2, m2, 1)));
 }
 
+// Lanes [0, width) set, for width in [0, 16]; anything above 16 is a whole vector.
+__mmask16 lanes(int64_t width) {
+  return width >= 16 ? static_cast<__mmask16>(0xffff)
+                     : static_cast<__mmask16>((1u << std::max<int64_t>(width, 0)) - 1u);
+}
+
+// scores[r][j] = scale * dot(rows[r], k_j) for the kRows rows and the first `keys` keys (rounded
+// up to whole vectors); kt is [head_dim][padded].
+void score_rows(const float* const* rows, int64_t head_dim, const float* kt, int64_t padded,
+                int64_t keys, float scale, float* scores) {
+  const int64_t blocks = (keys + 15) / 16;
+  for (int64_t b0 = 0; b0 < blocks; b0 += kVectors) {
+    __mmask16 valid[kVectors];
+    for (int c = 0; c < kVectors; ++c) valid[c] = b0 + c < blocks ? 0xffff : 0;
+    __m512 acc[kRows][kVectors];
+    for (auto& row : acc) {
+      for (auto& a : row) a = _mm512_setzero_ps();
+    }
+    for (int64_t d = 0; d < head_dim; ++d) {
+      const float* line = kt + d * padded + 16 * b0;
+      __m512 key[kVectors];
+      for (int c = 0; c < kVectors; ++c) key[c] = _mm512_maskz_loadu_ps(valid[c], line + 16 * c);
+      for (int r = 0; r < kRows; ++r) {
+        const __m512 x = _mm512_set1_ps(rows[r][d]);
+        for (int c = 0; c < kVectors; ++c) acc[r][c] = _mm512_fmadd_ps(x, key[c], acc[r][c]);
+      }
+    }
+    for (int r = 0; r < kRows; ++r) {
+      for (int c = 0; c < kVectors; ++c) {
+        _mm512_mask_storeu_ps(scores + r * padded + 16 * (b0 + c), valid[c],
+                              _mm512_mul_ps(_mm512_set1_ps(scale), acc[r][c]));
+      }
+    }
+  }
+}
+
+// The softmax of one row's scores in place (e_j * 1 is not applied: the caller scales by the
+// returned inverse of the sum, as the scalar path does).
+float softmax_row(float* s, int64_t keys) {
+  const int64_t blocks = (keys + 15) / 16;
+  const __mmask16 last = lanes(keys - 16 * (blocks - 1));
+  const __m512 neg_inf = _mm512_set1_ps(-INFINITY);
+  __m512 lane_max = neg_inf;
+  for (int64_t b = 0; b < blocks; ++b) {
+    __m512 x = _mm512_loadu_ps(s + 16 * b);
+    if (b + 1 == blocks) x = _mm512_mask_blend_ps(last, neg_inf, x);
+    lane_max = _mm512_max_ps(x, lane_max);
+  }
+  const float max = reduce(
+      lane_max, [](__m256 a, __m256 c) { return _mm256_max_ps(a, c); },
+      [](__m128 a, __m128 c) { return _mm_max_ps(a, c); });
+  __m512 lane_sum = _mm512_setzero_ps();
+  for (int64_t b = 0; b < blocks; ++b) {
+    __m512 e = avx512::exp(_mm512_sub_ps(_mm512_loadu_ps(s + 16 * b), _mm512_set1_ps(max)));
+    if (b + 1 == blocks) e = _mm512_maskz_mov_ps(last, e);
+    _mm512_storeu_ps(s + 16 * b, e);
+    lane_sum = _mm512_add_ps(lane_sum, e);
+  }
+  const float sum = reduce(
+      lane_sum, [](__m256 a, __m256 c) { return _mm256_add_ps(a, c); },
+      [](__m128 a, __m128 c) { return _mm_add_ps(a, c); });
+  return 1.0f / sum;
+}
+
+// out[r] = sum over j < keys of (e[r][j] * inverse[r]) v_j for R rows that share their keys
+// (e rows `padded` apart, out rows `out_ld` apart).
+template <int R>
+void weigh_values(int64_t keys, int64_t head_dim, const float* e, int64_t padded,
+                  const float* inverse, const float* v, int64_t ld, float* out, int64_t out_ld) {
+  for (int64_t d0 = 0; d0 < head_dim; d0 += 16 * kVectors) {
+    __mmask16 mask[kVectors];
+    for (int c = 0; c < kVectors; ++c) mask[c] = lanes(head_dim - d0 - 16 * c);
+    __m512 acc[R][kVectors];
+    for (auto& row : acc) {
+      for (auto& a : row) a = _mm512_setzero_ps();
+    }
+    for (int64_t j = 0; j < keys; ++j) {
+      __m512 value[kVectors];
+      for (int c = 0; c < kVectors; ++c) {
+        value[c] = _mm512_maskz_loadu_ps(mask[c], v + j * ld + d0 + 16 * c);
+      }
+      for (int r = 0; r < R; ++r) {
+        const __m512 p = _mm512_set1_ps(e[r * padded + j] * inverse[r]);
+        for (int c = 0; c < kVectors; ++c) acc[r][c] = _mm512_fmadd_ps(p, value[c], acc[r][c]);
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < kVectors; ++c) {
+        _mm512_mask_storeu_ps(out + r * out_ld + d0 + 16 * c, mask[c], acc[r][c]);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void attention_head_avx512(int64_t n, int64_t head_dim, const float* q, const float* k,
@@ -27,50 +130,27 @@ void attention_head_avx512(int64_t n, int64_t head_dim, const float* q, const fl
                            float* scratch) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const int64_t padded = attention_padded_keys(n);
-  float* kt = scratch;  // [head_dim][padded]
-  float* scores = scratch + head_dim * padded;
+  float* kt = scratch;                          // [head_dim][padded]
+  float* scores = scratch + head_dim * padded;  // [kRows][padded]
   transpose_keys(n, head_dim, k, ld, kt);
-  const __m512 neg_inf = _mm512_set1_ps(-INFINITY);
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t keys = causal ? i + 1 : n, blocks = (keys + 15) / 16;
-    const float* qi = q + i * ld;
-    const __mmask16 last = static_cast<__mmask16>((1u << (keys - 16 * (blocks - 1))) - 1u);
-    __m512 lane_max = neg_inf;
-    for (int64_t b = 0; b < blocks; ++b) {
-      __m512 dot = _mm512_setzero_ps();
-      for (int64_t d = 0; d < head_dim; ++d) {
-        dot =
-            _mm512_fmadd_ps(_mm512_set1_ps(qi[d]), _mm512_loadu_ps(kt + d * padded + 16 * b), dot);
-      }
-      __m512 s = _mm512_mul_ps(_mm512_set1_ps(scale), dot);
-      _mm512_storeu_ps(scores + 16 * b, s);
-      if (b + 1 == blocks) s = _mm512_mask_blend_ps(last, neg_inf, s);
-      lane_max = _mm512_max_ps(s, lane_max);
+  for (int64_t i0 = 0; i0 < n; i0 += kRows) {
+    const int64_t rows = std::min<int64_t>(kRows, n - i0);
+    // Rows past n repeat the last row: their chains are computed and never read.
+    const float* q_rows[kRows];
+    for (int r = 0; r < kRows; ++r) q_rows[r] = q + std::min(i0 + r, n - 1) * ld;
+    score_rows(q_rows, head_dim, kt, padded, causal ? i0 + rows : n, scale, scores);
+    float inverse[kRows];
+    for (int r = 0; r < rows; ++r) {
+      inverse[r] = softmax_row(scores + r * padded, causal ? i0 + r + 1 : n);
     }
-    const float max = reduce(
-        lane_max, [](__m256 a, __m256 c) { return _mm256_max_ps(a, c); },
-        [](__m128 a, __m128 c) { return _mm_max_ps(a, c); });
-    __m512 lane_sum = _mm512_setzero_ps();
-    for (int64_t b = 0; b < blocks; ++b) {
-      __m512 e = avx512::exp(_mm512_sub_ps(_mm512_loadu_ps(scores + 16 * b), _mm512_set1_ps(max)));
-      if (b + 1 == blocks) e = _mm512_maskz_mov_ps(last, e);
-      _mm512_storeu_ps(scores + 16 * b, e);
-      lane_sum = _mm512_add_ps(lane_sum, e);
+    float* o = out + i0 * out_ld;
+    if (!causal && rows == kRows) {
+      weigh_values<kRows>(n, head_dim, scores, padded, inverse, v, ld, o, out_ld);
+      continue;
     }
-    const float sum = reduce(
-        lane_sum, [](__m256 a, __m256 c) { return _mm256_add_ps(a, c); },
-        [](__m128 a, __m128 c) { return _mm_add_ps(a, c); });
-    const float inverse = 1.0f / sum;
-    float* oi = out + i * out_ld;
-    for (int64_t d0 = 0; d0 < head_dim; d0 += 16) {
-      const int64_t width = head_dim - d0 < 16 ? head_dim - d0 : 16;
-      const __mmask16 mask = static_cast<__mmask16>((1u << width) - 1u);
-      __m512 acc = _mm512_setzero_ps();
-      for (int64_t j = 0; j < keys; ++j) {
-        const __m512 p = _mm512_set1_ps(scores[j] * inverse);
-        acc = _mm512_fmadd_ps(p, _mm512_maskz_loadu_ps(mask, v + j * ld + d0), acc);
-      }
-      _mm512_mask_storeu_ps(oi + d0, mask, acc);
+    for (int r = 0; r < rows; ++r) {
+      weigh_values<1>(causal ? i0 + r + 1 : n, head_dim, scores + r * padded, padded, inverse + r,
+                      v, ld, o + r * out_ld, out_ld);
     }
   }
 }

@@ -1,24 +1,50 @@
 #include "kernels/layer_norm.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace clipembed::kernels {
+namespace {
+
+// Rows normalised together. Each row's sums are one running float sum in element order (the
+// order every saved vector was computed with), which waits on the add's latency at every element;
+// the chains of several rows interleave instead, so the order, and every bit, stays the same
+// (one row at a time this was 2.5% of the fp32 forward pass and 5% of the int8 one).
+constexpr int kRows = 8;
+
+template <int R>
+void normalize_rows(const float* in, float* out, int64_t dim, const float* gamma, const float* beta,
+                    float eps) {
+  float sum[R] = {};
+  for (int64_t i = 0; i < dim; ++i) {
+    for (int r = 0; r < R; ++r) sum[r] += in[r * dim + i];
+  }
+  float mean[R], sq[R] = {}, inv[R];
+  for (int r = 0; r < R; ++r) mean[r] = sum[r] / static_cast<float>(dim);
+  // Centred squares in a second pass keep the variance accurate for rows with a large mean.
+  for (int64_t i = 0; i < dim; ++i) {
+    for (int r = 0; r < R; ++r) {
+      const float centred = in[r * dim + i] - mean[r];
+      sq[r] += centred * centred;
+    }
+  }
+  for (int r = 0; r < R; ++r) inv[r] = 1.0f / std::sqrt(sq[r] / static_cast<float>(dim) + eps);
+  for (int r = 0; r < R; ++r) {
+    const float* x = in + r * dim;
+    float* y = out + r * dim;
+    for (int64_t i = 0; i < dim; ++i) y[i] = (x[i] - mean[r]) * inv[r] * gamma[i] + beta[i];
+  }
+}
+
+}  // namespace
 
 void layer_norm(const float* in, float* out, int64_t dim, int64_t begin, int64_t end,
                 const float* gamma, const float* beta, float eps) {
-  for (int64_t r = begin; r < end; ++r) {
-    const float* x = in + r * dim;
-    float* y = out + r * dim;
-    // Two passes in float32 over a row that sits in L1: mean first, then centred squares, which
-    // keeps the variance accurate for rows with a large mean.
-    float sum = 0.0f;
-    for (int64_t i = 0; i < dim; ++i) sum += x[i];
-    const float mean = sum / static_cast<float>(dim);
-    float sq = 0.0f;
-    for (int64_t i = 0; i < dim; ++i) sq += (x[i] - mean) * (x[i] - mean);
-    const float inv = 1.0f / std::sqrt(sq / static_cast<float>(dim) + eps);
-    for (int64_t i = 0; i < dim; ++i) y[i] = (x[i] - mean) * inv * gamma[i] + beta[i];
+  int64_t r = begin;
+  for (; r + kRows <= end; r += kRows) {
+    normalize_rows<kRows>(in + r * dim, out + r * dim, dim, gamma, beta, eps);
   }
+  for (; r < end; ++r) normalize_rows<1>(in + r * dim, out + r * dim, dim, gamma, beta, eps);
 }
 
 }  // namespace clipembed::kernels

@@ -24,8 +24,8 @@ std::vector<float> run(Isa isa, int64_t n, int64_t hd, const std::vector<float>&
 }
 
 TEST(AttentionKernelTest, EverySimdPathEqualsTheScalarReferenceBitForBit) {
-  for (int64_t n : {1, 2, 7, 8, 9, 16, 17, 50, 77}) {
-    for (int64_t hd : {8, 12, 64}) {
+  for (int64_t n : {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 50, 77, 257}) {
+    for (int64_t hd : {8, 12, 64, 80}) {
       const std::vector<float> qkv =
           random_floats(n * (3 * hd + 5), static_cast<uint32_t>(n + hd), 1.5f);
       for (bool causal : {false, true}) {
