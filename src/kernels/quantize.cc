@@ -1,4 +1,4 @@
-// The quantizers' portable paths and the dispatch between them and the AVX2 ones. Every path
+// The quantizers' portable paths and the dispatch between them and the SIMD ones. Every path
 // computes the same formulas with the same operations (a product, a round to nearest even, a
 // clamp, an exact integer add), so their results agree bit for bit:
 //   activations: z = round(clamp(-lo / s, 0, L)), code = clamp(round(x / s), -z, L - z) + z
@@ -18,11 +18,17 @@ namespace clipembed::kernels {
 void quantize_activation_rows(const float* x, int64_t ldx, int64_t k, int64_t row_begin,
                               int64_t row_end, int32_t max_code, uint8_t* q, int64_t ldq,
                               float* scale, int32_t* zero) {
-  if (active_isa() != Isa::kScalar) {
-    quantize_activation_rows_avx2(x, ldx, k, row_begin, row_end, max_code, q, ldq, scale, zero);
-  } else {
-    quantize_activation_rows_scalar(x, ldx, k, row_begin, row_end, max_code, q, ldq, scale, zero);
+  switch (active_isa()) {
+    case Isa::kAvx512:
+      return quantize_activation_rows_avx512(x, ldx, k, row_begin, row_end, max_code, q, ldq, scale,
+                                             zero);
+    case Isa::kAvx2:
+      return quantize_activation_rows_avx2(x, ldx, k, row_begin, row_end, max_code, q, ldq, scale,
+                                           zero);
+    case Isa::kScalar:
+      break;
   }
+  quantize_activation_rows_scalar(x, ldx, k, row_begin, row_end, max_code, q, ldq, scale, zero);
 }
 
 void quantize_weight_rows(const float* w, int64_t k, int64_t row_begin, int64_t row_end,

@@ -12,6 +12,9 @@ void quantize_activation_rows_avx2(const float* x, int64_t ldx, int64_t k, int64
                                    float* scale, int32_t* zero);
 void quantize_weight_rows_avx2(const float* w, int64_t k, int64_t row_begin, int64_t row_end,
                                int32_t max_code, int8_t* q, float* scale, int32_t* code_sum);
+void quantize_activation_rows_avx512(const float* x, int64_t ldx, int64_t k, int64_t row_begin,
+                                     int64_t row_end, int32_t max_code, uint8_t* q, int64_t ldq,
+                                     float* scale, int32_t* zero);
 
 // The portable paths, also the references the SIMD paths are tested against.
 void quantize_activation_rows_scalar(const float* x, int64_t ldx, int64_t k, int64_t row_begin,

@@ -90,9 +90,9 @@ TEST(QuantizeTest, NonFiniteRowsGetNanScales) {
 }
 
 // Every SIMD path against the scalar reference: identical codes, scales, zero points and sums.
-TEST(QuantizeTest, Avx2PathsEqualScalarBitForBit) {
+TEST(QuantizeTest, SimdPathsEqualScalarBitForBit) {
   if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "CPU without AVX2/FMA";
-  for (int cols : {37, 768, 6}) {
+  for (int cols : {37, 768, 6, 16, 31, 3072}) {
     const int rows = 7, ld = cols + 3;
     const auto dense = test_rows(rows, cols);
     std::vector<float> x(static_cast<size_t>(rows) * ld, 9.0f);
@@ -113,6 +113,19 @@ TEST(QuantizeTest, Avx2PathsEqualScalarBitForBit) {
         EXPECT_EQ(sa[r], sa_ref[r]) << r;
       }
       EXPECT_EQ(std::isnan(sa[r]), std::isnan(sa_ref[r])) << r;
+    }
+    if (isa_supported(Isa::kAvx512)) {
+      std::fill(qa.begin(), qa.end(), 0);
+      quantize_activation_rows_avx512(x.data(), ld, cols, 0, rows, kActivationCodeMax, qa.data(),
+                                      cols, sa.data(), za.data());
+      EXPECT_EQ(qa, qa_ref) << "avx512 " << cols;
+      EXPECT_EQ(za, za_ref) << "avx512 " << cols;
+      for (int r = 0; r < rows; ++r) {
+        EXPECT_EQ(std::isnan(sa[r]), std::isnan(sa_ref[r])) << "avx512 " << r;
+        if (!std::isnan(sa_ref[r])) {
+          EXPECT_EQ(sa[r], sa_ref[r]) << "avx512 " << r;
+        }
+      }
     }
 
     std::vector<int8_t> qw(rows * cols), qw_ref(rows * cols);
