@@ -1,15 +1,19 @@
 // Pillow's separable resampling (libImaging/Resample.c), written out by hand: no library
 // reproduces Pillow's coefficients and rounding, and the reference embeddings depend on every byte.
+// The coefficients are computed here; the sums run in kernels/resample (scalar and AVX2).
 #include "image/resize.h"
 
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
+#include "kernels/isa.h"
+#include "kernels/resample.h"
+
 namespace clipembed::image {
 namespace {
 
-constexpr int kPrecisionBits = 32 - 8 - 2;
+constexpr int kPrecisionBits = kernels::kResampleBits;  // 32 - 8 - 2, as Pillow's.
 
 double bicubic(double x) {
   constexpr double a = -0.5;
@@ -63,53 +67,37 @@ Coefficients precompute(int in_size, int out_size) {
   return c;
 }
 
-inline uint8_t clip8(int64_t v) {
-  if (v >= (int64_t{1} << kPrecisionBits << 8)) return 255;
-  if (v <= 0) return 0;
-  return static_cast<uint8_t>(v >> kPrecisionBits);
-}
-
 // Horizontal pass over rows [row_begin, row_begin + rows) of `in`.
 Image resample_horizontal(const Image& in, int row_begin, int rows, int width) {
   const Coefficients c = precompute(in.width, width);
+  const kernels::Isa isa = kernels::active_isa();
   Image out;
   out.width = width;
   out.height = rows;
   out.rgb.resize(static_cast<size_t>(width) * rows * 3);
   for (int y = 0; y < rows; ++y) {
-    const uint8_t* src = in.rgb.data() + static_cast<size_t>(row_begin + y) * in.width * 3;
-    uint8_t* dst = out.rgb.data() + static_cast<size_t>(y) * width * 3;
-    for (int xx = 0; xx < width; ++xx) {
-      const int32_t* k = &c.weights[static_cast<size_t>(xx) * c.taps_capacity];
-      const uint8_t* p = src + static_cast<size_t>(c.first[xx]) * 3;
-      int64_t s0 = 1 << (kPrecisionBits - 1), s1 = s0, s2 = s0;
-      for (int x = 0; x < c.count[xx]; ++x) {
-        s0 += p[3 * x] * static_cast<int64_t>(k[x]);
-        s1 += p[3 * x + 1] * static_cast<int64_t>(k[x]);
-        s2 += p[3 * x + 2] * static_cast<int64_t>(k[x]);
-      }
-      dst[3 * xx] = clip8(s0), dst[3 * xx + 1] = clip8(s1), dst[3 * xx + 2] = clip8(s2);
-    }
+    kernels::resample_horizontal_row(
+        isa, in.rgb.data() + static_cast<size_t>(row_begin + y) * in.width * 3, in.width, width,
+        c.first.data(), c.count.data(), c.weights.data(), c.taps_capacity,
+        out.rgb.data() + static_cast<size_t>(y) * width * 3);
   }
   return out;
 }
 
 // Vertical pass; `c` indexes rows of `in` shifted by `row_offset`.
 Image resample_vertical(const Image& in, const Coefficients& c, int row_offset, int height) {
+  const kernels::Isa isa = kernels::active_isa();
   Image out;
   out.width = in.width;
   out.height = height;
   out.rgb.resize(static_cast<size_t>(in.width) * height * 3);
   const size_t stride = static_cast<size_t>(in.width) * 3;
   for (int yy = 0; yy < height; ++yy) {
-    const int32_t* k = &c.weights[static_cast<size_t>(yy) * c.taps_capacity];
-    const uint8_t* src = in.rgb.data() + static_cast<size_t>(c.first[yy] - row_offset) * stride;
-    uint8_t* dst = out.rgb.data() + static_cast<size_t>(yy) * stride;
-    for (size_t i = 0; i < stride; ++i) {
-      int64_t s = 1 << (kPrecisionBits - 1);
-      for (int y = 0; y < c.count[yy]; ++y) s += src[y * stride + i] * static_cast<int64_t>(k[y]);
-      dst[i] = clip8(s);
-    }
+    kernels::resample_vertical_row(
+        isa, in.rgb.data() + static_cast<size_t>(c.first[yy] - row_offset) * stride,
+        static_cast<int64_t>(stride), static_cast<int64_t>(stride),
+        &c.weights[static_cast<size_t>(yy) * c.taps_capacity], c.count[yy],
+        out.rgb.data() + static_cast<size_t>(yy) * stride);
   }
   return out;
 }
