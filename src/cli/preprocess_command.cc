@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/options.h"
+#include "clipembed/config.h"
 #include "clipembed/error.h"
 #include "clipembed/hub.h"
 #include "clipembed/model.h"
@@ -23,8 +24,14 @@ CommandRun add_preprocess_command(CLI::App& app) {
   cmd->add_option("-o,--output", args->output, "where to write the crop (PNG)")->required();
   return [args] {
     try {
-      auto model = ClipModel::load(locate_model(args->model));
-      Image crop = model->preprocess(read_image_file(args->input));
+      // Only the configs are read: the crop needs no weights (loading them took most of a
+      // second for ViT-B/32).
+      const ModelConfig config = ModelConfig::read(locate_model(args->model));
+      if (!config.preprocess) {
+        throw Error(ErrorCode::kUnsupportedModality,
+                    "model '" + config.directory + "' has no vision tower");
+      }
+      Image crop = resize_and_crop(read_image_file(args->input), *config.preprocess);
       write_png_file(crop, args->output);
       std::printf("%s: %dx%d crop written to %s\n", args->input.c_str(), crop.width, crop.height,
                   args->output.c_str());
