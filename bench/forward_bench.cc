@@ -27,15 +27,31 @@ std::shared_ptr<const clipembed::ClipModel> bench_model(clipembed::Precision pre
   return model;
 }
 
-void BM_Forward(benchmark::State& state) {
-  std::shared_ptr<const clipembed::ClipModel> model;
+// The model for a benchmark, or null after marking the benchmark skipped (no model here).
+std::shared_ptr<const clipembed::ClipModel> model_or_skip(benchmark::State& state,
+                                                          clipembed::Precision precision) {
   try {
-    model =
-        bench_model(state.range(1) != 0 ? clipembed::Precision::kInt8 : clipembed::Precision::kF32);
+    return bench_model(precision);
   } catch (const clipembed::Error& e) {
     state.SkipWithError(e.what());
-    return;
+    return nullptr;
   }
+}
+
+// A decoded image with a fixed pattern.
+clipembed::Image synthetic_image(int width, int height) {
+  clipembed::Image image;
+  image.width = width;
+  image.height = height;
+  image.rgb.resize(static_cast<size_t>(width) * height * 3);
+  for (size_t i = 0; i < image.rgb.size(); ++i) image.rgb[i] = static_cast<uint8_t>(i * 7 % 251);
+  return image;
+}
+
+void BM_Forward(benchmark::State& state) {
+  const auto model = model_or_skip(
+      state, state.range(1) != 0 ? clipembed::Precision::kInt8 : clipembed::Precision::kF32);
+  if (model == nullptr) return;
   const int64_t batch = state.range(0);
   const clipembed::EmbedOptions options{.normalize = false};
   const int64_t side = model->vision_config().image_size;
@@ -68,18 +84,10 @@ BENCHMARK(BM_Forward)
 // model.embed_images([array]) makes it: bench/python_bench.py reports the difference as the
 // Python per-call overhead.
 void BM_EmbedOneImageCall(benchmark::State& state) {
-  std::shared_ptr<const clipembed::ClipModel> model;
-  try {
-    model = bench_model(clipembed::Precision::kF32);
-  } catch (const clipembed::Error& e) {
-    state.SkipWithError(e.what());
-    return;
-  }
-  clipembed::Image image;
-  image.width = image.height = 224;
-  image.rgb.resize(224 * 224 * 3);
-  for (size_t i = 0; i < image.rgb.size(); ++i) image.rgb[i] = static_cast<uint8_t>(i * 7 % 251);
-  const std::vector<clipembed::ImageInput> inputs{clipembed::ImageInput::pixels(image)};
+  const auto model = model_or_skip(state, clipembed::Precision::kF32);
+  if (model == nullptr) return;
+  const std::vector<clipembed::ImageInput> inputs{
+      clipembed::ImageInput::pixels(synthetic_image(224, 224))};
   for (auto _ : state) benchmark::DoNotOptimize(model->embed_images(inputs));
   state.counters["calls/s"] =
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
@@ -90,18 +98,9 @@ BENCHMARK(BM_EmbedOneImageCall)->Unit(benchmark::kMicrosecond)->UseRealTime();
 // the centre crop) on the calling thread: the part of `clipembed bench --images` that is neither
 // decoding nor the forward pass.
 void BM_PreprocessOneImage(benchmark::State& state) {
-  std::shared_ptr<const clipembed::ClipModel> model;
-  try {
-    model = bench_model(clipembed::Precision::kF32);
-  } catch (const clipembed::Error& e) {
-    state.SkipWithError(e.what());
-    return;
-  }
-  clipembed::Image image;
-  image.width = 640;
-  image.height = 480;
-  image.rgb.resize(640 * 480 * 3);
-  for (size_t i = 0; i < image.rgb.size(); ++i) image.rgb[i] = static_cast<uint8_t>(i * 7 % 251);
+  const auto model = model_or_skip(state, clipembed::Precision::kF32);
+  if (model == nullptr) return;
+  const clipembed::Image image = synthetic_image(640, 480);
   for (auto _ : state) benchmark::DoNotOptimize(model->preprocess(image));
   state.counters["images/s"] =
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);

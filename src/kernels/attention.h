@@ -25,15 +25,6 @@ inline int64_t attention_scratch_floats(int64_t n, int64_t head_dim) {
   return attention_padded_keys(n) * (head_dim + kAttentionRows);
 }
 
-// The SIMD paths' first step: the item's n keys (rows `ld` apart) transposed into
-// kt[head_dim][attention_padded_keys(n)], zero past n, so that a dimension's keys are contiguous.
-inline void transpose_keys(int64_t n, int64_t head_dim, const float* k, int64_t ld, float* kt) {
-  const int64_t padded = attention_padded_keys(n);
-  for (int64_t d = 0; d < head_dim; ++d) {
-    for (int64_t j = 0; j < padded; ++j) kt[d * padded + j] = j < n ? k[j * ld + d] : 0.0f;
-  }
-}
-
 // q, k, v: the head's first column in the item's first row, rows `ld` floats apart; out likewise
 // with `out_ld`. n rows; scratch: attention_scratch_floats(n, head_dim) floats.
 void attention_head(Isa isa, int64_t n, int64_t head_dim, const float* q, const float* k,

@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "kernels/attention.h"
+#include "kernels/attention_rows.h"
 #include "kernels/math_avx512.h"
 
 namespace clipembed::kernels {
@@ -128,31 +129,8 @@ void weigh_values(int64_t keys, int64_t head_dim, const float* e, int64_t padded
 void attention_head_avx512(int64_t n, int64_t head_dim, const float* q, const float* k,
                            const float* v, int64_t ld, bool causal, float* out, int64_t out_ld,
                            float* scratch) {
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  const int64_t padded = attention_padded_keys(n);
-  float* kt = scratch;                          // [head_dim][padded]
-  float* scores = scratch + head_dim * padded;  // [kRows][padded]
-  transpose_keys(n, head_dim, k, ld, kt);
-  for (int64_t i0 = 0; i0 < n; i0 += kRows) {
-    const int64_t rows = std::min<int64_t>(kRows, n - i0);
-    // Rows past n repeat the last row: their chains are computed and never read.
-    const float* q_rows[kRows];
-    for (int r = 0; r < kRows; ++r) q_rows[r] = q + std::min(i0 + r, n - 1) * ld;
-    score_rows(q_rows, head_dim, kt, padded, causal ? i0 + rows : n, scale, scores);
-    float inverse[kRows];
-    for (int r = 0; r < rows; ++r) {
-      inverse[r] = softmax_row(scores + r * padded, causal ? i0 + r + 1 : n);
-    }
-    float* o = out + i0 * out_ld;
-    if (!causal && rows == kRows) {
-      weigh_values<kRows>(n, head_dim, scores, padded, inverse, v, ld, o, out_ld);
-      continue;
-    }
-    for (int r = 0; r < rows; ++r) {
-      weigh_values<1>(causal ? i0 + r + 1 : n, head_dim, scores + r * padded, padded, inverse + r,
-                      v, ld, o + r * out_ld, out_ld);
-    }
-  }
+  attention_rows<score_rows, softmax_row, weigh_values<kRows>, weigh_values<1>>(
+      n, head_dim, q, k, v, ld, causal, out, out_ld, scratch);
 }
 
 }  // namespace clipembed::kernels

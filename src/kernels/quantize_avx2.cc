@@ -52,11 +52,7 @@ void quantize_activation_rows_avx2(const float* x, int64_t ldx, int64_t k, int64
     }
     float lo = horizontal_min(vlo), hi = horizontal_max(vhi);
     bool finite = all_finite(vprobe);
-    for (int64_t t = i; t < k; ++t) {
-      lo = in[t] < lo ? in[t] : lo;
-      hi = in[t] > hi ? in[t] : hi;
-      finite = finite && std::isfinite(in[t]);
-    }
+    fold_activation_tail(in, i, k, &lo, &hi, &finite);
     if (!finite) {
       mark_non_finite_row(out, k, &scale[r], &zero[r]);
       continue;

@@ -32,11 +32,7 @@ void quantize_activation_rows_avx512(const float* x, int64_t ldx, int64_t k, int
     // The lanes hold no NaN, so the order of these reductions cannot change their result.
     float lo = _mm512_reduce_min_ps(vlo), hi = _mm512_reduce_max_ps(vhi);
     bool finite = _mm512_cmp_ps_mask(vprobe, vprobe, _CMP_UNORD_Q) == 0;
-    for (int64_t t = i; t < k; ++t) {
-      lo = in[t] < lo ? in[t] : lo;
-      hi = in[t] > hi ? in[t] : hi;
-      finite = finite && std::isfinite(in[t]);
-    }
+    fold_activation_tail(in, i, k, &lo, &hi, &finite);
     if (!finite) {
       mark_non_finite_row(out, k, &scale[r], &zero[r]);
       continue;

@@ -42,6 +42,17 @@ static inline int8_t weight_code(float x, const RowScale& s, float levels) {
   return static_cast<int8_t>(std::clamp(std::nearbyint(x * s.inverse), -levels, levels));
 }
 
+// Folds the columns [from, k) a vector loop left into the row's range and finiteness, as the
+// scalar path does.
+static inline void fold_activation_tail(const float* in, int64_t from, int64_t k, float* lo,
+                                        float* hi, bool* finite) {
+  for (int64_t t = from; t < k; ++t) {
+    *lo = in[t] < *lo ? in[t] : *lo;
+    *hi = in[t] > *hi ? in[t] : *hi;
+    *finite = *finite && std::isfinite(in[t]);
+  }
+}
+
 // A row holding a NaN or an infinity: zero codes and a NaN scale, so every output it feeds is NaN
 // (never a wrong but plausible vector).
 template <typename Code>

@@ -37,8 +37,8 @@ void resample_horizontal_row_avx2(const uint8_t* in, int64_t in_width, int64_t o
                                   const int* first, const int* count, const int32_t* weights,
                                   int64_t capacity, uint8_t* out);
 
-// Pillow's clip of a fixed-point sum to a byte.
-inline uint8_t resample_clip(int32_t sum) {
+// Pillow's clip of a fixed-point sum to a byte (static: each ISA's file keeps its own copy).
+static inline uint8_t resample_clip(int32_t sum) {
   if (sum >= (int32_t{1} << kResampleBits << 8)) return 255;
   if (sum <= 0) return 0;
   return static_cast<uint8_t>(sum >> kResampleBits);
