@@ -15,6 +15,10 @@ namespace clipembed::kernels {
 namespace {
 
 constexpr int kRows = 14;
+// The first tiles of each pair of panels also fetch the next pair from memory (its weights' first
+// use in this pass), so that its rows find them in cache: a pass with few rows (batch 1) otherwise
+// waits on memory at the start of every pair. Later tiles skip the prefetches, which only cost.
+constexpr int64_t kPrefetchRows = 4 * kRows;
 
 // acc + the sums of four u8 x s8 products per lane (vpdpbusd). Written as inline assembly because
 // GCC 12 copies every accumulator through the stack around the intrinsic's tied operand, which
@@ -24,10 +28,10 @@ inline __m512i dot_add(__m512i acc, __m512i u8, __m512i s8) {
   return acc;
 }
 
-template <int R, int P>
+template <int R, int P, bool Prefetch>
 void tile(int64_t groups, const uint8_t* a, int64_t lda, const int8_t* panels, int64_t panel_stride,
-          int64_t row0, const QuantizedEpilogue& e, int64_t col0, int64_t cols, float* c,
-          int64_t ldc) {
+          const int8_t* next, int64_t row0, const QuantizedEpilogue& e, int64_t col0, int64_t cols,
+          float* c, int64_t ldc) {
   __m512i acc[R][P];
   for (int r = 0; r < R; ++r) {
     for (int q = 0; q < P; ++q) acc[r][q] = _mm512_setzero_si512();
@@ -36,6 +40,11 @@ void tile(int64_t groups, const uint8_t* a, int64_t lda, const int8_t* panels, i
     __m512i b[P];
     for (int q = 0; q < P; ++q) {
       b[q] = _mm512_load_si512(panels + q * panel_stride + g * kPanelWidth * 4);
+    }
+    if constexpr (Prefetch) {
+      _mm_prefetch(reinterpret_cast<const char*>(next + g * kPanelWidth * 4), _MM_HINT_T1);
+      _mm_prefetch(reinterpret_cast<const char*>(next + panel_stride + g * kPanelWidth * 4),
+                   _MM_HINT_T1);
     }
     for (int r = 0; r < R; ++r) {
       int32_t quad;
@@ -69,12 +78,12 @@ void tile(int64_t groups, const uint8_t* a, int64_t lda, const int8_t* panels, i
   }
 }
 
-using Tile = void (*)(int64_t, const uint8_t*, int64_t, const int8_t*, int64_t, int64_t,
-                      const QuantizedEpilogue&, int64_t, int64_t, float*, int64_t);
+using Tile = void (*)(int64_t, const uint8_t*, int64_t, const int8_t*, int64_t, const int8_t*,
+                      int64_t, const QuantizedEpilogue&, int64_t, int64_t, float*, int64_t);
 
-template <int P, int... R>
+template <int P, bool Prefetch, int... R>
 constexpr auto tiles(std::integer_sequence<int, R...>) {
-  return std::array<Tile, sizeof...(R)>{tile<R + 1, P>...};
+  return std::array<Tile, sizeof...(R)>{tile<R + 1, P, Prefetch>...};
 }
 
 }  // namespace
@@ -82,17 +91,22 @@ constexpr auto tiles(std::integer_sequence<int, R...>) {
 void gemm_s8_avx512(int64_t m, int64_t n, int64_t k, const uint8_t* a, int64_t lda,
                     const int8_t* packed, int64_t panel_begin, int64_t panel_end, float* c,
                     int64_t ldc, const QuantizedEpilogue& e) {
-  static constexpr auto kOne = tiles<1>(std::make_integer_sequence<int, kRows>());
-  static constexpr auto kTwo = tiles<2>(std::make_integer_sequence<int, kRows>());
+  static constexpr auto kOne = tiles<1, false>(std::make_integer_sequence<int, kRows>());
+  static constexpr auto kTwo = tiles<2, false>(std::make_integer_sequence<int, kRows>());
+  static constexpr auto kTwoPrefetching = tiles<2, true>(std::make_integer_sequence<int, kRows>());
   const int64_t kp = padded_k(k), panel_stride = kPanelWidth * kp;
   for (int64_t t = panel_begin; t < panel_end; t += 2) {
     const int panels = t + 1 < panel_end ? 2 : 1;
     const int64_t col0 = t * kPanelWidth;
+    const int8_t* first = packed + t * panel_stride;
+    // The pair after this one, if whole (else this one, which is never prefetched).
+    const int8_t* next = t + 3 < panel_end ? first + 2 * panel_stride : first;
     for (int64_t i = 0; i < m; i += kRows) {
       const int64_t rows = std::min<int64_t>(kRows, m - i);
-      const Tile run = panels == 2 ? kTwo[rows - 1] : kOne[rows - 1];
-      run(kp / 4, a + i * lda, lda, packed + t * panel_stride, panel_stride, i, e, col0, n - col0,
-          c, ldc);
+      const Tile run = panels == 1                          ? kOne[rows - 1]
+                       : i < kPrefetchRows && next != first ? kTwoPrefetching[rows - 1]
+                                                            : kTwo[rows - 1];
+      run(kp / 4, a + i * lda, lda, first, panel_stride, next, i, e, col0, n - col0, c, ldc);
     }
   }
 }
