@@ -47,8 +47,8 @@ class Runtime {
     return result;
   }
 
-  // Runs fn over [begin, end) split into at most num_threads() chunks of at least `grain`
-  // elements, on runtime threads, and returns when all are done. The first exception thrown by a
+  // Runs fn over [begin, end) split into chunks of at least `grain` elements (up to four per
+  // thread, claimed one at a time), on runtime threads, and returns when all are done. The first exception thrown by a
   // chunk is rethrown here. From outside the runtime the caller blocks while runtime threads do
   // the work (so busy compute threads never exceed num_threads()); from inside, the calling
   // thread takes part.
