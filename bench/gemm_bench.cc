@@ -79,7 +79,8 @@ void Shapes(benchmark::internal::Benchmark* b) {
                        {50, 3072, 768},
                        // ViT-L/14 at batch 8 (257 tokens an image): A no longer fits in L2.
                        {2056, 1024, 1024},
-                       {2056, 1024, 4096}}) {
+                       {2056, 1024, 4096},
+                       {257, 1024, 4096}}) {
       b->Args({isa, shape[0], shape[1], shape[2]});
     }
   }
