@@ -48,10 +48,10 @@ class Runtime {
   }
 
   // Runs fn over [begin, end) split into chunks of at least `grain` elements (up to four per
-  // thread, claimed one at a time), on runtime threads, and returns when all are done. The first exception thrown by a
-  // chunk is rethrown here. From outside the runtime the caller blocks while runtime threads do
-  // the work (so busy compute threads never exceed num_threads()); from inside, the calling
-  // thread takes part.
+  // thread, claimed one at a time), on runtime threads, and returns when all are done. The first
+  // exception thrown by a chunk is rethrown here. From outside the runtime the caller blocks while
+  // runtime threads do the work (so busy compute threads never exceed num_threads()); from
+  // inside, the calling thread takes part.
   void parallel_for(int64_t begin, int64_t end, const std::function<void(int64_t, int64_t)>& fn,
                     int64_t grain = 1);
 
