@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 #include <vector>
 
@@ -21,14 +22,25 @@ std::vector<uint8_t> random_bytes(size_t count, uint32_t seed) {
   return v;
 }
 
-// Weights in Pillow's range (|w| below 1.2 in fixed point), some large and negative so that sums
-// clip at both ends.
-std::vector<int32_t> random_weights(size_t count, uint32_t seed) {
+// Weights shaped as Pillow's: each output's taps add up to 1.1 on the positive side and -0.1 on
+// the negative one (the first and last taps), so some sums clip at both ends while every sum stays
+// far inside int32, as Pillow's normalised weights do.
+std::vector<int32_t> random_weights(int outputs, int taps, uint32_t seed) {
   std::mt19937 rng(seed);
-  std::uniform_int_distribution<int32_t> dist(-(1 << kResampleBits) / 4,
-                                              (1 << kResampleBits) * 6 / 5);
-  std::vector<int32_t> w(count);
-  for (int32_t& x : w) x = dist(rng);
+  std::uniform_real_distribution<double> dist(0.05, 1.0);
+  std::vector<int32_t> w(static_cast<size_t>(outputs) * taps);
+  for (int o = 0; o < outputs; ++o) {
+    std::vector<double> u(taps);
+    double positive = 0, negative = 0;
+    for (int t = 0; t < taps; ++t) {
+      u[t] = (taps > 2 && (t == 0 || t == taps - 1)) ? -dist(rng) : dist(rng);
+      (u[t] > 0 ? positive : negative) += std::abs(u[t]);
+    }
+    for (int t = 0; t < taps; ++t) {
+      const double scaled = u[t] > 0 ? 1.1 * u[t] / positive : 0.1 * u[t] / negative;
+      w[static_cast<size_t>(o) * taps + t] = static_cast<int32_t>(scaled * (1 << kResampleBits));
+    }
+  }
   return w;
 }
 
@@ -36,7 +48,7 @@ TEST(ResampleKernelTest, VerticalSimdEqualsScalar) {
   for (int64_t width : {1, 7, 8, 9, 33, 894}) {
     for (int taps : {1, 4, 9}) {
       const auto rows = random_bytes(static_cast<size_t>(width * taps), width + taps);
-      const auto weights = random_weights(taps, static_cast<uint32_t>(taps));
+      const auto weights = random_weights(1, taps, static_cast<uint32_t>(taps));
       std::vector<uint8_t> reference(width), out(width);
       resample_vertical_row(Isa::kScalar, rows.data(), width, width, weights.data(), taps,
                             reference.data());
@@ -54,7 +66,7 @@ TEST(ResampleKernelTest, HorizontalSimdEqualsScalar) {
     for (int64_t out_width : {1, 3, 298}) {
       const int capacity = 9;
       const auto in = random_bytes(static_cast<size_t>(in_width * 3), in_width + out_width);
-      const auto weights = random_weights(static_cast<size_t>(out_width * capacity), 11);
+      const auto weights = random_weights(static_cast<int>(out_width), capacity, 11);
       std::vector<int> first(out_width), count(out_width);
       for (int64_t x = 0; x < out_width; ++x) {
         // Spread over the row; the last pixel's taps end at the row's end.
