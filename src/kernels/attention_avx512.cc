@@ -66,8 +66,9 @@ void score_rows(const float* const* rows, int64_t head_dim, const float* kt, int
   }
 }
 
-// The softmax of one row's scores in place (e_j * 1 is not applied: the caller scales by the
-// returned inverse of the sum, as the scalar path does).
+// The softmax of one row's scores in place, less its last step: the row holds the exponentials,
+// and the inverse of their sum is returned for the caller to apply with the values, as the
+// scalar path does.
 float softmax_row(float* s, int64_t keys) {
   const int64_t blocks = (keys + 15) / 16;
   const __mmask16 last = lanes(keys - 16 * (blocks - 1));

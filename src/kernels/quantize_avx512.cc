@@ -3,8 +3,6 @@
 // (quantize.cc), so codes, scales and zero points are identical.
 #include <immintrin.h>
 
-#include <cmath>
-
 #include "kernels/quantize_row.h"
 #include "kernels/quantize_simd.h"
 
