@@ -47,7 +47,8 @@ test-tsan: setup
 	./scripts/full_size_model vit-b-32
 	./scripts/full_size_model vit-b-32-clip
 	cmake --preset tsan >/dev/null
-	cmake --build --preset tsan -j $(JOBS)
+	# Only the test binary (and the CLI it runs): the tests above need nothing else.
+	cmake --build --preset tsan -j $(JOBS) --target clipembed_tests
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" ctest --test-dir build-tsan \
 		--output-on-failure -j $(JOBS) -R $(TSAN_TESTS)
 
