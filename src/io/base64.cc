@@ -1,6 +1,7 @@
 #include "io/base64.h"
 
 #include <array>
+#include <limits>
 #include <string>
 
 #include "clipembed/error.h"
@@ -46,8 +47,11 @@ std::string_view payload_of(std::string_view text) {
 
 }  // namespace
 
-std::vector<uint8_t> decode_base64(std::string_view text, size_t max_decoded_bytes) {
-  const std::string_view data = payload_of(text);
+namespace {
+
+// Checks base64 data (a data: URI's prefix already stripped) and appends its bytes to *out, when
+// out is not null: one walk for decoding and for checking alone.
+void walk(std::string_view data, size_t max_decoded_bytes, std::vector<uint8_t>* out) {
   if (data.empty()) fail("no data");
   if (data.size() % 4 != 0) {
     fail("length " + std::to_string(data.size()) + " is not a multiple of 4 (missing padding?)");
@@ -59,8 +63,7 @@ std::vector<uint8_t> decode_base64(std::string_view text, size_t max_decoded_byt
     fail("decoded size " + std::to_string(decoded) + " exceeds the limit of " +
          std::to_string(max_decoded_bytes) + " bytes");
   }
-  std::vector<uint8_t> out;
-  out.reserve(decoded);
+  if (out != nullptr) out->reserve(decoded);
   for (size_t i = 0; i < data.size(); i += 4) {
     const bool last = i + 4 == data.size();
     uint32_t group = 0;
@@ -74,16 +77,29 @@ std::vector<uint8_t> decode_base64(std::string_view text, size_t max_decoded_byt
       }
       group = (group << 6) | v;
     }
-    out.push_back(static_cast<uint8_t>(group >> 16));
-    if (!last || padding < 2) out.push_back(static_cast<uint8_t>(group >> 8));
-    if (!last || padding < 1) out.push_back(static_cast<uint8_t>(group));
+    if (out != nullptr) {
+      out->push_back(static_cast<uint8_t>(group >> 16));
+      if (!last || padding < 2) out->push_back(static_cast<uint8_t>(group >> 8));
+      if (!last || padding < 1) out->push_back(static_cast<uint8_t>(group));
+    }
     // Canonical encodings leave the bits under the padding zero; anything else is corrupt.
     if (last &&
         ((padding == 1 && (group & 0xFF) != 0) || (padding == 2 && (group & 0xFFFF) != 0))) {
       fail("non-zero bits under the padding");
     }
   }
+}
+
+}  // namespace
+
+std::vector<uint8_t> decode_base64(std::string_view text, size_t max_decoded_bytes) {
+  std::vector<uint8_t> out;
+  walk(payload_of(text), max_decoded_bytes, &out);
   return out;
+}
+
+void check_base64(std::string_view text) {
+  walk(payload_of(text), std::numeric_limits<size_t>::max(), nullptr);
 }
 
 std::string encode_base64(const uint8_t* data, size_t size) {

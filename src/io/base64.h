@@ -14,6 +14,10 @@ namespace clipembed::io {
 // size would exceed `max_decoded_bytes`.
 std::vector<uint8_t> decode_base64(std::string_view text, size_t max_decoded_bytes);
 
+// Checks what decode_base64 would (without a size limit), decoding nothing: the same
+// Error(kInvalidBase64) for malformed input.
+void check_base64(std::string_view text);
+
 // Standard base64 with '=' padding.
 std::string encode_base64(const uint8_t* data, size_t size);
 

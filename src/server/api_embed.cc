@@ -4,6 +4,8 @@
 #include <mutex>
 
 #include "clipembed/input.h"
+#include "io/base64.h"
+#include "server/api_error.h"
 #include "server/api_handler.h"
 #include "server/embeddings_api.h"
 
@@ -172,6 +174,15 @@ void ApiHandler::embeddings(const std::shared_ptr<Call>& call) {
     }
     if (!text && form == InputForm::kUrl && !options_.allow_url_inputs) {
       throw bad_request(where + ": URL inputs are disabled on this server", "url_inputs_disabled");
+    }
+    if (!text && form != InputForm::kUrl) {
+      // Malformed base64 is found here, before anything is queued: otherwise which of two bad
+      // inputs the answer names would depend on which one's decoding failed first.
+      try {
+        io::check_base64(request.inputs[i]);
+      } catch (const Error& e) {
+        throw api_error_for(e, where);
+      }
     }
     is_text[i] = text;
   }

@@ -55,6 +55,26 @@ TEST(Base64Test, RejectsMalformedInput) {
   }
 }
 
+// check_base64 accepts what decode_base64 decodes and refuses what it refuses, with the same code.
+TEST(Base64Test, CheckingAloneAgreesWithDecoding) {
+  for (const char* good :
+       {"aGVsbG8=", "aGVsbG8h", "aA==", "data:image/png;base64,aGVsbG8=", "+/+/"}) {
+    EXPECT_NO_THROW(check_base64(good)) << good;
+  }
+  for (const char* bad :
+       {"", "aGVsbG8", "aGVs bG8=", "aGVsbG8*", "a===", "aGk=aGk=", "aGl=", "data:image/png,aGk=",
+        "data:text/plain;base64,aGk=", "data:image/png", "data:image/png;base64,", "aGVsbG8=\n"}) {
+    ErrorCode code = ErrorCode::kInternal;
+    try {
+      check_base64(bad);
+    } catch (const Error& e) {
+      code = e.code();
+    }
+    EXPECT_EQ(code, ErrorCode::kInvalidBase64) << bad;
+    EXPECT_EQ(error_code(bad), ErrorCode::kInvalidBase64) << bad;
+  }
+}
+
 TEST(Base64Test, EnforcesTheSizeLimit) {
   EXPECT_EQ(error_code("aGVsbG8h", 5), ErrorCode::kInvalidBase64);
   EXPECT_EQ(decode_base64("aGVsbG8h", 6).size(), 6u);

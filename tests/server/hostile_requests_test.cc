@@ -93,25 +93,33 @@ std::string huge_jpeg_header(int width, int height) {
 }
 
 // Row: 1 invalid item and 16 small 9000x9000 JPEGs in one 3 KB request: 400 at once, and the 16
-// leave the queue with it.
+// leave the queue with it. Malformed base64 is refused before anything is queued, so the answer
+// always names it; 16 such JPEGs alone fail in decoding, and the first failure cancels the rest.
 TEST(HostileClientTest, OneBadInputCancelsTheOthers) {
   Served s(options());
-  json inputs = json::array({"data:image/png;base64,!!!!"});
   const std::string jpeg = huge_jpeg_header(9000, 9000);
+  json jpegs = json::array();
   for (int i = 0; i < 16; ++i) {
-    inputs.push_back(io::encode_base64(reinterpret_cast<const uint8_t*>(jpeg.data()), jpeg.size()));
+    jpegs.push_back(io::encode_base64(reinterpret_cast<const uint8_t*>(jpeg.data()), jpeg.size()));
   }
-  const std::string body = json{{"input", inputs}}.dump();
-  EXPECT_LT(body.size(), 4096u);
-  const auto start = Clock::now();
-  const auto r = s.ask(http_request("POST", "/v1/embeddings", body));
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 400);
-  EXPECT_NE(r->body.find("input[0]"), std::string::npos) << r->body;
-  EXPECT_LT(Clock::now() - start, milliseconds(500));
-  std::this_thread::sleep_for(milliseconds(100));
-  EXPECT_EQ(s.metric("clipembed_queue_depth{model=\"tiny\"}"), 0);
-  EXPECT_EQ(s.metric("clipembed_decode_reserved_bytes"), 0);
+  json inputs = json::array({"data:image/png;base64,!!!!"});
+  inputs.insert(inputs.end(), jpegs.begin(), jpegs.end());
+  for (const json& request_inputs : {inputs, jpegs}) {
+    const std::string body = json{{"input", request_inputs}}.dump();
+    EXPECT_LT(body.size(), 4096u);
+    const auto start = Clock::now();
+    const auto r = s.ask(http_request("POST", "/v1/embeddings", body));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+    const bool with_bad_base64 = request_inputs.size() == 17;
+    EXPECT_NE(r->body.find(with_bad_base64 ? "input[0]: invalid base64" : "input["),
+              std::string::npos)
+        << r->body;
+    EXPECT_LT(Clock::now() - start, milliseconds(500));
+    std::this_thread::sleep_for(milliseconds(100));
+    EXPECT_EQ(s.metric("clipembed_queue_depth{model=\"tiny\"}"), 0);
+    EXPECT_EQ(s.metric("clipembed_decode_reserved_bytes"), 0);
+  }
 }
 
 // Rows: multipart is 415 (not 500); a BMP header claiming 9000x9000 fails without allocating
