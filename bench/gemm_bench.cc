@@ -77,9 +77,14 @@ void Shapes(benchmark::internal::Benchmark* b) {
                        {400, 768, 3072},
                        {50, 768, 768},
                        {50, 3072, 768},
-                       // ViT-L/14 at batch 8 (257 tokens an image): A no longer fits in L2.
+                       // ViT-L/14 at batch 8 (257 tokens an image): A no longer fits in L2,
+                       // and at batch 1.
+                       {2056, 3072, 1024},
                        {2056, 1024, 1024},
+                       {2056, 4096, 1024},
                        {2056, 1024, 4096},
+                       {257, 3072, 1024},
+                       {257, 4096, 1024},
                        {257, 1024, 4096}}) {
       b->Args({isa, shape[0], shape[1], shape[2]});
     }
