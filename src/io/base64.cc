@@ -45,10 +45,6 @@ std::string_view payload_of(std::string_view text) {
   return text.substr(comma + 1);
 }
 
-}  // namespace
-
-namespace {
-
 // Checks base64 data (a data: URI's prefix already stripped) and appends its bytes to *out, when
 // out is not null: one walk for decoding and for checking alone.
 void walk(std::string_view data, size_t max_decoded_bytes, std::vector<uint8_t>* out) {

@@ -73,6 +73,18 @@ class Gather : public std::enable_shared_from_this<Gather> {
   const Done done_;
 };
 
+// Malformed base64 in an image input of a request with several is refused before anything is
+// queued: otherwise which of two bad inputs the answer names would depend on which one's decoding
+// failed first.
+void check_base64_image(const std::string& input, InputForm form, const std::string& where) {
+  if (form == InputForm::kUrl) return;
+  try {
+    io::check_base64(input);
+  } catch (const Error& e) {
+    throw api_error_for(e, where);
+  }
+}
+
 std::string millis(double seconds) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f", seconds * 1000);
@@ -175,15 +187,7 @@ void ApiHandler::embeddings(const std::shared_ptr<Call>& call) {
     if (!text && form == InputForm::kUrl && !options_.allow_url_inputs) {
       throw bad_request(where + ": URL inputs are disabled on this server", "url_inputs_disabled");
     }
-    if (!text && form != InputForm::kUrl) {
-      // Malformed base64 is found here, before anything is queued: otherwise which of two bad
-      // inputs the answer names would depend on which one's decoding failed first.
-      try {
-        io::check_base64(request.inputs[i]);
-      } catch (const Error& e) {
-        throw api_error_for(e, where);
-      }
-    }
+    if (!text) check_base64_image(request.inputs[i], form, where);
     is_text[i] = text;
   }
   const bool base64 = request.base64_output;
@@ -260,6 +264,7 @@ void ApiHandler::classify(const std::shared_ptr<Call>& call) {
       throw bad_request("image[" + std::to_string(i) + "]: URL inputs are disabled",
                         "url_inputs_disabled");
     }
+    check_base64_image(request.images[i], form, "image[" + std::to_string(i) + "]");
   }
   // Images first, then one text per label, all in one gather: the labels' vectors are computed
   // with the images' and shared by them.

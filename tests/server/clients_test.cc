@@ -265,6 +265,16 @@ TEST(ClientsTest, ClassifyEqualsTheCli) {
                              " --labels cat,dog,car " + fixture_path("images/square.jpg"));
   ASSERT_EQ(cli.size(), 1u);
   EXPECT_EQ(json::parse(r->body)["data"][0]["labels"], cli[0]["labels"]);
+  // Malformed base64 among the images is named in the answer, before any image is embedded.
+  c.send(http_request(
+      "POST", "/v1/classify",
+      json{{"image", json::array({base64_file("images/square.jpg"), "data:image/png;base64,!!!!"})},
+           {"labels", labels}}
+          .dump()));
+  const auto bad = c.read_response();
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400) << bad->body;
+  EXPECT_NE(bad->body.find("image[1]: invalid base64"), std::string::npos) << bad->body;
 }
 
 // /live turns 503 when queued work makes no progress for --stall-seconds: here every runtime
