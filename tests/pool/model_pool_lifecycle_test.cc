@@ -2,7 +2,6 @@
 // deadlines, idle workers and models, shutdown, URL inputs, and memory with sixteen workers.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -23,7 +22,6 @@ using testing::base64_of_file;
 using testing::code_of;
 using testing::fixture_path;
 using testing::small_pool;
-using testing::thread_count;
 namespace fs = std::filesystem;
 
 TEST(ModelPoolTest, TinyBudgetGivesMemoryExhausted) {

@@ -4,9 +4,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <thread>
 
 #include "clipembed/model.h"
@@ -24,7 +21,6 @@ using testing::code_of;
 using testing::fixture_path;
 using testing::small_pool;
 using testing::thread_count;
-namespace fs = std::filesystem;
 
 TEST(ModelPoolTest, EmbedsPathsBase64AndBatchesLikeTheModel) {
   ModelPool pool(small_pool());

@@ -24,7 +24,6 @@ using hostile::raise_fd_limit;
 using hostile::Served;
 using nlohmann::json;
 using std::chrono::milliseconds;
-using testing::fixture_path;
 using testing::http_request;
 using testing::RawConnection;
 using Clock = std::chrono::steady_clock;

@@ -16,14 +16,10 @@
 namespace clipembed::server {
 namespace {
 
-using hostile::gzip;
-using hostile::image_body;
 using hostile::options;
-using hostile::raise_fd_limit;
 using hostile::Served;
 using nlohmann::json;
 using std::chrono::milliseconds;
-using testing::fixture_path;
 using testing::http_request;
 using testing::RawConnection;
 using Clock = std::chrono::steady_clock;
