@@ -33,12 +33,14 @@ test-scalar: build
 	./scripts/full_size_model vit-b-32-clip
 	CLIPEMBED_ISA=scalar ctest --preset release -j $(JOBS)
 
-# The same suite under AddressSanitizer + UndefinedBehaviorSanitizer (run by CI).
+# The same suite under AddressSanitizer + UndefinedBehaviorSanitizer (run by CI). Sanitizer builds
+# make only the test binary and the CLI it runs; the header checks and examples build with the
+# release.
 test-asan: setup
 	./scripts/full_size_model vit-b-32
 	./scripts/full_size_model vit-b-32-clip
 	cmake --preset asan >/dev/null
-	cmake --build --preset asan -j $(JOBS)
+	cmake --build --preset asan -j $(JOBS) --target clipembed_tests
 	ctest --preset asan -j $(JOBS)
 
 # The concurrent parts (runtime, ops split over it, pool, URL fetcher, server) under ThreadSanitizer.
@@ -47,7 +49,6 @@ test-tsan: setup
 	./scripts/full_size_model vit-b-32
 	./scripts/full_size_model vit-b-32-clip
 	cmake --preset tsan >/dev/null
-	# Only the test binary (and the CLI it runs): the tests above need nothing else.
 	cmake --build --preset tsan -j $(JOBS) --target clipembed_tests
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" ctest --test-dir build-tsan \
 		--output-on-failure -j $(JOBS) -R $(TSAN_TESTS)
