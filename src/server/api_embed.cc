@@ -73,9 +73,9 @@ class Gather : public std::enable_shared_from_this<Gather> {
   const Done done_;
 };
 
-// Malformed base64 in an image input of a request with several is refused before anything is
-// queued: otherwise which of two bad inputs the answer names would depend on which one's decoding
-// failed first.
+// Malformed base64 in an image input is refused before anything is queued, like the other
+// up-front checks: otherwise, in a request with several bad inputs, which one the answer names
+// would depend on which one's decoding failed first.
 void check_base64_image(const std::string& input, InputForm form, const std::string& where) {
   if (form == InputForm::kUrl) return;
   try {
