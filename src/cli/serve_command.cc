@@ -155,7 +155,7 @@ CommandRun add_serve_command(CLI::App& app) {
       "CLIPEMBED_MAX_CONNECTIONS")
       ->check(CLI::Range(size_t{1}, size_t{1} << 24));
   env(cmd->add_option("--max-in-flight", o.max_in_flight,
-                      "requests answered at once; more get 503 (default 1024)"),
+                      "API requests answered at once; more get 503 (default 1024)"),
       "CLIPEMBED_MAX_IN_FLIGHT")
       ->check(CLI::Range(1, 1 << 24));
   env(cmd->add_option("--max-batch-size", o.pool.max_batch_size,

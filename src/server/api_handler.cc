@@ -121,7 +121,7 @@ std::optional<HttpResponse> ApiHandler::check(const HttpHeader& header, RequestR
       return refuse(400, "missing_body", "the request needs a body");
     }
   }
-  if (route->api && in_flight_.load() >= options_.max_in_flight) {
+  if (route->api && api_in_flight_.load() >= options_.max_in_flight) {
     auto response = refuse(503, "too_many_requests",
                            "the server is answering its maximum of " +
                                std::to_string(options_.max_in_flight) + " requests");
@@ -130,6 +130,10 @@ std::optional<HttpResponse> ApiHandler::check(const HttpHeader& header, RequestR
   }
   ++in_flight_;
   record.admitted = true;
+  if (route->api) {
+    ++api_in_flight_;
+    record.api = true;
+  }
   return std::nullopt;
 }
 
@@ -186,6 +190,7 @@ HttpResponse ApiHandler::error_response(int status, const std::string& code,
 void ApiHandler::finished(const RequestRecord& record) {
   metrics_.record(record.route, record.status, record.seconds, record.error_code);
   write_access_log(record, options_.log_format);
+  if (record.api) --api_in_flight_;
   if (record.admitted && --in_flight_ == 0) {
     std::lock_guard<std::mutex> lock(mutex_);
     idle_.notify_all();
@@ -272,7 +277,7 @@ void ApiHandler::ops(const std::shared_ptr<Call>& call) {
       snapshot.models.emplace_back(m.name, pool_.stats(m.name));
     }
     snapshot.pool = pool_.pool_stats();
-    snapshot.in_flight = in_flight_.load();
+    snapshot.in_flight = api_in_flight_.load();
     snapshot.connections = connections_ ? connections_() : 0;
     HttpResponse response(http::status::ok, 11);
     response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");

@@ -81,7 +81,10 @@ class ApiHandler : public HttpHandler {
   std::array<unsigned char, 32> key_digest_{};  // SHA-256 of the API key, when one is set.
   std::function<size_t()> connections_;
   std::atomic<bool> draining_{false};
+  // Admitted requests of every route (a drain waits for them all), and of the API routes alone:
+  // those are capped and reported, so a scrape of /metrics does not count itself.
   std::atomic<int> in_flight_{0};
+  std::atomic<int> api_in_flight_{0};
   mutable std::mutex mutex_;
   std::condition_variable idle_;        // in_flight_ reached 0.
   std::map<std::string, bool> loaded_;  // By name; guarded by mutex_.

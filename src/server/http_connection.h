@@ -62,6 +62,7 @@ struct RequestRecord {
   uint64_t bytes_in = 0;  // Body bytes read.
   uint64_t bytes_out = 0;
   bool admitted = false;  // The handler accepted it (check() returned nullopt).
+  bool api = false;       // Admitted as an API request (counted against max_in_flight).
 };
 
 // The application behind the connections (the API), called on I/O threads.

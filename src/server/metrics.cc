@@ -148,7 +148,8 @@ std::string Metrics::render(const ServerSnapshot& s) const {
                 "route=\"" + escape_label(route) + "\"", h);
     }
   }
-  single("clipembed_http_in_flight_requests", "gauge", "Requests being answered now.", s.in_flight);
+  single("clipembed_http_in_flight_requests", "gauge",
+         "API requests being answered now (health and metrics requests not counted).", s.in_flight);
   single("clipembed_http_connections", "gauge", "Open client connections.",
          static_cast<double>(s.connections));
   single("clipembed_url_downloads", "gauge", "URL inputs being downloaded now.",

@@ -21,7 +21,7 @@ namespace clipembed::server {
 struct ServerSnapshot {
   std::vector<std::pair<std::string, ModelStats>> models;  // By served name.
   PoolStats pool;
-  int in_flight = 0;       // Requests being answered.
+  int in_flight = 0;       // API requests being answered.
   size_t connections = 0;  // Open client connections.
 };
 

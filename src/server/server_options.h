@@ -25,7 +25,7 @@ struct ServerOptions {
   // of compute; more only help with many slow TLS-less clients.
   int io_threads = 2;
   size_t max_connections = 10000;    // Open connections; past it a new one gets 503 and is closed.
-  int max_in_flight = 1024;          // Requests being answered at once; more get 503.
+  int max_in_flight = 1024;          // API requests being answered at once; more get 503.
   size_t max_items = 2048;           // Inputs per request (OpenAI's limit).
   size_t max_text_bytes = 1u << 20;  // Bytes of one text input.
   std::chrono::milliseconds request_deadline{30000};

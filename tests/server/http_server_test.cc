@@ -151,7 +151,11 @@ TEST(HttpServerTest, ModelsHealthAndMetrics) {
     auto metrics = c.Get("/metrics");
     ASSERT_TRUE(metrics);
     text = metrics->body;
-    if (text.find("route=\"/v1/embeddings\",le=\"+Inf\"} 2") != std::string::npos) break;
+    // The gauge counts API requests only, so this scrape does not count itself.
+    if (text.find("route=\"/v1/embeddings\",le=\"+Inf\"} 2") != std::string::npos &&
+        text.find("clipembed_http_in_flight_requests 0") != std::string::npos) {
+      break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   for (const char* needle :
@@ -163,7 +167,7 @@ TEST(HttpServerTest, ModelsHealthAndMetrics) {
         "clipembed_model_load_seconds{", "clipembed_queue_wait_seconds_count{model=\"tiny\"} 1",
         "clipembed_forward_seconds_count{model=\"tiny\"} 1", "clipembed_build_info{version=\"",
         "process_resident_memory_bytes ", "process_cpu_seconds_total ", "process_open_fds ",
-        "process_start_time_seconds "}) {
+        "process_start_time_seconds ", "clipembed_http_in_flight_requests 0\n"}) {
     EXPECT_NE(text.find(needle), std::string::npos) << needle << "\n" << text;
   }
 }
