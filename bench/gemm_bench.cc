@@ -76,7 +76,9 @@ void Shapes(benchmark::internal::Benchmark* b) {
                        {400, 3072, 768},
                        {400, 768, 3072},
                        {50, 768, 768},
+                       {50, 2304, 768},
                        {50, 3072, 768},
+                       {50, 768, 3072},
                        // ViT-L/14 at batch 8 (257 tokens an image): A no longer fits in L2,
                        // and at batch 1.
                        {2056, 3072, 1024},
