@@ -140,7 +140,7 @@ class EmbeddingIndex {
 
   // The best min(k, size()) rows for each query (queries.size() / dimension vectors, normalized
   // here), best first. Throws kInvalidArgument for a size that is not a multiple of the
-  // dimension.
+  // dimension or a query holding NaN or infinity.
   std::vector<std::vector<SearchHit>> search(std::span<const float> queries, size_t k) const;
 
   // Groups of near-duplicate rows: rows joined when their cosine is above `threshold`, and

@@ -22,6 +22,7 @@
 #include "clipembed/runtime.h"
 #include "clipembed/version.h"
 #include "python_inputs.h"
+#include "python_model.h"
 
 namespace py = pybind11;
 
@@ -60,7 +61,8 @@ Pending& pending() {
 class Model {
  public:
   Model(const std::string& reference, const std::string& precision, std::optional<int> threads,
-        bool allow_private_urls) {
+        bool allow_private_urls)
+      : reference_(reference) {
     if (threads) configure_runtime({.threads = *threads});
     LoadOptions options;
     options.precision = parse_precision(precision);
@@ -69,6 +71,8 @@ class Model {
     model_ = ClipModel::load(locate_model(reference), options);
   }
 
+  const std::shared_ptr<const ClipModel>& model() const { return model_; }
+  const std::string& reference() const { return reference_; }
   int dimension() const { return model_->dimension(); }
   std::string precision() const { return precision_name(model_->precision()); }
   std::string directory() const { return model_->directory(); }
@@ -258,6 +262,7 @@ class Model {
     return future;
   }
 
+  std::string reference_;
   std::shared_ptr<const ClipModel> model_;
 };
 
@@ -268,6 +273,15 @@ void wait_for_async_calls() {
 }
 
 }  // namespace
+
+LoadedModel loaded_model(const py::handle& model) {
+  if (!py::isinstance<Model>(model)) {
+    throw py::type_error("expected a clipembed.Model, not " +
+                         py::str(py::type::of(model).attr("__name__")).cast<std::string>());
+  }
+  const auto& m = model.cast<const Model&>();
+  return {m.model(), m.reference()};
+}
 
 PYBIND11_MODULE(_clipembed, m) {
   m.doc() =
@@ -333,6 +347,7 @@ list with None or the clipembed.Error of each item. Other objects raise TypeErro
       .def("embed_texts_async", &Model::embed_texts_async, py::arg("texts"),
            py::arg("normalize") = false, py::arg("errors") = "raise",
            "embed_texts as an asyncio future of the running loop: await it.");
+  bind_index(m);
 }
 
 }  // namespace clipembed::python

@@ -247,6 +247,13 @@ std::vector<std::vector<SearchHit>> EmbeddingIndex::search(std::span<const float
                                                  std::to_string(dim));
   }
   const size_t count = queries.size() / dim;
+  // A NaN query (a failed row of a masked batch, say) would rank rows arbitrarily; refuse it.
+  for (size_t i = 0; i < queries.size(); ++i) {
+    if (!std::isfinite(queries[i])) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "query " + std::to_string(i / dim) + " holds a value that is not finite");
+    }
+  }
   k = std::min(k, size());
   std::vector<std::vector<SearchHit>> hits(count);
   if (k == 0 || count == 0) return hits;

@@ -9,6 +9,7 @@
 #include <iterator>
 #include <map>
 #include <numeric>
+#include <optional>
 
 #include "clipembed/error.h"
 #include "clipembed/index.h"
@@ -102,6 +103,28 @@ TEST(EmbeddingIndexTest, AnImageFindsItselfFirstWithScoreOne) {
     EXPECT_NEAR(hits[0].score, 1.0, 1e-6);
     EXPECT_GE(hits[0].score, hits[1].score);
   }
+}
+
+TEST(EmbeddingIndexTest, QueriesOfTheWrongSizeOrNotFiniteAreRefused) {
+  const std::string dir = fresh_directory("index-bad-query");
+  EmbeddingIndex::add(dir, *tiny_clip(), "tiny-clip", valid_files());
+  const auto index = EmbeddingIndex::open(dir);
+  const auto dim = static_cast<size_t>(index->info().dimension);
+  std::vector<float> queries(2 * dim, 0.5f);
+  EXPECT_EQ(index->search(queries, 2).size(), 2u);
+  auto code_of = [&](std::span<const float> q) -> std::optional<ErrorCode> {
+    try {
+      index->search(q, 2);
+    } catch (const Error& e) {
+      return e.code();
+    }
+    return std::nullopt;
+  };
+  EXPECT_EQ(code_of({queries.data(), dim + 1}), ErrorCode::kInvalidArgument);
+  queries[dim + 3] = std::nanf("");
+  EXPECT_EQ(code_of(queries), ErrorCode::kInvalidArgument);
+  queries[dim + 3] = INFINITY;
+  EXPECT_EQ(code_of(queries), ErrorCode::kInvalidArgument);
 }
 
 TEST(EmbeddingIndexTest, AddSkipsWhatIsPresentAndAResumedWriteEqualsOneRun) {
