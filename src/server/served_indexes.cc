@@ -1,5 +1,7 @@
 #include "server/served_indexes.h"
 
+#include <vector>
+
 #include "clipembed/error.h"
 #include "clipembed/hub.h"
 
@@ -7,6 +9,15 @@ namespace clipembed::server {
 
 ServedIndexes::ServedIndexes(const std::vector<std::string>& specs, const ServedModels& models,
                              Precision precision) {
+  // Each served model's identity, computed once (it hashes the model's config files) and only
+  // when an index is served.
+  std::vector<IndexInfo> identities;
+  if (!specs.empty()) {
+    for (const ServedModel& model : models.models()) {
+      identities.push_back(
+          model_identity(locate_model(model.reference), precision, model.reference));
+    }
+  }
   for (const std::string& spec : specs) {
     const size_t equals = spec.find('=');
     if (equals == 0 || equals == std::string::npos || equals + 1 == spec.size()) {
@@ -18,12 +29,11 @@ ServedIndexes::ServedIndexes(const std::vector<std::string>& specs, const Served
     }
     served.index = EmbeddingIndex::open(spec.substr(equals + 1));
     const IndexInfo& info = served.index->info();
-    for (const ServedModel& model : models.models()) {
-      const IndexInfo identity =
-          model_identity(locate_model(model.reference), precision, model.reference);
+    for (size_t m = 0; m < identities.size(); ++m) {
+      const IndexInfo& identity = identities[m];
       if (identity.model_hash == info.model_hash && identity.dimension == info.dimension &&
           identity.precision == info.precision) {
-        served.model = model.name;
+        served.model = models.models()[m].name;
         break;
       }
     }
