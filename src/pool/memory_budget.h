@@ -1,4 +1,6 @@
-// Internal: the pool's memory budget, shared by every model's cold start and worker scaling.
+// Internal: the pool's memory budget, shared by every model's cold start and worker scaling. The
+// estimates the budget is checked against (pool.h's estimate_memory, known_models) are defined
+// beside it, in memory_budget.cc.
 #pragma once
 
 #include <cstdint>
