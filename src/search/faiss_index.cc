@@ -6,6 +6,7 @@
 #include <faiss/impl/AuxIndexStructures.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/index_io.h>
+#include <faiss/utils/distances.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -216,13 +217,14 @@ std::vector<std::pair<size_t, size_t>> pairs_above(const float* vectors, size_t 
   const OmpThreads omp(1);
   std::vector<std::pair<size_t, size_t>> pairs;
   try {
-    faiss::IndexFlatIP index(dimension);
-    index.add(static_cast<idx_t>(count), vectors);
+    // FAISS's brute-force range search over the (memory-mapped) vectors in place: what a flat
+    // index's range_search runs, without the copy of every vector that adding them to one makes.
+    const auto d = static_cast<size_t>(dimension);
     for (size_t start = 0; start < count; start += kRangeChunk) {
       const size_t n = std::min(kRangeChunk, count - start);
       faiss::RangeSearchResult result(static_cast<idx_t>(n));
-      index.range_search(static_cast<idx_t>(n), vectors + start * static_cast<size_t>(dimension),
-                         threshold, &result);
+      faiss::range_search_inner_product(vectors + start * d, vectors, d, n, count, threshold,
+                                        &result);
       for (size_t q = 0; q < n; ++q) {
         for (size_t r = result.lims[q]; r < result.lims[q + 1]; ++r) {
           const auto other = static_cast<size_t>(result.labels[r]);
