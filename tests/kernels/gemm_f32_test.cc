@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <utility>
 
 #include "kernels/aligned_buffer.h"
 #include "kernels/kernel_test_support.h"
@@ -72,6 +73,32 @@ TEST(GemmF32Test, EverySimdPathEqualsTheScalarReferenceBitForBit) {
   }
   if (testing::simd_paths().empty()) GTEST_SKIP() << "this CPU has no SIMD path";
   EXPECT_GT(checked, 0);
+}
+
+// Activations past 8 MiB are multiplied in blocks of rows and k steps (the AVX-512 path); every
+// sum must still be the one chain, with tails in rows, k, pairs and groups of pairs, and a row
+// must give the same bits through the blocked pass as alone.
+TEST(GemmF32Test, BlockedLargeActivationsEqualTheScalarReferenceBitForBit) {
+  if (testing::simd_paths().empty()) GTEST_SKIP() << "this CPU has no SIMD path";
+  const Problem p(1100, 200, 2000, 31);  // 8.8 MB of activations; 13 panels.
+  const Epilogue epilogues[] = {{p.bias.data(), Activation::kNone, true},
+                                {p.bias.data(), Activation::kGelu, false}};
+  for (const Epilogue& e : epilogues) {
+    const std::vector<float> reference = p.run(Isa::kScalar, e);
+    for (Isa isa : testing::simd_paths()) {
+      ASSERT_TRUE(same_bits(p.run(isa, e), reference)) << isa_name(isa);
+      // Panel slices that start mid-group and end on a single panel.
+      std::vector<float> sliced(p.y0.begin(), p.y0.end());
+      for (const auto& [begin, end] : {std::pair<int64_t, int64_t>{0, 3}, {3, 12}, {12, 13}}) {
+        gemm_f32(isa, p.m, p.n, p.k, p.a.data(), p.k, p.packed.data(), begin, end, sliced.data(),
+                 p.n, e);
+      }
+      ASSERT_TRUE(same_bits(sliced, reference)) << isa_name(isa) << " in slices";
+      const std::vector<float> row = p.run(isa, e, 1057, 1);
+      ASSERT_TRUE(same_bits(
+          row, std::vector<float>(reference.begin() + 1057 * p.n, reference.begin() + 1058 * p.n)));
+    }
+  }
 }
 
 // The scalar reference is compiled twice (portably, and with hardware FMA where the CPU has it):
