@@ -4,7 +4,9 @@
 // A row's result therefore depends on nothing but that row and the weights: not on how many rows
 // are multiplied with it (M), not on its place in the batch, not on the ISA's tile height. Batch
 // invariance is free, and every path (scalar, AVX2, AVX-512) gives the same bits. A library GEMM
-// blocks k differently for different M, so its rounding depends on the batch (docs/perf.md).
+// blocks k differently for different M, so its rounding depends on the batch (docs/perf.md). The
+// SIMD paths block large products too, but a sum carried from one k block to the next is stored
+// and reloaded as it is, so it stays the one chain.
 #pragma once
 
 #include <cstdint>
