@@ -19,16 +19,21 @@ namespace py = pybind11;
 namespace clipembed::python {
 namespace {
 
+// A directory given as str or os.PathLike (pathlib.Path, as tmp_path and most code hold them).
+std::string directory_of(const py::handle& directory) {
+  return py::str(py::module_::import("os").attr("fspath")(directory)).cast<std::string>();
+}
+
 class Index {
  public:
-  explicit Index(const std::string& directory) {
+  explicit Index(const py::handle& directory) : directory_(directory_of(directory)) {
     py::gil_scoped_release unlocked;
-    index_ = EmbeddingIndex::open(directory);
-    directory_ = directory;
+    index_ = EmbeddingIndex::open(directory_);
   }
 
-  static Index add(const std::string& directory, const py::handle& model, const py::iterable& items,
+  static Index add(const py::handle& where, const py::handle& model, const py::iterable& items,
                    const std::string& type, double target_recall) {
+    const std::string directory = directory_of(where);
     const LoadedModel loaded = loaded_model(model);
     const std::vector<ImageInput> inputs = image_inputs(items);
     IndexSettings settings;
@@ -38,7 +43,7 @@ class Index {
       py::gil_scoped_release unlocked;
       EmbeddingIndex::add(directory, *loaded.model, loaded.reference, inputs, settings);
     }
-    return Index(directory);
+    return Index(py::str(directory));
   }
 
   size_t size() const { return index_->size(); }
@@ -115,7 +120,7 @@ void bind_index(py::module_& m) {
 
 The directory is the one `clipembed index build` writes and `clipembed serve --index` serves.
 Searches release the GIL and may run from many threads at once.)doc")
-      .def(py::init<const std::string&>(), py::arg("directory"),
+      .def(py::init<const py::handle&>(), py::arg("directory"),
            "Opens a finished index; raises clipembed.Error (\"index_invalid\") for a missing,\n"
            "truncated or unfinished one.")
       .def_static("add", &Index::add, py::arg("directory"), py::arg("model"), py::arg("items"),

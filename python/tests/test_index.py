@@ -33,8 +33,8 @@ def files():
 
 @pytest.fixture(scope="module")
 def built(model, files, tmp_path_factory):
-    directory = tmp_path_factory.mktemp("python") / "photos.idx"
-    return clipembed.Index.add(str(directory), model, files + [image("truncated.jpg")])
+    directory = tmp_path_factory.mktemp("python") / "photos.idx"  # A pathlib.Path, as given.
+    return clipembed.Index.add(directory, model, files + [image("truncated.jpg")])
 
 
 def test_an_index_built_from_python_equals_the_clis(built, model, files, tmp_path):
@@ -128,8 +128,9 @@ def test_bad_queries_items_and_indexes_are_typed_errors(built, model, tmp_path):
     with pytest.raises(clipembed.Error) as e:
         built.search(query)
     assert e.value.code == "invalid_argument" and "query 1" in str(e.value)
+    assert len(clipembed.Index(built.directory)) == len(built)
     with pytest.raises(clipembed.Error) as e:
-        clipembed.Index(str(tmp_path / "missing.idx"))
+        clipembed.Index(tmp_path / "missing.idx")
     assert e.value.code == "index_invalid"
     with pytest.raises(clipembed.Error) as e:
         clipembed.Index.add(str(tmp_path / "bytes.idx"), model, [open(image("square.jpg"), "rb").read()])
