@@ -22,7 +22,7 @@ class Error(Exception):
 class Model:
     """A CLIP model loaded from a directory or the Hugging Face cache."""
 
-    def __init__(self, ref: str, precision: str = "fp32", threads: int | None = None,
+    def __init__(self, ref: Union[str, os.PathLike], precision: str = "fp32", threads: int | None = None,
                  allow_private_urls: bool = False) -> None: ...
     @property
     def dimension(self) -> int: ...

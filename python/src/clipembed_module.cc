@@ -60,15 +60,15 @@ Pending& pending() {
 
 class Model {
  public:
-  Model(const std::string& reference, const std::string& precision, std::optional<int> threads,
+  Model(const py::handle& reference, const std::string& precision, std::optional<int> threads,
         bool allow_private_urls)
-      : reference_(reference) {
+      : reference_(fs_path(reference)) {
     if (threads) configure_runtime({.threads = *threads});
     LoadOptions options;
     options.precision = parse_precision(precision);
     options.input.url.allow_private_addresses = allow_private_urls;
     py::gil_scoped_release unlocked;
-    model_ = ClipModel::load(locate_model(reference), options);
+    model_ = ClipModel::load(locate_model(reference_), options);
   }
 
   const std::shared_ptr<const ClipModel>& model() const { return model_; }
@@ -301,7 +301,7 @@ PYBIND11_MODULE(_clipembed, m) {
 Vectors equal transformers' image_embeds / get_text_features and the clipembed CLI's, bit for bit
 whatever the batch. Calls release the GIL and may run from many threads at once.)doc")
       .def(
-          py::init<const std::string&, const std::string&, std::optional<int>, bool>(),
+          py::init<const py::handle&, const std::string&, std::optional<int>, bool>(),
           py::arg("ref"), py::arg("precision") = "fp32", py::arg("threads") = py::none(),
           py::arg("allow_private_urls") = false,
           R"doc(Loads a model: a directory in the Hugging Face layout, or a repo id found in the local

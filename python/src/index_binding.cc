@@ -19,21 +19,16 @@ namespace py = pybind11;
 namespace clipembed::python {
 namespace {
 
-// A directory given as str or os.PathLike (pathlib.Path, as tmp_path and most code hold them).
-std::string directory_of(const py::handle& directory) {
-  return py::str(py::module_::import("os").attr("fspath")(directory)).cast<std::string>();
-}
-
 class Index {
  public:
-  explicit Index(const py::handle& directory) : directory_(directory_of(directory)) {
+  explicit Index(const py::handle& directory) : directory_(fs_path(directory)) {
     py::gil_scoped_release unlocked;
     index_ = EmbeddingIndex::open(directory_);
   }
 
   static Index add(const py::handle& where, const py::handle& model, const py::iterable& items,
                    const std::string& type, double target_recall) {
-    const std::string directory = directory_of(where);
+    const std::string directory = fs_path(where);
     const LoadedModel loaded = loaded_model(model);
     const std::vector<ImageInput> inputs = image_inputs(items);
     IndexSettings settings;
@@ -43,11 +38,14 @@ class Index {
       py::gil_scoped_release unlocked;
       EmbeddingIndex::add(directory, *loaded.model, loaded.reference, inputs, settings);
     }
-    return Index(py::str(directory));
+    return Index(py::bytes(directory));
   }
 
   size_t size() const { return index_->size(); }
-  const std::string& directory() const { return directory_; }
+  // As given, decoded as os.fsdecode does (a name that is not UTF-8 keeps its bytes).
+  py::object directory() const {
+    return py::module_::import("os").attr("fsdecode")(py::bytes(directory_));
+  }
 
   std::string path(size_t row) const {
     if (row >= index_->size())

@@ -72,6 +72,10 @@ ImageInput array_input(const py::array& array, size_t index) {
 
 }  // namespace
 
+std::string fs_path(const py::handle& path) {
+  return py::module_::import("os").attr("fsencode")(path).cast<std::string>();
+}
+
 ImageInput image_input(const py::handle& item, size_t index) {
   if (py::isinstance<py::bytes>(item) || py::isinstance<py::bytearray>(item) ||
       PyMemoryView_Check(item.ptr())) {

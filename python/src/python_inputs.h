@@ -17,6 +17,10 @@ namespace clipembed::python {
 // or a uint8 array [H, W, 3] taken as RGB. Raises TypeError naming `index` for anything else.
 ImageInput image_input(const pybind11::handle& item, size_t index);
 
+// The bytes of a file system path given as str, bytes or os.PathLike (os.fsencode: a name that
+// is not UTF-8 keeps its bytes); raises TypeError for anything else.
+std::string fs_path(const pybind11::handle& path);
+
 // Every item of a Python iterable, converted with image_input().
 std::vector<ImageInput> image_inputs(const pybind11::iterable& items);
 

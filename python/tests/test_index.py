@@ -23,7 +23,7 @@ def run(*args):
 
 @pytest.fixture(scope="module")
 def model():
-    return clipembed.Model(str(MODEL))
+    return clipembed.Model(MODEL)  # A pathlib.Path, as given.
 
 
 @pytest.fixture(scope="module")
