@@ -19,6 +19,12 @@ namespace py = pybind11;
 namespace clipembed::python {
 namespace {
 
+// A stored path as Python names files: os.fsdecode, so a name that is not UTF-8 comes back as the
+// str that opens it (surrogate escapes), not as a UnicodeDecodeError.
+py::object path_object(const std::string& path) {
+  return py::module_::import("os").attr("fsdecode")(py::bytes(path));
+}
+
 class Index {
  public:
   explicit Index(const py::handle& directory) : directory_(fs_path(directory)) {
@@ -42,15 +48,12 @@ class Index {
   }
 
   size_t size() const { return index_->size(); }
-  // As given, decoded as os.fsdecode does (a name that is not UTF-8 keeps its bytes).
-  py::object directory() const {
-    return py::module_::import("os").attr("fsdecode")(py::bytes(directory_));
-  }
+  py::object directory() const { return path_object(directory_); }
 
-  std::string path(size_t row) const {
+  py::object path(size_t row) const {
     if (row >= index_->size())
       throw py::index_error("row " + std::to_string(row) + " of " + std::to_string(index_->size()));
-    return index_->path(row);
+    return path_object(index_->path(row));
   }
 
   py::dict info() const {
@@ -102,11 +105,13 @@ class Index {
 void bind_index(py::module_& m) {
   py::class_<SearchHit>(m, "SearchHit", "One result of Index.search: row, path and score (cosine).")
       .def_readonly("row", &SearchHit::row, "The row in the index (vectors.npy).")
-      .def_readonly("path", &SearchHit::path, "The path or URL the row was embedded from.")
+      .def_property_readonly(
+          "path", [](const SearchHit& h) { return path_object(h.path); },
+          "The path or URL the row was embedded from.")
       .def_readonly("score", &SearchHit::score, "Cosine of the query and the row's vector.")
       .def("__repr__", [](const SearchHit& h) {
         return "SearchHit(row=" + std::to_string(h.row) +
-               ", path=" + py::repr(py::str(h.path)).cast<std::string>() +
+               ", path=" + py::repr(path_object(h.path)).cast<std::string>() +
                ", score=" + py::repr(py::float_(h.score)).cast<std::string>() + ")";
       });
   py::class_<Index>(m, "Index", R"doc(A searchable index of image embeddings on disk (FAISS).

@@ -15,12 +15,21 @@ namespace {
 // interpreter owns it through the module; this is a borrowed pointer for raising it).
 PyObject* error_type = nullptr;
 
+// Text for Python from bytes that are UTF-8 except where a message quotes a file name that is not:
+// those bytes become \xNN escapes instead of failing the conversion.
+py::str text_of(const std::string& bytes) {
+  PyObject* text =
+      PyUnicode_DecodeUTF8(bytes.data(), static_cast<Py_ssize_t>(bytes.size()), "backslashreplace");
+  if (text == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(text);
+}
+
 void set_error(const Error& error, long index) {
   const std::string message =
       index >= 0 ? "input " + std::to_string(index) + ": " + error.what() : error.what();
-  py::object instance = py::reinterpret_borrow<py::object>(error_type)(message);
+  py::object instance = py::reinterpret_borrow<py::object>(error_type)(text_of(message));
   instance.attr("code") = std::string(code_name(error.code()));
-  instance.attr("message") = std::string(error.what());
+  instance.attr("message") = text_of(error.what());
   instance.attr("index") = index >= 0 ? py::object(py::int_(index)) : py::object(py::none());
   PyErr_SetObject(error_type, instance.ptr());
 }
@@ -84,10 +93,9 @@ ImageInput image_input(const py::handle& item, size_t index) {
     return ImageInput::bytes(std::vector<uint8_t>(data, data + view.size * view.itemsize));
   }
   if (py::isinstance<py::str>(item) || py::hasattr(item, "__fspath__")) {
-    py::object path = py::module_::import("os").attr("fspath")(item);
-    // A bytes path (os.fsencode'd) is taken byte for byte, as the CLI takes its arguments.
-    const auto text = py::isinstance<py::bytes>(path) ? path.cast<std::string>()
-                                                      : py::str(path).cast<std::string>();
+    // The path's bytes, as the CLI takes its arguments: a name that is not UTF-8 (a str with
+    // surrogate escapes, as os.listdir gives it) still names its file.
+    const std::string text = fs_path(item);
     return is_url(text) ? ImageInput::url(text) : ImageInput::file(text);
   }
   if (py::isinstance<py::array>(item))

@@ -116,6 +116,23 @@ def test_duplicate_groups_equal_the_clis_dedup(model, tmp_path):
         ["square.jpg", "square.jpg"], ["gray.png", "gray.png"]]
 
 
+def test_a_name_that_is_not_utf8_comes_back_as_the_str_that_opens_it(model, tmp_path):
+    name = os.fsdecode(b"\xff\xfe-square.jpg")  # Surrogate escapes, as os.listdir gives it.
+    path = os.path.join(str(tmp_path), name)
+    shutil.copyfile(image("square.jpg"), path)
+    index = clipembed.Index.add(tmp_path / "names.idx", model, [path, image("gray.png")])
+    hit = index.search(model.embed_images([image("square.jpg")])[0], k=1)[0]
+    assert hit.path == path == index.path(hit.row)
+    assert open(hit.path, "rb").read() == open(image("square.jpg"), "rb").read()
+    assert "\\udcff" in repr(hit)
+    # Such a name in an error message is escaped, not a UnicodeDecodeError.
+    broken = os.path.join(str(tmp_path), os.fsdecode(b"\xff-truncated.jpg"))
+    shutil.copyfile(image("truncated.jpg"), broken)
+    with pytest.raises(clipembed.Error) as e:
+        model.embed_images([broken])
+    assert e.value.code == "image_decode" and "\\xff-truncated.jpg" in str(e.value)
+
+
 def test_bad_queries_items_and_indexes_are_typed_errors(built, model, tmp_path):
     dimension = built.info["dimension"]
     for bad in [np.zeros(dimension + 1, np.float32), np.zeros((2, dimension - 1), np.float32),
