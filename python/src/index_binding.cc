@@ -7,6 +7,7 @@
 #include <pybind11/stl.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "clipembed/error.h"
@@ -27,7 +28,8 @@ py::object path_object(const std::string& path) {
 
 class Index {
  public:
-  explicit Index(const py::handle& directory) : directory_(fs_path(directory)) {
+  explicit Index(const py::handle& directory) : Index(fs_path(directory)) {}
+  explicit Index(std::string directory) : directory_(std::move(directory)) {
     py::gil_scoped_release unlocked;
     index_ = EmbeddingIndex::open(directory_);
   }
@@ -44,7 +46,7 @@ class Index {
       py::gil_scoped_release unlocked;
       EmbeddingIndex::add(directory, *loaded.model, loaded.reference, inputs, settings);
     }
-    return Index(py::bytes(directory));
+    return Index(directory);
   }
 
   size_t size() const { return index_->size(); }
