@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/aligned_buffer.h"
+#include "kernels/attention.h"
 #include "kernels/gemm_f32.h"
 #include "kernels/gemm_s8.h"
 #include "kernels/isa.h"
@@ -70,6 +71,29 @@ void BM_GemmS8(benchmark::State& state) {
       benchmark::Counter(2.0 * m * n * k * state.iterations() / 1e9, benchmark::Counter::kIsRate);
 }
 
+// One head of attention over one item, q, k and v interleaved as the fused q/k/v product writes
+// them (rows 3 x hidden floats apart). Args: isa, tokens, head_dim, hidden.
+void BM_AttentionHead(benchmark::State& state) {
+  const auto isa = static_cast<Isa>(state.range(0));
+  const int64_t n = state.range(1), head_dim = state.range(2), ld = 3 * state.range(3);
+  if (!clipembed::kernels::isa_supported(isa)) return state.SkipWithError("ISA not supported");
+  std::mt19937 rng(1);
+  std::normal_distribution<float> dist;
+  std::vector<float> qkv(n * ld), out(n * ld / 3);
+  for (float& v : qkv) v = dist(rng);
+  std::vector<float> scratch(clipembed::kernels::attention_scratch_floats(n, head_dim));
+  const int64_t hidden = ld / 3;
+  for (auto _ : state) {
+    clipembed::kernels::attention_head(isa, n, head_dim, qkv.data(), qkv.data() + hidden,
+                                       qkv.data() + 2 * hidden, ld, false, out.data(), hidden,
+                                       scratch.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  // Scores and weighted sums: two products of n x n x head_dim.
+  state.counters["GFLOP/s"] = benchmark::Counter(4.0 * n * n * head_dim * state.iterations() / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+
 void Shapes(benchmark::internal::Benchmark* b) {
   for (int isa : {1, 2}) {
     for (auto shape : {std::vector<int64_t>{400, 768, 768},
@@ -95,6 +119,15 @@ void Shapes(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_GemmF32)->Apply(Shapes)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_GemmS8)->Apply(Shapes)->Unit(benchmark::kMillisecond);
+// ViT-B/32 (50 tokens, hidden 768) and ViT-L/14 (257 tokens, hidden 1024), heads of 64.
+BENCHMARK(BM_AttentionHead)
+    ->Apply([](benchmark::internal::Benchmark* b) {
+      for (int isa : {0, 1, 2}) {
+        b->Args({isa, 50, 64, 768});
+        b->Args({isa, 257, 64, 1024});
+      }
+    })
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

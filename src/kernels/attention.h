@@ -14,15 +14,16 @@
 
 namespace clipembed::kernels {
 
-// Keys are processed 16 at a time; scratch holds the item's keys transposed and the scores of
-// kAttentionRows query rows, which the SIMD paths compute together.
+// Keys are processed 16 at a time; scratch holds the item's keys transposed, its values packed
+// (rows head_dim apart) and the scores of the query rows a SIMD path computes together, at most
+// kAttentionRows.
 constexpr int64_t kAttentionLanes = 16;
-constexpr int64_t kAttentionRows = 4;
+constexpr int64_t kAttentionRows = 8;
 inline int64_t attention_padded_keys(int64_t n) {
   return (n + kAttentionLanes - 1) / kAttentionLanes * kAttentionLanes;
 }
 inline int64_t attention_scratch_floats(int64_t n, int64_t head_dim) {
-  return attention_padded_keys(n) * (head_dim + kAttentionRows);
+  return attention_padded_keys(n) * (2 * head_dim + kAttentionRows);
 }
 
 // q, k, v: the head's first column in the item's first row, rows `ld` floats apart; out likewise

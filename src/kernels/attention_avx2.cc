@@ -2,8 +2,9 @@
 // lanes of attention.h's reductions held in two vectors, and 8 dimensions per vector for the
 // weighted sum of values; the same operations in the same order as the scalar path.
 //
-// As in the AVX-512 path, the fma chains of several query rows run interleaved (eight at a time,
-// which is what the sixteen registers allow), each still over its own index in order.
+// As in the AVX-512 path, the fma chains of several query rows run interleaved (twelve at a time:
+// 6 rows by 2 vectors, with the 2 vectors of keys or values and a broadcast, fill 15 of the 16
+// registers), each still over its own index in order.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -16,7 +17,7 @@
 namespace clipembed::kernels {
 namespace {
 
-constexpr int kRows = static_cast<int>(kAttentionRows);
+constexpr int kRows = 6;
 
 template <typename Op256, typename Op128>
 float reduce(__m256 lanes_0_7, __m256 lanes_8_15, Op256 op256, Op128 op128) {
@@ -56,9 +57,9 @@ void score_rows(const float* const* rows, int64_t head_dim, const float* kt, int
   }
 }
 
-// The softmax of one row's scores in place; returns the inverse of the sum, which the caller
-// applies with the values, as the scalar path does.
-float softmax_row(float* s, int64_t keys) {
+// The softmax of one row's scores in place: each exponential times the inverse of their sum,
+// the two roundings of the scalar path (attention.h).
+void softmax_row(float* s, int64_t keys) {
   const int64_t blocks = (keys + 7) / 8;
   const __m256 neg_inf = _mm256_set1_ps(-INFINITY);
   __m256 lane_max[2] = {neg_inf, neg_inf};
@@ -80,14 +81,17 @@ float softmax_row(float* s, int64_t keys) {
   const float sum = reduce(
       lane_sum[0], lane_sum[1], [](__m256 a, __m256 c) { return _mm256_add_ps(a, c); },
       [](__m128 a, __m128 c) { return _mm_add_ps(a, c); });
-  return 1.0f / sum;
+  const __m256 inverse = _mm256_set1_ps(1.0f / sum);
+  for (int64_t b = 0; b < blocks; ++b) {
+    _mm256_storeu_ps(s + 8 * b, _mm256_mul_ps(_mm256_loadu_ps(s + 8 * b), inverse));
+  }
 }
 
-// out[r][d0, d0 + 8V) = sum over j < keys of (e[r][j] * inverse[r]) v_j for R rows that share
-// their keys (e rows `padded` apart, out rows `out_ld` apart).
+// out[r][d0, d0 + 8V) = sum over j < keys of p[r][j] v_j for R rows that share their keys (p
+// rows `padded` apart, out rows `out_ld` apart).
 template <int R, int V>
-void weigh_values(int64_t keys, int64_t d0, const float* e, int64_t padded, const float* inverse,
-                  const float* v, int64_t ld, float* out, int64_t out_ld) {
+void weigh_values(int64_t keys, int64_t d0, const float* p, int64_t padded, const float* v,
+                  int64_t ld, float* out, int64_t out_ld) {
   __m256 acc[R][V];
   for (auto& row : acc) {
     for (auto& a : row) a = _mm256_setzero_ps();
@@ -96,8 +100,8 @@ void weigh_values(int64_t keys, int64_t d0, const float* e, int64_t padded, cons
     __m256 value[V];
     for (int c = 0; c < V; ++c) value[c] = _mm256_loadu_ps(v + j * ld + d0 + 8 * c);
     for (int r = 0; r < R; ++r) {
-      const __m256 p = _mm256_set1_ps(e[r * padded + j] * inverse[r]);
-      for (int c = 0; c < V; ++c) acc[r][c] = _mm256_fmadd_ps(p, value[c], acc[r][c]);
+      const __m256 weight = _mm256_set1_ps(p[r * padded + j]);
+      for (int c = 0; c < V; ++c) acc[r][c] = _mm256_fmadd_ps(weight, value[c], acc[r][c]);
     }
   }
   for (int r = 0; r < R; ++r) {
@@ -108,20 +112,20 @@ void weigh_values(int64_t keys, int64_t d0, const float* e, int64_t padded, cons
 // Every dimension of R rows: two vectors at a time, then one, then single lanes (a head width
 // that is not a multiple of 8).
 template <int R>
-void weigh_all(int64_t keys, int64_t head_dim, const float* e, int64_t padded, const float* inverse,
-               const float* v, int64_t ld, float* out, int64_t out_ld) {
+void weigh_all(int64_t keys, int64_t head_dim, const float* p, int64_t padded, const float* v,
+               int64_t ld, float* out, int64_t out_ld) {
   int64_t d0 = 0;
   for (; d0 + 16 <= head_dim; d0 += 16) {
-    weigh_values<R, 2>(keys, d0, e, padded, inverse, v, ld, out, out_ld);
+    weigh_values<R, 2>(keys, d0, p, padded, v, ld, out, out_ld);
   }
   for (; d0 + 8 <= head_dim; d0 += 8) {
-    weigh_values<R, 1>(keys, d0, e, padded, inverse, v, ld, out, out_ld);
+    weigh_values<R, 1>(keys, d0, p, padded, v, ld, out, out_ld);
   }
   for (; d0 < head_dim; ++d0) {
     for (int r = 0; r < R; ++r) {
       float acc = 0.0f;
       for (int64_t j = 0; j < keys; ++j) {
-        acc = std::fma(e[r * padded + j] * inverse[r], v[j * ld + d0], acc);
+        acc = std::fma(p[r * padded + j], v[j * ld + d0], acc);
       }
       out[r * out_ld + d0] = acc;
     }
@@ -133,7 +137,7 @@ void weigh_all(int64_t keys, int64_t head_dim, const float* e, int64_t padded, c
 void attention_head_avx2(int64_t n, int64_t head_dim, const float* q, const float* k,
                          const float* v, int64_t ld, bool causal, float* out, int64_t out_ld,
                          float* scratch) {
-  attention_rows<score_rows, softmax_row, weigh_all<kRows>, weigh_all<1>>(
+  attention_rows<kRows, score_rows, softmax_row, weigh_all<kRows>, weigh_all<1>>(
       n, head_dim, q, k, v, ld, causal, out, out_ld, scratch);
 }
 

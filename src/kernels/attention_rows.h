@@ -14,47 +14,62 @@ namespace clipembed::kernels {
 namespace {
 
 // The item's n keys (rows `ld` apart) transposed into kt[head_dim][attention_padded_keys(n)],
-// zero past n, so that a dimension's keys are contiguous.
+// zero past n, so that a dimension's keys are contiguous. Each key row is read once, in order:
+// walking a dimension down all n rows instead touches n lines whose addresses differ by a
+// multiple of 4 KiB when ld is (3 x 1024 floats in ViT-L/14), so they all fall in one L1 set and
+// every read missed.
 void transpose_keys(int64_t n, int64_t head_dim, const float* k, int64_t ld, float* kt) {
   const int64_t padded = attention_padded_keys(n);
+  for (int64_t j = 0; j < n; ++j) {
+    const float* row = k + j * ld;
+    for (int64_t d = 0; d < head_dim; ++d) kt[d * padded + j] = row[d];
+  }
   for (int64_t d = 0; d < head_dim; ++d) {
-    for (int64_t j = 0; j < padded; ++j) kt[d * padded + j] = j < n ? k[j * ld + d] : 0.0f;
+    for (int64_t j = n; j < padded; ++j) kt[d * padded + j] = 0.0f;
   }
 }
 
+// The item's n values (rows `ld` apart) packed into vp[n][head_dim]: the weighted sums read every
+// value row once per group of query rows, and rows `ld` apart share L1 sets when ld is a multiple
+// of 4 KiB (as above), so they would come from L2 every time.
+void pack_values(int64_t n, int64_t head_dim, const float* v, int64_t ld, float* vp) {
+  for (int64_t j = 0; j < n; ++j) std::copy_n(v + j * ld, head_dim, vp + j * head_dim);
+}
+
 // attention_head() for one path, from its steps:
-//   score(rows, head_dim, kt, padded, keys, scale, scores): the scores of kAttentionRows query
-//     rows against the first `keys` keys (rows `padded` apart in scores);
-//   softmax(scores, keys): the row's exponentials in place; returns 1 / their sum;
-//   weigh_all / weigh_one(keys, head_dim, e, padded, inverse, v, ld, out, out_ld): the weighted
-//     sums of kAttentionRows rows that share their keys, or of one row.
-// Query rows go kAttentionRows at a time (rows past n repeat the last row: their chains are
+//   score(rows, head_dim, kt, padded, keys, scale, scores): the scores of kRows query rows against
+//   the first `keys` keys (rows `padded` apart in scores); softmax(scores, keys): the row's
+//   probabilities in place, each exponential times 1 / their
+//     sum (the product attention.h's weighted sum takes, computed once per key, not once per
+//     dimension block);
+//   weigh_all / weigh_one(keys, head_dim, p, padded, v, ld, out, out_ld): the weighted sums of
+//     kRows rows that share their keys, or of one row.
+// Query rows go kRows at a time (rows past n repeat the last row: their chains are
 // computed and never read); rows that share their keys (no mask) are weighed together.
-template <auto score, auto softmax, auto weigh_all, auto weigh_one>
+template <int kRows, auto score, auto softmax, auto weigh_all, auto weigh_one>
 void attention_rows(int64_t n, int64_t head_dim, const float* q, const float* k, const float* v,
                     int64_t ld, bool causal, float* out, int64_t out_ld, float* scratch) {
-  constexpr int kRows = static_cast<int>(kAttentionRows);
+  static_assert(kRows <= kAttentionRows, "scratch holds kAttentionRows rows of scores");
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const int64_t padded = attention_padded_keys(n);
-  float* kt = scratch;                          // [head_dim][padded]
-  float* scores = scratch + head_dim * padded;  // [kRows][padded]
+  float* kt = scratch;                     // [head_dim][padded]
+  float* vp = kt + head_dim * padded;      // [n][head_dim]
+  float* scores = vp + head_dim * padded;  // [kRows][padded]
   transpose_keys(n, head_dim, k, ld, kt);
+  pack_values(n, head_dim, v, ld, vp);
   for (int64_t i0 = 0; i0 < n; i0 += kRows) {
     const int64_t rows = std::min<int64_t>(kRows, n - i0);
     const float* q_rows[kRows];
     for (int r = 0; r < kRows; ++r) q_rows[r] = q + std::min(i0 + r, n - 1) * ld;
     score(q_rows, head_dim, kt, padded, causal ? i0 + rows : n, scale, scores);
-    float inverse[kRows];
-    for (int r = 0; r < rows; ++r) {
-      inverse[r] = softmax(scores + r * padded, causal ? i0 + r + 1 : n);
-    }
+    for (int r = 0; r < rows; ++r) softmax(scores + r * padded, causal ? i0 + r + 1 : n);
     float* o = out + i0 * out_ld;
     if (!causal && rows == kRows) {
-      weigh_all(n, head_dim, scores, padded, inverse, v, ld, o, out_ld);
+      weigh_all(n, head_dim, scores, padded, vp, head_dim, o, out_ld);
       continue;
     }
     for (int r = 0; r < rows; ++r) {
-      weigh_one(causal ? i0 + r + 1 : n, head_dim, scores + r * padded, padded, inverse + r, v, ld,
+      weigh_one(causal ? i0 + r + 1 : n, head_dim, scores + r * padded, padded, vp, head_dim,
                 o + r * out_ld, out_ld);
     }
   }
