@@ -13,6 +13,7 @@
 #include "kernels/gemm_f32.h"
 #include "kernels/gemm_s8.h"
 #include "kernels/isa.h"
+#include "ops/dense.h"
 
 namespace {
 
@@ -22,10 +23,12 @@ using clipembed::kernels::Isa;
 void BM_GemmF32(benchmark::State& state) {
   const auto isa = static_cast<Isa>(state.range(0));
   const int64_t m = state.range(1), n = state.range(2), k = state.range(3);
+  // Rows of A as the encoder lays its activations out (padded when k floats are 4 KiB multiples).
+  const int64_t lda = clipembed::ops::activation_stride(k);
   if (!clipembed::kernels::isa_supported(isa)) return state.SkipWithError("ISA not supported");
   std::mt19937 rng(1);
   std::normal_distribution<float> dist;
-  std::vector<float> a(m * k), w(n * k), c(m * n);
+  std::vector<float> a(m * lda), w(n * k), c(m * n);
   for (float& v : a) v = dist(rng);
   for (float& v : w) v = dist(rng);
   clipembed::kernels::AlignedBuffer<float> packed(clipembed::kernels::packed_f32_size(n, k));
@@ -35,7 +38,7 @@ void BM_GemmF32(benchmark::State& state) {
   }
   const clipembed::kernels::Epilogue e{};
   for (auto _ : state) {
-    clipembed::kernels::gemm_f32(isa, m, n, k, a.data(), k, packed.data(), 0,
+    clipembed::kernels::gemm_f32(isa, m, n, k, a.data(), lda, packed.data(), 0,
                                  clipembed::kernels::panel_count(n), c.data(), n, e);
     benchmark::DoNotOptimize(c.data());
   }

@@ -62,11 +62,13 @@ size_t Encoder::owned_bytes() const {
 
 int64_t Encoder::activation_bytes(const EncoderShape& s, int64_t rows, Precision precision) {
   const int64_t d = s.hidden, f = s.intermediate;
-  // h, the stacked query/key/value rows, the attention output and the MLP rows.
-  int64_t bytes = rows * (d + 3 * d + d + f) * int64_t{sizeof(float)};
+  // h, the stacked query/key/value rows, the attention output and the MLP rows (the products'
+  // inputs at their padded strides).
+  const int64_t hd = ops::activation_stride(d);
+  int64_t bytes = rows * (hd + 3 * d + hd + ops::activation_stride(f)) * int64_t{sizeof(float)};
   if (precision == Precision::kInt8) {
     // The int32 product of the widest layer and the codes of the widest input.
-    bytes += rows * std::max(3 * d, f) * int64_t{sizeof(int32_t)} + rows * std::max(d, f);
+    bytes += rows * std::max(3 * d, f) * int64_t{sizeof(int32_t)} + rows * (std::max(d, f) + 64);
   }
   return bytes;
 }
@@ -76,21 +78,23 @@ void Encoder::run(Runtime& runtime, float* x, std::span<const int64_t> item_star
   const int64_t d = shape_.hidden, f = shape_.intermediate, rows = item_starts.back();
   const ops::Activation act =
       shape_.act == HiddenAct::kGelu ? ops::Activation::kGelu : ops::Activation::kQuickGelu;
-  float* h = sized(buffers.h, rows * d);
-  float* attn = sized(buffers.attn, rows * d);
+  // The products' inputs (h, attn, mlp) at padded strides: see ops::activation_stride.
+  const int64_t hd = ops::activation_stride(d), fd = ops::activation_stride(f);
+  float* h = sized(buffers.h, rows * hd);
+  float* attn = sized(buffers.attn, rows * hd);
   float* qkv = sized(buffers.qkv, rows * 3 * d);
-  float* mlp = sized(buffers.mlp, rows * f);
+  float* mlp = sized(buffers.mlp, rows * fd);
   ops::DenseScratch& scratch = buffers.dense;
   const ops::AttentionShape attention{item_starts, shape_.heads, d / shape_.heads, mask};
   for (const Layer& l : layers_) {
-    ops::layer_norm(runtime, x, h, rows, d, l.ln1.gamma, l.ln1.beta, shape_.eps);
-    l.qkv.apply(runtime, h, rows, qkv, {}, scratch);
-    ops::attention(runtime, qkv, qkv + d, qkv + 2 * d, 3 * d, attention, attn, d);
-    l.out.apply(runtime, attn, rows, x, {.act = ops::Activation::kNone, .accumulate = true},
+    ops::layer_norm(runtime, x, d, h, hd, rows, d, l.ln1.gamma, l.ln1.beta, shape_.eps);
+    l.qkv.apply(runtime, h, hd, rows, qkv, 3 * d, {}, scratch);
+    ops::attention(runtime, qkv, qkv + d, qkv + 2 * d, 3 * d, attention, attn, hd);
+    l.out.apply(runtime, attn, hd, rows, x, d, {.act = ops::Activation::kNone, .accumulate = true},
                 scratch);
-    ops::layer_norm(runtime, x, h, rows, d, l.ln2.gamma, l.ln2.beta, shape_.eps);
-    l.fc1.apply(runtime, h, rows, mlp, {.act = act, .accumulate = false}, scratch);
-    l.fc2.apply(runtime, mlp, rows, x, {.act = ops::Activation::kNone, .accumulate = true},
+    ops::layer_norm(runtime, x, d, h, hd, rows, d, l.ln2.gamma, l.ln2.beta, shape_.eps);
+    l.fc1.apply(runtime, h, hd, rows, mlp, fd, {.act = act, .accumulate = false}, scratch);
+    l.fc2.apply(runtime, mlp, fd, rows, x, d, {.act = ops::Activation::kNone, .accumulate = true},
                 scratch);
   }
 }

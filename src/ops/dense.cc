@@ -42,6 +42,13 @@ std::vector<float> stacked_bias(std::span<const LinearWeights> parts, int64_t ou
   return bias;
 }
 
+// Bytes between rows of `bytes`: that, or a cache line more when it is a multiple of 4 KiB (the
+// L1 set aliasing activation_stride avoids).
+int64_t unaliased_stride_bytes(int64_t bytes) {
+  constexpr int64_t kSetPeriod = 4096, kLine = 64;
+  return bytes % kSetPeriod == 0 ? bytes + kLine : bytes;
+}
+
 // Row `row` of the stacked weight.
 const float* stacked_row(std::span<const LinearWeights> parts, int64_t row) {
   for (const LinearWeights& part : parts) {
@@ -52,6 +59,10 @@ const float* stacked_row(std::span<const LinearWeights> parts, int64_t row) {
 }
 
 }  // namespace
+
+int64_t activation_stride(int64_t width) {
+  return unaliased_stride_bytes(width * int64_t{sizeof(float)}) / int64_t{sizeof(float)};
+}
 
 Dense Dense::float32(Runtime& runtime, std::span<const LinearWeights> parts) {
   Dense d;
@@ -112,8 +123,8 @@ size_t Dense::owned_bytes() const {
          (bias_.size() + scale_.size()) * sizeof(float) + code_sum_.size() * sizeof(int32_t);
 }
 
-void Dense::apply(Runtime& runtime, const float* x, int64_t m, float* y, const DenseCall& call,
-                  DenseScratch& scratch) const {
+void Dense::apply(Runtime& runtime, const float* x, int64_t x_ld, int64_t m, float* y, int64_t y_ld,
+                  const DenseCall& call, DenseScratch& scratch) const {
   if (m == 0) return;
   const kernels::Isa isa = kernels::active_isa();
   const int64_t panels = kernels::panel_count(out_);
@@ -123,7 +134,7 @@ void Dense::apply(Runtime& runtime, const float* x, int64_t m, float* y, const D
     runtime.parallel_for(
         0, panels,
         [&](int64_t begin, int64_t end) {
-          kernels::gemm_f32(isa, m, out_, in_, x, in_, packed_f32_.data(), begin, end, y, out_,
+          kernels::gemm_f32(isa, m, out_, in_, x, x_ld, packed_f32_.data(), begin, end, y, y_ld,
                             epilogue);
         },
         kMinPanels);
@@ -132,18 +143,18 @@ void Dense::apply(Runtime& runtime, const float* x, int64_t m, float* y, const D
   // Activations are quantized per row (per token) just before the product, into rows padded with
   // zero codes to whole groups of four. The quantizer writes every code below in_, so only the
   // padding is cleared, not the whole buffer at every product.
-  const int64_t kp = kernels::padded_k(in_);
-  scratch.codes.resize(static_cast<size_t>(m * kp));
+  const int64_t kp = kernels::padded_k(in_), ldq = unaliased_stride_bytes(kp);
+  scratch.codes.resize(static_cast<size_t>(m * ldq));
   for (int64_t i = 0; kp > in_ && i < m; ++i) {
-    std::fill(scratch.codes.begin() + i * kp + in_, scratch.codes.begin() + (i + 1) * kp, 0);
+    std::fill(scratch.codes.begin() + i * ldq + in_, scratch.codes.begin() + i * ldq + kp, 0);
   }
   scratch.scale.resize(static_cast<size_t>(m));
   scratch.zero.resize(static_cast<size_t>(m));
   runtime.parallel_for(
       0, m,
       [&](int64_t begin, int64_t end) {
-        kernels::quantize_activation_rows(x, in_, in_, begin, end, kernels::kActivationCodeMax,
-                                          scratch.codes.data(), kp, scratch.scale.data(),
+        kernels::quantize_activation_rows(x, x_ld, in_, begin, end, kernels::kActivationCodeMax,
+                                          scratch.codes.data(), ldq, scratch.scale.data(),
                                           scratch.zero.data());
       },
       kRowGrain);
@@ -153,8 +164,8 @@ void Dense::apply(Runtime& runtime, const float* x, int64_t m, float* y, const D
   runtime.parallel_for(
       0, panels,
       [&](int64_t begin, int64_t end) {
-        kernels::gemm_s8(isa, m, out_, in_, scratch.codes.data(), kp, packed_s8_.data(), begin, end,
-                         y, out_, epilogue);
+        kernels::gemm_s8(isa, m, out_, in_, scratch.codes.data(), ldq, packed_s8_.data(), begin,
+                         end, y, y_ld, epilogue);
       },
       kMinPanels);
 }

@@ -30,9 +30,16 @@ struct DenseCall {
   bool accumulate = false;  // y += x W^T + b (a residual add); act must then be kNone.
 };
 
+// The row stride, in floats, for a buffer of activations `width` floats wide: the width, plus one
+// cache line when rows would otherwise sit a multiple of 4 KiB apart. A product reads the rows of
+// a tile (14 on AVX-512) side by side, and rows 4 KiB apart all fall in one set of L1 (64 sets of
+// 64-byte lines on every x86 core we meet), more rows than it has ways, so they evicted each other
+// at every step (docs/perf.md: 15-20% of such a product).
+int64_t activation_stride(int64_t width);
+
 // Per-call buffers of the int8 path (the activations' codes), reused from layer to layer.
 struct DenseScratch {
-  std::vector<uint8_t> codes;  // [rows x padded in]
+  std::vector<uint8_t> codes;  // [rows x padded in, padded as activation_stride's rows are]
   std::vector<float> scale;    // [rows]
   std::vector<int32_t> zero;   // [rows]
 };
@@ -55,9 +62,15 @@ class Dense {
   // Bytes this layer owns (packed weights, scales, sums and biases).
   size_t owned_bytes() const;
 
-  // y[m x out()] = act(x[m x in()] W^T + b), or y += ... with call.accumulate.
+  // y[m x out()] = act(x[m x in()] W^T + b), or y += ... with call.accumulate; x's rows are
+  // `x_ld` floats apart, y's `y_ld`.
+  void apply(Runtime& runtime, const float* x, int64_t x_ld, int64_t m, float* y, int64_t y_ld,
+             const DenseCall& call, DenseScratch& scratch) const;
+  // The same over contiguous rows.
   void apply(Runtime& runtime, const float* x, int64_t m, float* y, const DenseCall& call,
-             DenseScratch& scratch) const;
+             DenseScratch& scratch) const {
+    apply(runtime, x, in_, m, y, out_, call, scratch);
+  }
 
  private:
   int64_t in_ = 0, out_ = 0;

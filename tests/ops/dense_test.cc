@@ -109,5 +109,41 @@ TEST(DenseTest, ThreadCountDoesNotChangeTheBits) {
   for (size_t r = 2; r < results.size(); ++r) EXPECT_EQ(results[r], results[r % 2]) << r;
 }
 
+// Rows at other strides (the encoder pads its activations' rows) give the contiguous rows' bits,
+// in both precisions, with an input width of 1,024 floats (4 KiB, where the codes are padded too)
+// and the residual add; nothing between the rows is read into a result or written.
+TEST(DenseTest, StridedRowsGiveTheContiguousBitsAndLeaveThePaddingAlone) {
+  Runtime runtime(RuntimeOptions{.threads = 2});
+  const int64_t m = 17, in = 1024, out = 48;
+  EXPECT_EQ(activation_stride(in), in + 16);
+  EXPECT_EQ(activation_stride(768), 768);
+  const int64_t x_ld = activation_stride(in), y_ld = out + 5;
+  const Layer l = random_layer(out, in, 14);
+  const std::vector<float> x = random_floats(static_cast<size_t>(m * in), 15, 1.0f);
+  const std::vector<float> residual = random_floats(static_cast<size_t>(m * out), 16, 1.0f);
+  const float kPadding = 1e30f;
+  std::vector<float> strided_x(static_cast<size_t>(m * x_ld), kPadding);
+  std::vector<float> strided_y(static_cast<size_t>(m * y_ld), kPadding);
+  for (int64_t i = 0; i < m; ++i) {
+    std::copy_n(x.data() + i * in, in, strided_x.data() + i * x_ld);
+    std::copy_n(residual.data() + i * out, out, strided_y.data() + i * y_ld);
+  }
+  for (const bool int8 : {false, true}) {
+    const Dense dense = int8 ? Dense::int8(runtime, {std::array{l.weights()}})
+                             : Dense::float32(runtime, {std::array{l.weights()}});
+    const DenseCall call{.act = Activation::kNone, .accumulate = true};
+    DenseScratch scratch;
+    std::vector<float> y = residual, sy = strided_y;
+    dense.apply(runtime, x.data(), m, y.data(), call, scratch);
+    dense.apply(runtime, strided_x.data(), x_ld, m, sy.data(), y_ld, call, scratch);
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < y_ld; ++j) {
+        ASSERT_EQ(sy[i * y_ld + j], j < out ? y[i * out + j] : kPadding)
+            << (int8 ? "int8" : "float32") << " row " << i << ", column " << j;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace clipembed::ops

@@ -21,7 +21,8 @@ TEST(LayerNormOpTest, SplitInPlaceEqualsTheKernel) {
     for (float& f : *v) f = dist(rng);
   }
   std::vector<float> expected(x.size());
-  kernels::layer_norm(x.data(), expected.data(), dim, 0, rows, gamma.data(), beta.data(), 1e-5f);
+  kernels::layer_norm(x.data(), dim, expected.data(), dim, dim, 0, rows, gamma.data(), beta.data(),
+                      1e-5f);
   layer_norm(runtime, x.data(), x.data(), rows, dim, gamma.data(), beta.data(), 1e-5f);
   EXPECT_EQ(x, expected);
 }
