@@ -37,11 +37,11 @@ void pack_values(int64_t n, int64_t head_dim, const float* v, int64_t ld, float*
 }
 
 // attention_head() for one path, from its steps:
-//   score(rows, head_dim, kt, padded, keys, scale, scores): the scores of kRows query rows against
-//   the first `keys` keys (rows `padded` apart in scores); softmax(scores, keys): the row's
-//   probabilities in place, each exponential times 1 / their
-//     sum (the product attention.h's weighted sum takes, computed once per key, not once per
-//     dimension block);
+//   score(rows, head_dim, kt, padded, keys, scale, scores): the scores of kRows query rows
+//     against the first `keys` keys (rows `padded` apart in scores);
+//   softmax(scores, keys): the row's probabilities in place, each exponential times 1 / their
+//     sum (the factor attention.h's weighted sum takes, computed once per key rather than once
+//     per block of dimensions);
 //   weigh_all / weigh_one(keys, head_dim, p, padded, v, ld, out, out_ld): the weighted sums of
 //     kRows rows that share their keys, or of one row.
 // Query rows go kRows at a time (rows past n repeat the last row: their chains are
