@@ -23,12 +23,11 @@ import glob as _glob
 import hashlib
 import json
 import os
-import re
 import uuid
 
 import numpy as np
 
-from . import Model
+from . import Model, _clipembed
 
 _MANIFEST = "_manifest.json"
 _JOB = "_job.json"
@@ -53,13 +52,6 @@ def _model(reference, precision, allow_private_urls):
     return _models[key]
 
 
-def _json_string(text: str) -> str:
-    """A JSON string as the clipembed CLI writes it: UTF-8 kept, a file name's bytes that are not
-    UTF-8 (surrogate escapes in Python) as \\udcXX escapes."""
-    encoded = json.dumps(text, ensure_ascii=False)
-    return re.sub("[\udc80-\udcff]", lambda m: "\\u%04x" % ord(m.group()), encoded)
-
-
 def _write_atomically(path: str, write) -> None:
     temporary = f"{path}.{uuid.uuid4().hex}.tmp"
     try:
@@ -73,12 +65,32 @@ def _write_atomically(path: str, write) -> None:
             os.remove(temporary)
 
 
+_PART_SUFFIXES = (".paths.txt", ".errors.jsonl", "")  # The .npy last: it marks the part done.
+
+
+def _write_part(path: str, rows, items, ok, errors) -> None:
+    """Writes a partition's three files with the CLI's own writer under temporary names, makes
+    them durable, then renames each into place, the .npy last."""
+    temporary = f"{path}.{uuid.uuid4().hex}.tmp"
+    try:
+        _clipembed._write_embedding_files(temporary, rows, items, ok, errors)
+        for suffix in _PART_SUFFIXES:
+            with open(temporary + suffix, "rb") as f:
+                os.fsync(f.fileno())
+        for suffix in _PART_SUFFIXES:
+            os.replace(temporary + suffix, path + suffix)
+    finally:
+        for suffix in _PART_SUFFIXES:
+            if os.path.exists(temporary + suffix):
+                os.remove(temporary + suffix)
+
+
 def _remove_orphaned_temporaries(output_dir: str) -> None:
     """Removes the temporary files of tasks whose worker was killed mid-write (SIGKILL skips the
-    cleanup in _write_atomically). Called once every partition is complete, when no task of this
+    cleanup in _write_atomically and _write_part). Called once every partition is complete, when no task of this
     job can still be writing."""
     for name in os.listdir(output_dir):
-        if name.endswith(".tmp") and (name.startswith("part-") or name.startswith("_")):
+        if ".tmp" in name and (name.startswith("part-") or name.startswith("_")):
             try:
                 os.remove(os.path.join(output_dir, name))
             except FileNotFoundError:
@@ -102,15 +114,7 @@ def _embed_partition(index, items, output_dir, reference, precision, normalize, 
     if not os.path.exists(path):
         model = _model(reference, precision, allow_private_urls)
         rows, ok, errors = model.embed_images(items, normalize=normalize, errors="mask")
-        paths = "".join(_json_string(item) + "\n" for item, good in zip(items, ok) if good)
-        failures = "".join(
-            "{" + f'"path": {_json_string(item)}, "error": {{"code": {_json_string(error.code)}, '
-            f'"message": {_json_string(error.message)}}}' + "}\n"
-            for item, error in zip(items, errors) if error is not None)
-        _write_atomically(path + ".paths.txt", lambda f: f.write(paths.encode("utf-8", "surrogateescape")))
-        _write_atomically(path + ".errors.jsonl",
-                          lambda f: f.write(failures.encode("utf-8", "surrogateescape")))
-        _write_atomically(path, lambda f: np.save(f, np.ascontiguousarray(rows[ok])))
+        _write_part(path, rows, items, ok, errors)
     return dict(_part_counts(path), partition=index)
 
 

@@ -348,6 +348,7 @@ list with None or the clipembed.Error of each item. Other objects raise TypeErro
            py::arg("normalize") = false, py::arg("errors") = "raise",
            "embed_texts as an asyncio future of the running loop: await it.");
   bind_index(m);
+  bind_embedding_files(m);
 }
 
 }  // namespace clipembed::python

@@ -22,4 +22,7 @@ LoadedModel loaded_model(const pybind11::handle& model);
 // Registers clipembed.Index and clipembed.SearchHit (index_binding.cc).
 void bind_index(pybind11::module_& module);
 
+// Registers clipembed._write_embedding_files (embedding_files_binding.cc).
+void bind_embedding_files(pybind11::module_& module);
+
 }  // namespace clipembed::python

@@ -99,7 +99,7 @@ def test_a_worker_killed_mid_run_leaves_a_complete_result(collection, client, tm
     rows, paths, errors = merged(out, tmp_path)
     assert rows.tobytes() == expected[0].tobytes()
     assert paths == expected[1] and errors == expected[2]
-    assert not list(out.glob("*.tmp"))
+    assert not list(out.glob("*.tmp*"))
 
 
 def test_temporaries_left_by_a_killed_writer_are_removed(collection, client, tmp_path):
@@ -115,6 +115,24 @@ def test_temporaries_left_by_a_killed_writer_are_removed(collection, client, tmp
                                           partition_size=10)
     assert manifest["rows"] + manifest["failures"] == 20
     assert not orphan.exists() and unrelated.exists()
+
+
+def test_a_partition_is_the_cli_output_byte_for_byte(collection, tmp_path):
+    # The partition files come from the CLI's own writer: the same bytes as `clipembed embed
+    # --output` for the same inputs, header, paths and errors included (12 good, 2 bad).
+    items = collection[:14]
+    cli_npy(tmp_path, MODEL, items)
+    model = clipembed.Model(str(MODEL))
+    rows, ok, errors = model.embed_images(items, errors="mask")
+    part = tmp_path / "part.npy"
+    clipembed._clipembed._write_embedding_files(str(part), rows, items, ok, errors)
+    assert sum(1 for e in errors if e is not None) == 2
+    for suffix in ["", ".paths.txt", ".errors.jsonl"]:
+        assert (tmp_path / f"part.npy{suffix}").read_bytes() == \
+            (tmp_path / f"cli.npy{suffix}").read_bytes(), suffix
+    with pytest.raises(clipembed.Error) as mismatch:
+        clipembed._clipembed._write_embedding_files(str(part), rows[:3], items, ok, errors)
+    assert mismatch.value.code == "invalid_argument"
 
 
 def test_three_shards_merge_to_the_unsharded_bytes(collection, tmp_path):
