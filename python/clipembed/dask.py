@@ -87,8 +87,8 @@ def _write_part(path: str, rows, items, ok, errors) -> None:
 
 def _remove_orphaned_temporaries(output_dir: str) -> None:
     """Removes the temporary files of tasks whose worker was killed mid-write (SIGKILL skips the
-    cleanup in _write_atomically and _write_part). Called once every partition is complete, when no task of this
-    job can still be writing."""
+    cleanup in _write_atomically and _write_part). Called once every partition is complete, when
+    no task of this job can still be writing."""
     for name in os.listdir(output_dir):
         if ".tmp" in name and (name.startswith("part-") or name.startswith("_")):
             try:
