@@ -18,7 +18,8 @@ namespace {
 // walking a dimension down all n rows instead touches n lines whose addresses differ by a
 // multiple of 4 KiB when ld is (3 x 1024 floats in ViT-L/14), so they all fall in one L1 set and
 // every read missed.
-void transpose_keys(int64_t n, int64_t head_dim, const float* k, int64_t ld, float* kt) {
+[[maybe_unused]] void transpose_keys(int64_t n, int64_t head_dim, const float* k, int64_t ld,
+                                     float* kt) {
   const int64_t padded = attention_padded_keys(n);
   for (int64_t j = 0; j < n; ++j) {
     const float* row = k + j * ld;
@@ -37,6 +38,7 @@ void pack_values(int64_t n, int64_t head_dim, const float* v, int64_t ld, float*
 }
 
 // attention_head() for one path, from its steps:
+//   transpose(n, head_dim, k, ld, kt): the keys transposed as transpose_keys() does;
 //   score(rows, head_dim, kt, padded, keys, scale, scores): the scores of kRows query rows
 //     against the first `keys` keys (rows `padded` apart in scores);
 //   softmax(scores, keys): the row's probabilities in place, each exponential times 1 / their
@@ -46,7 +48,7 @@ void pack_values(int64_t n, int64_t head_dim, const float* v, int64_t ld, float*
 //     kRows rows that share their keys, or of one row.
 // Query rows go kRows at a time (rows past n repeat the last row: their chains are
 // computed and never read); rows that share their keys (no mask) are weighed together.
-template <int kRows, auto score, auto softmax, auto weigh_all, auto weigh_one>
+template <int kRows, auto transpose, auto score, auto softmax, auto weigh_all, auto weigh_one>
 void attention_rows(int64_t n, int64_t head_dim, const float* q, const float* k, const float* v,
                     int64_t ld, bool causal, float* out, int64_t out_ld, float* scratch) {
   static_assert(kRows <= kAttentionRows, "scratch holds kAttentionRows rows of scores");
@@ -55,7 +57,7 @@ void attention_rows(int64_t n, int64_t head_dim, const float* q, const float* k,
   float* kt = scratch;                     // [head_dim][padded]
   float* vp = kt + head_dim * padded;      // [n][head_dim]
   float* scores = vp + head_dim * padded;  // [kRows][padded]
-  transpose_keys(n, head_dim, k, ld, kt);
+  transpose(n, head_dim, k, ld, kt);
   pack_values(n, head_dim, v, ld, vp);
   for (int64_t i0 = 0; i0 < n; i0 += kRows) {
     const int64_t rows = std::min<int64_t>(kRows, n - i0);
