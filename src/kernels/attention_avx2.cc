@@ -33,6 +33,46 @@ __m256 first_lanes(int64_t valid) {
   return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(valid)), index));
 }
 
+// r[0..7] (row i's 8 floats in r[i]) becomes its transpose (column c's in r[c]).
+void transpose_block(__m256 r[8]) {
+  __m256 a[8], b[8];
+  // Rows paired element by element: within each 128-bit half, [x0 y0 x1 y1] and [x2 y2 x3 y3].
+  for (int i = 0; i < 8; i += 2) {
+    a[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    a[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  // Four rows per half: b[4g + m] holds column 4h + m of rows 4g..4g+3 in half h.
+  for (int g = 0; g < 8; g += 4) {
+    b[g] = _mm256_shuffle_ps(a[g], a[g + 2], 0x44);
+    b[g + 1] = _mm256_shuffle_ps(a[g], a[g + 2], 0xee);
+    b[g + 2] = _mm256_shuffle_ps(a[g + 1], a[g + 3], 0x44);
+    b[g + 3] = _mm256_shuffle_ps(a[g + 1], a[g + 3], 0xee);
+  }
+  // Half h of b[m] and b[4 + m] joined into column 4h + m.
+  for (int m = 0; m < 4; ++m) {
+    r[m] = _mm256_permute2f128_ps(b[m], b[4 + m], 0x20);
+    r[4 + m] = _mm256_permute2f128_ps(b[m], b[4 + m], 0x31);
+  }
+}
+
+// The keys transposed (attention_rows.h) in blocks of 8 keys by 8 dimensions.
+void transpose_keys_by_blocks(int64_t n, int64_t head_dim, const float* k, int64_t ld, float* kt) {
+  const int64_t padded = attention_padded_keys(n);
+  for (int64_t j0 = 0; j0 < padded; j0 += 8) {
+    for (int64_t d0 = 0; d0 < head_dim; d0 += 8) {
+      const int64_t dims = std::min<int64_t>(8, head_dim - d0);
+      const __m256i valid = _mm256_castps_si256(first_lanes(dims));
+      __m256 block[8];
+      for (int i = 0; i < 8; ++i) {
+        block[i] =
+            j0 + i < n ? _mm256_maskload_ps(k + (j0 + i) * ld + d0, valid) : _mm256_setzero_ps();
+      }
+      transpose_block(block);
+      for (int c = 0; c < dims; ++c) _mm256_storeu_ps(kt + (d0 + c) * padded + j0, block[c]);
+    }
+  }
+}
+
 // scores[r][j] = scale * dot(rows[r], k_j) for the kRows rows and the first `keys` keys (rounded
 // up to blocks of 16, which kt holds: it is [head_dim][padded]).
 void score_rows(const float* const* rows, int64_t head_dim, const float* kt, int64_t padded,
@@ -137,8 +177,8 @@ void weigh_all(int64_t keys, int64_t head_dim, const float* p, int64_t padded, c
 void attention_head_avx2(int64_t n, int64_t head_dim, const float* q, const float* k,
                          const float* v, int64_t ld, bool causal, float* out, int64_t out_ld,
                          float* scratch) {
-  attention_rows<kRows, transpose_keys, score_rows, softmax_row, weigh_all<kRows>, weigh_all<1>>(
-      n, head_dim, q, k, v, ld, causal, out, out_ld, scratch);
+  attention_rows<kRows, transpose_keys_by_blocks, score_rows, softmax_row, weigh_all<kRows>,
+                 weigh_all<1>>(n, head_dim, q, k, v, ld, causal, out, out_ld, scratch);
 }
 
 }  // namespace clipembed::kernels

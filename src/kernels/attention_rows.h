@@ -13,32 +13,18 @@
 namespace clipembed::kernels {
 namespace {
 
-// The item's n keys (rows `ld` apart) transposed into kt[head_dim][attention_padded_keys(n)],
-// zero past n, so that a dimension's keys are contiguous. Each key row is read once, in order:
-// walking a dimension down all n rows instead touches n lines whose addresses differ by a
-// multiple of 4 KiB when ld is (3 x 1024 floats in ViT-L/14), so they all fall in one L1 set and
-// every read missed.
-[[maybe_unused]] void transpose_keys(int64_t n, int64_t head_dim, const float* k, int64_t ld,
-                                     float* kt) {
-  const int64_t padded = attention_padded_keys(n);
-  for (int64_t j = 0; j < n; ++j) {
-    const float* row = k + j * ld;
-    for (int64_t d = 0; d < head_dim; ++d) kt[d * padded + j] = row[d];
-  }
-  for (int64_t d = 0; d < head_dim; ++d) {
-    for (int64_t j = n; j < padded; ++j) kt[d * padded + j] = 0.0f;
-  }
-}
-
 // The item's n values (rows `ld` apart) packed into vp[n][head_dim]: the weighted sums read every
-// value row once per group of query rows, and rows `ld` apart share L1 sets when ld is a multiple
-// of 4 KiB (as above), so they would come from L2 every time.
+// value row once per group of query rows, and rows `ld` apart all fall in one L1 set when ld is a
+// multiple of 4 KiB (ViT-L/14's 3 x 1024 floats), so they would come from L2 every time.
 void pack_values(int64_t n, int64_t head_dim, const float* v, int64_t ld, float* vp) {
   for (int64_t j = 0; j < n; ++j) std::copy_n(v + j * ld, head_dim, vp + j * head_dim);
 }
 
 // attention_head() for one path, from its steps:
-//   transpose(n, head_dim, k, ld, kt): the keys transposed as transpose_keys() does;
+//   transpose(n, head_dim, k, ld, kt): the item's n keys (rows `ld` apart) transposed into
+//     kt[head_dim][padded], zero past n, so that a dimension's keys are contiguous (in blocks
+//     moved through registers: one float at a time, walking a dimension down rows 4 KiB apart,
+//     missed L1 at every read and took a sixth of a 50-token item's attention);
 //   score(rows, head_dim, kt, padded, keys, scale, scores): the scores of kRows query rows
 //     against the first `keys` keys (rows `padded` apart in scores);
 //   softmax(scores, keys): the row's probabilities in place, each exponential times 1 / their
