@@ -15,10 +15,10 @@
 namespace clipembed::kernels {
 
 // Keys are processed 16 at a time; scratch holds the item's keys transposed, its values packed
-// (rows head_dim apart) and the scores of the query rows a SIMD path computes together, at most
-// kAttentionRows.
+// (rows head_dim apart) and the scores of the kAttentionRows query rows the SIMD paths compute
+// together.
 constexpr int64_t kAttentionLanes = 16;
-constexpr int64_t kAttentionRows = 8;
+constexpr int64_t kAttentionRows = 6;
 inline int64_t attention_padded_keys(int64_t n) {
   return (n + kAttentionLanes - 1) / kAttentionLanes * kAttentionLanes;
 }

@@ -17,7 +17,7 @@
 namespace clipembed::kernels {
 namespace {
 
-constexpr int kRows = 6;
+constexpr int kRows = static_cast<int>(kAttentionRows);
 
 template <typename Op256, typename Op128>
 float reduce(__m256 lanes_0_7, __m256 lanes_8_15, Op256 op256, Op128 op128) {
@@ -177,8 +177,8 @@ void weigh_all(int64_t keys, int64_t head_dim, const float* p, int64_t padded, c
 void attention_head_avx2(int64_t n, int64_t head_dim, const float* q, const float* k,
                          const float* v, int64_t ld, bool causal, float* out, int64_t out_ld,
                          float* scratch) {
-  attention_rows<kRows, transpose_keys_by_blocks, score_rows, softmax_row, weigh_all<kRows>,
-                 weigh_all<1>>(n, head_dim, q, k, v, ld, causal, out, out_ld, scratch);
+  attention_rows<transpose_keys_by_blocks, score_rows, softmax_row, weigh_all<kRows>, weigh_all<1>>(
+      n, head_dim, q, k, v, ld, causal, out, out_ld, scratch);
 }
 
 }  // namespace clipembed::kernels

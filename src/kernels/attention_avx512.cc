@@ -17,10 +17,10 @@
 namespace clipembed::kernels {
 namespace {
 
-// Query rows computed together: 6 rows by 4 vectors of keys (or dimensions) are 24 chains in 24
-// of the 32 registers, and each pass over the transposed keys (70 KB for ViT-L/14, from L2)
+// Query rows computed together (6): 6 rows by 4 vectors of keys (or dimensions) are 24 chains in
+// 24 of the 32 registers, and each pass over the transposed keys (70 KB for ViT-L/14, from L2)
 // serves 6 rows.
-constexpr int kRows = 6;
+constexpr int kRows = static_cast<int>(kAttentionRows);
 // Vectors of keys (scores) or of dimensions (weighted sum) per group of chains.
 constexpr int kVectors = 4;
 
@@ -183,7 +183,7 @@ void weigh_values(int64_t keys, int64_t head_dim, const float* p, int64_t padded
 void attention_head_avx512(int64_t n, int64_t head_dim, const float* q, const float* k,
                            const float* v, int64_t ld, bool causal, float* out, int64_t out_ld,
                            float* scratch) {
-  attention_rows<kRows, transpose_keys_by_blocks, score_rows, softmax_row, weigh_values<kRows>,
+  attention_rows<transpose_keys_by_blocks, score_rows, softmax_row, weigh_values<kRows>,
                  weigh_values<1>>(n, head_dim, q, k, v, ld, causal, out, out_ld, scratch);
 }
 

@@ -34,10 +34,10 @@ void pack_values(int64_t n, int64_t head_dim, const float* v, int64_t ld, float*
 //     kRows rows that share their keys, or of one row.
 // Query rows go kRows at a time (rows past n repeat the last row: their chains are
 // computed and never read); rows that share their keys (no mask) are weighed together.
-template <int kRows, auto transpose, auto score, auto softmax, auto weigh_all, auto weigh_one>
+template <auto transpose, auto score, auto softmax, auto weigh_all, auto weigh_one>
 void attention_rows(int64_t n, int64_t head_dim, const float* q, const float* k, const float* v,
                     int64_t ld, bool causal, float* out, int64_t out_ld, float* scratch) {
-  static_assert(kRows <= kAttentionRows, "scratch holds kAttentionRows rows of scores");
+  constexpr int kRows = static_cast<int>(kAttentionRows);
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const int64_t padded = attention_padded_keys(n);
   float* kt = scratch;                     // [head_dim][padded]

@@ -68,7 +68,8 @@ int64_t Encoder::activation_bytes(const EncoderShape& s, int64_t rows, Precision
   int64_t bytes = rows * (hd + 3 * d + hd + ops::activation_stride(f)) * int64_t{sizeof(float)};
   if (precision == Precision::kInt8) {
     // The int32 product of the widest layer and the codes of the widest input.
-    bytes += rows * std::max(3 * d, f) * int64_t{sizeof(int32_t)} + rows * (std::max(d, f) + 64);
+    bytes += rows * std::max(3 * d, f) * int64_t{sizeof(int32_t)} +
+             rows * ops::activation_code_stride(std::max(d, f));
   }
   return bytes;
 }

@@ -64,6 +64,10 @@ int64_t activation_stride(int64_t width) {
   return unaliased_stride_bytes(width * int64_t{sizeof(float)}) / int64_t{sizeof(float)};
 }
 
+int64_t activation_code_stride(int64_t width) {
+  return unaliased_stride_bytes(kernels::padded_k(width));
+}
+
 Dense Dense::float32(Runtime& runtime, std::span<const LinearWeights> parts) {
   Dense d;
   d.out_ = stacked_out(parts);
@@ -143,7 +147,7 @@ void Dense::apply(Runtime& runtime, const float* x, int64_t x_ld, int64_t m, flo
   // Activations are quantized per row (per token) just before the product, into rows padded with
   // zero codes to whole groups of four. The quantizer writes every code below in_, so only the
   // padding is cleared, not the whole buffer at every product.
-  const int64_t kp = kernels::padded_k(in_), ldq = unaliased_stride_bytes(kp);
+  const int64_t kp = kernels::padded_k(in_), ldq = activation_code_stride(in_);
   scratch.codes.resize(static_cast<size_t>(m * ldq));
   for (int64_t i = 0; kp > in_ && i < m; ++i) {
     std::fill(scratch.codes.begin() + i * ldq + in_, scratch.codes.begin() + i * ldq + kp, 0);

@@ -36,6 +36,8 @@ struct DenseCall {
 // 64-byte lines on every x86 core we meet), more rows than it has ways, so they evicted each other
 // at every step (docs/perf.md: 15-20% of such a product).
 int64_t activation_stride(int64_t width);
+// The same for the int8 path's codes of activations `width` values wide: bytes between rows.
+int64_t activation_code_stride(int64_t width);
 
 // Per-call buffers of the int8 path (the activations' codes), reused from layer to layer.
 struct DenseScratch {
