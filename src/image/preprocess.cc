@@ -1,5 +1,7 @@
 #include "clipembed/preprocess.h"
 
+#include <algorithm>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "clipembed/error.h"
@@ -118,10 +120,8 @@ int PreprocessConfig::output_width() const {
 }
 
 Image resize_and_crop(const Image& image, const PreprocessConfig& config) {
-  Image resized;
-  const Image* current = &image;
+  int w = image.width, h = image.height;
   if (config.do_resize) {
-    int w = 0, h = 0;
     if (config.shortest_edge == 0) {
       w = config.resize_width, h = config.resize_height;
     } else {
@@ -135,31 +135,36 @@ Image resize_and_crop(const Image& image, const PreprocessConfig& config) {
       h = portrait ? scaled : config.shortest_edge;
     }
     if (w < 1 || h < 1) throw Error(ErrorCode::kImageDecode, "image is too thin to resize");
-    resized = image::resize_bicubic(image, w, h);
-    current = &resized;
   }
   if (!config.do_center_crop) {
     if (!config.do_resize) return image;
-    return resized;
+    return image::resize_bicubic(image, w, h);
   }
-  const Image& src = *current;
+  // transformers' center_crop: offsets (size - crop) // 2, zero padding where the image is smaller.
+  const int64_t top = floor_div2(int64_t{h} - config.crop_height);
+  const int64_t left = floor_div2(int64_t{w} - config.crop_width);
+  // The part of the resized image the crop keeps; only that part is resized.
+  const image::Window kept{
+      static_cast<int>(std::max<int64_t>(0, left)), static_cast<int>(std::max<int64_t>(0, top)),
+      static_cast<int>(std::min<int64_t>(w, left + config.crop_width) - std::max<int64_t>(0, left)),
+      static_cast<int>(std::min<int64_t>(h, top + config.crop_height) - std::max<int64_t>(0, top))};
+  Image src = config.do_resize ? image::resize_bicubic(image, w, h, kept) : Image{};
+  const uint8_t* src_rgb = config.do_resize
+                               ? src.rgb.data()
+                               : image.rgb.data() + (static_cast<size_t>(kept.y) * w + kept.x) * 3;
+  const size_t src_stride = static_cast<size_t>(config.do_resize ? kept.width : w) * 3;
+  if (kept.width == config.crop_width && kept.height == config.crop_height && config.do_resize) {
+    return src;  // The usual case: the crop lies inside the resized image.
+  }
   Image crop;
   crop.width = config.crop_width;
   crop.height = config.crop_height;
   crop.rgb.assign(static_cast<size_t>(crop.width) * crop.height * 3, 0);
-  // transformers' center_crop: offsets (size - crop) // 2, zero padding where the image is smaller.
-  const int64_t top = floor_div2(int64_t{src.height} - crop.height);
-  const int64_t left = floor_div2(int64_t{src.width} - crop.width);
-  for (int y = 0; y < crop.height; ++y) {
-    const int64_t sy = y + top;
-    if (sy < 0 || sy >= src.height) continue;
-    for (int x = 0; x < crop.width; ++x) {
-      const int64_t sx = x + left;
-      if (sx < 0 || sx >= src.width) continue;
-      const uint8_t* p = &src.rgb[(static_cast<size_t>(sy) * src.width + sx) * 3];
-      uint8_t* q = &crop.rgb[(static_cast<size_t>(y) * crop.width + x) * 3];
-      q[0] = p[0], q[1] = p[1], q[2] = p[2];
-    }
+  // Rows and columns of the crop outside the image stay 0 (transformers' padding).
+  const int64_t y0 = kept.y - top, x0 = kept.x - left;
+  for (int y = 0; y < kept.height; ++y) {
+    std::memcpy(&crop.rgb[((y0 + y) * crop.width + x0) * 3], src_rgb + y * src_stride,
+                static_cast<size_t>(kept.width) * 3);
   }
   return crop;
 }

@@ -3,8 +3,10 @@
 // The coefficients are computed here; the sums run in kernels/resample (scalar and AVX2).
 #include "image/resize.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "kernels/isa.h"
@@ -36,7 +38,8 @@ Coefficients precompute(int in_size, int out_size) {
   const double filter_scale = scale < 1.0 ? 1.0 : scale;
   const double support = kSupport * filter_scale;
   Coefficients c;
-  c.taps_capacity = static_cast<int>(std::ceil(support)) * 2 + 1;
+  // Rounded up to whole groups of four taps, zero past each output's count (kernels/resample.h).
+  c.taps_capacity = (static_cast<int>(std::ceil(support)) * 2 + 1 + 3) / 4 * 4;
   c.first.resize(out_size);
   c.count.resize(out_size);
   c.weights.assign(static_cast<size_t>(out_size) * c.taps_capacity, 0);
@@ -67,56 +70,88 @@ Coefficients precompute(int in_size, int out_size) {
   return c;
 }
 
-// Horizontal pass over rows [row_begin, row_begin + rows) of `in`.
-Image resample_horizontal(const Image& in, int row_begin, int rows, int width) {
-  const Coefficients c = precompute(in.width, width);
-  const kernels::Isa isa = kernels::active_isa();
-  Image out;
-  out.width = width;
-  out.height = rows;
-  out.rgb.resize(static_cast<size_t>(width) * rows * 3);
-  for (int y = 0; y < rows; ++y) {
-    kernels::resample_horizontal_row(
-        isa, in.rgb.data() + static_cast<size_t>(row_begin + y) * in.width * 3, in.width, width,
-        c.first.data(), c.count.data(), c.weights.data(), c.taps_capacity,
-        out.rgb.data() + static_cast<size_t>(y) * width * 3);
-  }
-  return out;
-}
+// The rows between the two passes are kept per thread: a 640 x 480 image's are 320 KB, past
+// malloc's mapping threshold, and a fresh mapping for every image costs page faults and zeroing
+// on top of the sums. A buffer grown past kKeptScratchBytes (a huge image) is released after its
+// image instead of being held for good.
+constexpr size_t kKeptScratchBytes = size_t{4} << 20;
 
-// Vertical pass; `c` indexes rows of `in` shifted by `row_offset`.
-Image resample_vertical(const Image& in, const Coefficients& c, int row_offset, int height) {
-  const kernels::Isa isa = kernels::active_isa();
-  Image out;
-  out.width = in.width;
-  out.height = height;
-  out.rgb.resize(static_cast<size_t>(in.width) * height * 3);
-  const size_t stride = static_cast<size_t>(in.width) * 3;
-  for (int yy = 0; yy < height; ++yy) {
-    kernels::resample_vertical_row(
-        isa, in.rgb.data() + static_cast<size_t>(c.first[yy] - row_offset) * stride,
-        static_cast<int64_t>(stride), static_cast<int64_t>(stride),
-        &c.weights[static_cast<size_t>(yy) * c.taps_capacity], c.count[yy],
-        out.rgb.data() + static_cast<size_t>(yy) * stride);
-  }
-  return out;
+// Output column `x0` onwards of the horizontal pass, as pointers into `c`.
+struct Taps {
+  const int* first;
+  const int* count;
+  const int32_t* weights;
+  int capacity;
+};
+
+Taps taps_from(const Coefficients& c, int x0) {
+  return {c.first.data() + x0, c.count.data() + x0,
+          c.weights.data() + static_cast<size_t>(x0) * c.taps_capacity, c.taps_capacity};
 }
 
 }  // namespace
 
 Image resize_bicubic(const Image& in, int width, int height) {
+  return resize_bicubic(in, width, height, Window{0, 0, width, height});
+}
+
+Image resize_bicubic(const Image& in, int width, int height, const Window& window) {
   const bool need_horizontal = width != in.width;
   const bool need_vertical = height != in.height;
-  if (!need_horizontal && !need_vertical) return in;
-  const Coefficients vertical = precompute(in.height, height);
-  if (!need_horizontal) return resample_vertical(in, vertical, 0, height);
-  // Like Pillow, the horizontal pass only covers the rows the vertical pass will read.
-  const int first_row = vertical.first[0];
-  const int last_row = vertical.first[height - 1] + vertical.count[height - 1];
-  Image temp = need_vertical ? resample_horizontal(in, first_row, last_row - first_row, width)
-                             : resample_horizontal(in, 0, in.height, width);
-  if (!need_vertical) return temp;
-  return resample_vertical(temp, vertical, first_row, height);
+  const kernels::Isa isa = kernels::active_isa();
+  Image out;
+  out.width = window.width;
+  out.height = window.height;
+  out.rgb.resize(static_cast<size_t>(window.width) * window.height * 3);
+  const size_t out_stride = static_cast<size_t>(window.width) * 3;
+  // Like Pillow, the horizontal pass only covers the rows the vertical pass will read: here only
+  // those the window's rows read, and only the window's columns (each output column and row is
+  // its own sum, so a window of the whole resize is the same bytes).
+  Coefficients vertical;
+  int row_begin = window.y, row_end = window.y + window.height;
+  if (need_vertical) {
+    vertical = precompute(in.height, height);
+    const int last = window.y + window.height - 1;
+    row_begin = vertical.first[window.y];
+    row_end = vertical.first[last] + vertical.count[last];
+  }
+  const uint8_t* rows = nullptr;  // Row row_begin of the horizontal pass, rows_stride apart.
+  thread_local std::vector<uint8_t> scratch;
+  if (need_horizontal) {
+    const Coefficients horizontal = precompute(in.width, width);
+    const Taps taps = taps_from(horizontal, window.x);
+    uint8_t* target = out.rgb.data();
+    if (need_vertical) {
+      scratch.resize(std::max(scratch.size(), out_stride * (row_end - row_begin)));
+      target = scratch.data();
+    }
+    for (int y = row_begin; y < row_end; ++y) {
+      kernels::resample_horizontal_row(isa, in.rgb.data() + static_cast<size_t>(y) * in.width * 3,
+                                       in.width, window.width, taps.first, taps.count, taps.weights,
+                                       taps.capacity,
+                                       target + static_cast<size_t>(y - row_begin) * out_stride);
+    }
+    rows = target;
+  } else {
+    // The horizontal pass is skipped, as Pillow skips it: the window's columns of the input.
+    rows = in.rgb.data() + static_cast<size_t>(row_begin) * in.width * 3 + size_t{3} * window.x;
+  }
+  const size_t rows_stride = need_horizontal ? out_stride : static_cast<size_t>(in.width) * 3;
+  if (need_vertical) {
+    for (int yy = window.y; yy < window.y + window.height; ++yy) {
+      kernels::resample_vertical_row(
+          isa, rows + static_cast<size_t>(vertical.first[yy] - row_begin) * rows_stride,
+          static_cast<int64_t>(rows_stride), static_cast<int64_t>(out_stride),
+          &vertical.weights[static_cast<size_t>(yy) * vertical.taps_capacity], vertical.count[yy],
+          out.rgb.data() + static_cast<size_t>(yy - window.y) * out_stride);
+    }
+  } else if (!need_horizontal) {
+    for (int y = 0; y < window.height; ++y) {
+      std::memcpy(out.rgb.data() + y * out_stride, rows + y * rows_stride, out_stride);
+    }
+  }
+  if (scratch.capacity() > kKeptScratchBytes) std::vector<uint8_t>().swap(scratch);
+  return out;
 }
 
 }  // namespace clipembed::image

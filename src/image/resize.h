@@ -11,4 +11,13 @@ namespace clipembed::image {
 // skipped, as in Pillow. Requires width, height >= 1.
 Image resize_bicubic(const Image& in, int width, int height);
 
+// A rectangle of the resized image: columns [x, x + width), rows [y, y + height).
+struct Window {
+  int x = 0, y = 0, width = 0, height = 0;
+};
+
+// Only `window` (non-empty, inside width x height) of resize_bicubic(in, width, height), the same
+// bytes, computed without the rest: the centre crop of a resize needs a quarter less work.
+Image resize_bicubic(const Image& in, int width, int height, const Window& window);
+
 }  // namespace clipembed::image

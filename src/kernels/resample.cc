@@ -2,7 +2,7 @@
 
 namespace clipembed::kernels {
 
-// The AVX2 path serves AVX-512 CPUs too: these sums are a small part of preprocessing.
+// The vertical sums' AVX2 path serves AVX-512 CPUs too: they are a small part of preprocessing.
 void resample_vertical_row(Isa isa, const uint8_t* rows, int64_t stride, int64_t width,
                            const int32_t* weights, int taps, uint8_t* out) {
   if (isa == Isa::kScalar)
@@ -15,6 +15,10 @@ void resample_horizontal_row(Isa isa, const uint8_t* in, int64_t in_width, int64
                              int64_t capacity, uint8_t* out) {
   if (isa == Isa::kScalar) {
     return resample_horizontal_row_scalar(in, in_width, out_width, first, count, weights, capacity,
+                                          out);
+  }
+  if (isa == Isa::kAvx512) {
+    return resample_horizontal_row_avx512(in, in_width, out_width, first, count, weights, capacity,
                                           out);
   }
   resample_horizontal_row_avx2(in, in_width, out_width, first, count, weights, capacity, out);

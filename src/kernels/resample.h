@@ -20,7 +20,8 @@ void resample_vertical_row(Isa isa, const uint8_t* rows, int64_t stride, int64_t
 
 // Horizontal taps over one RGB row of `in_width` pixels: for output pixel x in [0, out_width) and
 // channel c, out[3x + c] = clip(sum over t < count[x] of in[3 (first[x] + t) + c] * w[t]) with
-// w = weights + x * capacity.
+// w = weights + x * capacity. `capacity` is a multiple of 4 at or above every count, and each
+// output's weights past its count are 0 (the SIMD paths multiply whole groups of four taps).
 void resample_horizontal_row(Isa isa, const uint8_t* in, int64_t in_width, int64_t out_width,
                              const int* first, const int* count, const int32_t* weights,
                              int64_t capacity, uint8_t* out);
@@ -36,6 +37,9 @@ void resample_horizontal_row_scalar(const uint8_t* in, int64_t in_width, int64_t
 void resample_horizontal_row_avx2(const uint8_t* in, int64_t in_width, int64_t out_width,
                                   const int* first, const int* count, const int32_t* weights,
                                   int64_t capacity, uint8_t* out);
+void resample_horizontal_row_avx512(const uint8_t* in, int64_t in_width, int64_t out_width,
+                                    const int* first, const int* count, const int32_t* weights,
+                                    int64_t capacity, uint8_t* out);
 
 // Pillow's clip of a fixed-point sum to a byte (static: each ISA's file keeps its own copy).
 static inline uint8_t resample_clip(int32_t sum) {

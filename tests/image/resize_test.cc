@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "support/fixtures.h"
 
 namespace clipembed {
@@ -28,6 +30,29 @@ INSTANTIATE_TEST_SUITE_P(Sizes, ResizeTest,
                          ::testing::Values(std::pair{224, 139}, std::pair{11, 7}, std::pair{37, 5},
                                            std::pair{13, 23}, std::pair{100, 23}, std::pair{1, 1},
                                            std::pair{36, 22}));
+
+// A window of a resize is that part of the whole resize, byte for byte, whichever passes run
+// (both, one, or neither when the size does not change).
+TEST(ResizeTest, AWindowIsThatPartOfTheWholeResize) {
+  const Image src = read_image_file(fixture_path("resize/src_37x23.png"));
+  for (const auto& [w, h] : {std::pair{224, 139}, std::pair{11, 7}, std::pair{37, 5},
+                             std::pair{13, 23}, std::pair{37, 23}}) {
+    const Image whole = image::resize_bicubic(src, w, h);
+    for (const image::Window window :
+         {image::Window{0, 0, w, h}, image::Window{w / 3, h / 4, w / 2 + 1, h / 2 + 1},
+          image::Window{w - 1, h - 1, 1, 1}, image::Window{0, h / 2, w, 1}}) {
+      const Image part = image::resize_bicubic(src, w, h, window);
+      ASSERT_EQ(part.width, window.width);
+      ASSERT_EQ(part.height, window.height);
+      for (int y = 0; y < window.height; ++y) {
+        const auto row = whole.rgb.begin() + ((window.y + y) * w + window.x) * 3;
+        ASSERT_TRUE(
+            std::equal(row, row + window.width * 3, part.rgb.begin() + y * window.width * 3))
+            << w << "x" << h << " window at " << window.x << "," << window.y << " row " << y;
+      }
+    }
+  }
+}
 
 TEST(ResizeTest, SameSizeIsACopy) {
   const Image src = read_image_file(fixture_path("resize/src_37x23.png"));

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -62,25 +63,32 @@ TEST(ResampleKernelTest, VerticalSimdEqualsScalar) {
 }
 
 TEST(ResampleKernelTest, HorizontalSimdEqualsScalar) {
+  // Up to 9 taps (a capacity of 12) is a 640 x 480 photo's reduction to 224; 19 (20) one of 2.1x
+  // more. Counts below the capacity leave partial groups of four in the AVX-512 path.
   for (int64_t in_width : {1, 5, 17, 640}) {
     for (int64_t out_width : {1, 3, 298}) {
-      const int capacity = 9;
-      const auto in = random_bytes(static_cast<size_t>(in_width * 3), in_width + out_width);
-      const auto weights = random_weights(static_cast<int>(out_width), capacity, 11);
-      std::vector<int> first(out_width), count(out_width);
-      for (int64_t x = 0; x < out_width; ++x) {
-        // Spread over the row; the last pixel's taps end at the row's end.
-        count[x] = static_cast<int>(std::min<int64_t>(capacity, in_width - x % in_width));
-        first[x] = static_cast<int>(x == out_width - 1 ? in_width - count[x] : x % in_width);
-        if (first[x] + count[x] > in_width) count[x] = static_cast<int>(in_width - first[x]);
-      }
-      std::vector<uint8_t> reference(out_width * 3), out(out_width * 3);
-      resample_horizontal_row(Isa::kScalar, in.data(), in_width, out_width, first.data(),
-                              count.data(), weights.data(), capacity, reference.data());
-      for (Isa isa : testing::simd_paths()) {
-        resample_horizontal_row(isa, in.data(), in_width, out_width, first.data(), count.data(),
-                                weights.data(), capacity, out.data());
-        ASSERT_EQ(out, reference) << isa_name(isa) << " " << in_width << " -> " << out_width;
+      for (int capacity : {12, 20}) {
+        const auto in = random_bytes(static_cast<size_t>(in_width * 3), in_width + out_width);
+        auto weights = random_weights(static_cast<int>(out_width), capacity, 11);
+        std::vector<int> first(out_width), count(out_width);
+        for (int64_t x = 0; x < out_width; ++x) {
+          // Spread over the row, 0-3 taps short of the capacity; the last pixel's taps end at the
+          // row's end. Weights past the count are 0, as the layout promises.
+          count[x] = static_cast<int>(std::min<int64_t>(capacity - x % 4, in_width - x % in_width));
+          first[x] = static_cast<int>(x == out_width - 1 ? in_width - count[x] : x % in_width);
+          if (first[x] + count[x] > in_width) count[x] = static_cast<int>(in_width - first[x]);
+          std::fill(weights.begin() + x * capacity + count[x], weights.begin() + (x + 1) * capacity,
+                    0);
+        }
+        std::vector<uint8_t> reference(out_width * 3), out(out_width * 3);
+        resample_horizontal_row(Isa::kScalar, in.data(), in_width, out_width, first.data(),
+                                count.data(), weights.data(), capacity, reference.data());
+        for (Isa isa : testing::simd_paths()) {
+          resample_horizontal_row(isa, in.data(), in_width, out_width, first.data(), count.data(),
+                                  weights.data(), capacity, out.data());
+          ASSERT_EQ(out, reference)
+              << isa_name(isa) << " " << in_width << " -> " << out_width << " taps " << capacity;
+        }
       }
     }
   }
