@@ -136,17 +136,22 @@ void gemm_f32_avx512(int64_t m, int64_t n, int64_t k, const float* a, int64_t ld
     }
     return;
   }
-  for (int64_t t = panel_begin; t < panel_end; t += 2) {
-    const auto [panels, first, col0, last_cols, bias] = pair_of(t, panel_end);
-    // The pair after this one, if whole (else this one, which is never prefetched).
-    const float* next = t + 3 < panel_end ? first + 2 * panel_stride : first;
-    for (int64_t i = 0; i < m; i += kRows) {
-      const int64_t rows = std::min<int64_t>(kRows, m - i);
-      const Tile run = panels == 1                          ? kOne[rows - 1]
-                       : i < kPrefetchRows && next != first ? kTwoPrefetching[rows - 1]
-                                                            : kTwo[rows - 1];
-      run(k, a + i * lda, lda, first, panel_stride, next, c + i * ldc + col0, ldc, last_cols, bias,
-          e, nullptr, nullptr);
+  const int64_t block_rows = row_block_rows(m, lda, kRows);
+  for (int64_t i0 = 0; i0 < m; i0 += block_rows) {
+    const int64_t rows_end = std::min(m, i0 + block_rows);
+    for (int64_t t = panel_begin; t < panel_end; t += 2) {
+      const auto [panels, first, col0, last_cols, bias] = pair_of(t, panel_end);
+      // The pair after this one, if whole (else this one, which is never prefetched), fetched
+      // during the first block only: later blocks find it in cache.
+      const float* next = i0 == 0 && t + 3 < panel_end ? first + 2 * panel_stride : first;
+      for (int64_t i = i0; i < rows_end; i += kRows) {
+        const int64_t rows = std::min<int64_t>(kRows, m - i);
+        const Tile run = panels == 1                          ? kOne[rows - 1]
+                         : i < kPrefetchRows && next != first ? kTwoPrefetching[rows - 1]
+                                                              : kTwo[rows - 1];
+        run(k, a + i * lda, lda, first, panel_stride, next, c + i * ldc + col0, ldc, last_cols,
+            bias, e, nullptr, nullptr);
+      }
     }
   }
 }

@@ -101,6 +101,27 @@ TEST(GemmF32Test, BlockedLargeActivationsEqualTheScalarReferenceBitForBit) {
   }
 }
 
+// Activations between kRowBlockBytes and 8 MiB are taken (AVX-512) in blocks of whole tiles, every
+// panel passing over one block before the next: the same sums, with a tail tile in the last block,
+// pairs and a single panel, and slices of panels.
+TEST(GemmF32Test, RowBlocksEqualTheScalarReferenceBitForBit) {
+  if (testing::simd_paths().empty()) GTEST_SKIP() << "this CPU has no SIMD path";
+  const Problem p(403, 100, 768, 37);  // 1.2 MB of activations: 3 blocks; 7 panels.
+  ASSERT_GT(p.m * p.k * int64_t{sizeof(float)}, kRowBlockBytes * 2);
+  ASSERT_LT(row_block_rows(p.m, p.k, 14), p.m);
+  const Epilogue e{p.bias.data(), Activation::kQuickGelu, false};
+  const std::vector<float> reference = p.run(Isa::kScalar, e);
+  for (Isa isa : testing::simd_paths()) {
+    ASSERT_TRUE(same_bits(p.run(isa, e), reference)) << isa_name(isa);
+    std::vector<float> sliced(p.y0.begin(), p.y0.end());
+    for (const auto& [begin, end] : {std::pair<int64_t, int64_t>{0, 3}, {3, 7}}) {
+      gemm_f32(isa, p.m, p.n, p.k, p.a.data(), p.k, p.packed.data(), begin, end, sliced.data(), p.n,
+               e);
+    }
+    ASSERT_TRUE(same_bits(sliced, reference)) << isa_name(isa) << " in slices";
+  }
+}
+
 // The scalar reference is compiled twice (portably, and with hardware FMA where the CPU has it):
 // both give the same bits, for the products and for attention.
 TEST(GemmF32Test, PortableAndFmaBuildsOfTheReferenceAgree) {
