@@ -88,13 +88,13 @@ void Encoder::run(Runtime& runtime, float* x, std::span<const int64_t> item_star
   ops::DenseScratch& scratch = buffers.dense;
   const ops::AttentionShape attention{item_starts, shape_.heads, d / shape_.heads, mask};
   for (const Layer& l : layers_) {
-    ops::layer_norm(runtime, x, d, h, hd, rows, d, l.ln1.gamma, l.ln1.beta, shape_.eps);
-    l.qkv.apply(runtime, h, hd, rows, qkv, 3 * d, {}, scratch);
+    l.qkv.apply_normalized(runtime, x, d, {l.ln1.gamma, l.ln1.beta, shape_.eps}, h, hd, rows, qkv,
+                           3 * d, {}, scratch);
     ops::attention(runtime, qkv, qkv + d, qkv + 2 * d, 3 * d, attention, attn, hd);
     l.out.apply(runtime, attn, hd, rows, x, d, {.act = ops::Activation::kNone, .accumulate = true},
                 scratch);
-    ops::layer_norm(runtime, x, d, h, hd, rows, d, l.ln2.gamma, l.ln2.beta, shape_.eps);
-    l.fc1.apply(runtime, h, hd, rows, mlp, fd, {.act = act, .accumulate = false}, scratch);
+    l.fc1.apply_normalized(runtime, x, d, {l.ln2.gamma, l.ln2.beta, shape_.eps}, h, hd, rows, mlp,
+                           fd, {.act = act, .accumulate = false}, scratch);
     l.fc2.apply(runtime, mlp, fd, rows, x, d, {.act = ops::Activation::kNone, .accumulate = true},
                 scratch);
   }

@@ -7,7 +7,9 @@
 #include "kernels/gemm_f32.h"
 #include "kernels/gemm_s8.h"
 #include "kernels/isa.h"
+#include "kernels/layer_norm.h"
 #include "kernels/quantize.h"
+#include "ops/layer_norm.h"
 
 namespace clipembed::ops {
 namespace {
@@ -144,6 +146,45 @@ void Dense::apply(Runtime& runtime, const float* x, int64_t x_ld, int64_t m, flo
         kMinPanels);
     return;
   }
+  apply_int8(runtime, m, y, y_ld, call, scratch, [&](int64_t begin, int64_t end) {
+    kernels::quantize_activation_rows(x, x_ld, in_, begin, end, kernels::kActivationCodeMax,
+                                      scratch.codes.data(), activation_code_stride(in_),
+                                      scratch.scale.data(), scratch.zero.data());
+  });
+}
+
+void Dense::apply_normalized(Runtime& runtime, const float* x, int64_t x_ld, const InputNorm& norm,
+                             float* h, int64_t h_ld, int64_t m, float* y, int64_t y_ld,
+                             const DenseCall& call, DenseScratch& scratch) const {
+  if (m == 0) return;
+  if (!quantized_) {
+    layer_norm(runtime, x, x_ld, h, h_ld, m, in_, norm.gamma, norm.beta, norm.eps);
+    apply(runtime, h, h_ld, m, y, y_ld, call, scratch);
+    return;
+  }
+  apply_int8(runtime, m, y, y_ld, call, scratch, [&](int64_t begin, int64_t end) {
+    // A block of normalised rows at a time, in this thread's buffer, quantized while in L1: the
+    // same two kernels on the same floats as layer_norm() then apply(), so the same codes.
+    thread_local std::vector<float> rows;
+    rows.resize(static_cast<size_t>(kRowGrain * in_));
+    for (int64_t r = begin; r < end; r += kRowGrain) {
+      const int64_t n = std::min(kRowGrain, end - r);
+      kernels::layer_norm(x + r * x_ld, x_ld, rows.data(), in_, in_, 0, n, norm.gamma, norm.beta,
+                          norm.eps);
+      const int64_t ldq = activation_code_stride(in_);
+      kernels::quantize_activation_rows(rows.data(), in_, in_, 0, n, kernels::kActivationCodeMax,
+                                        scratch.codes.data() + r * ldq, ldq,
+                                        scratch.scale.data() + r, scratch.zero.data() + r);
+    }
+  });
+}
+
+void Dense::apply_int8(Runtime& runtime, int64_t m, float* y, int64_t y_ld, const DenseCall& call,
+                       DenseScratch& scratch,
+                       const std::function<void(int64_t, int64_t)>& quantize) const {
+  const kernels::Isa isa = kernels::active_isa();
+  const int64_t panels = kernels::panel_count(out_);
+  const float* bias = bias_.empty() ? nullptr : bias_.data();
   // Activations are quantized per row (per token) just before the product, into rows padded with
   // zero codes to whole groups of four. The quantizer writes every code below in_, so only the
   // padding is cleared, not the whole buffer at every product.
@@ -154,14 +195,7 @@ void Dense::apply(Runtime& runtime, const float* x, int64_t x_ld, int64_t m, flo
   }
   scratch.scale.resize(static_cast<size_t>(m));
   scratch.zero.resize(static_cast<size_t>(m));
-  runtime.parallel_for(
-      0, m,
-      [&](int64_t begin, int64_t end) {
-        kernels::quantize_activation_rows(x, x_ld, in_, begin, end, kernels::kActivationCodeMax,
-                                          scratch.codes.data(), ldq, scratch.scale.data(),
-                                          scratch.zero.data());
-      },
-      kRowGrain);
+  runtime.parallel_for(0, m, quantize, kRowGrain);
   const kernels::QuantizedEpilogue epilogue{
       scratch.scale.data(), scratch.zero.data(), scale_.data(), code_sum_.data(), bias, call.act,
       call.accumulate};

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -38,6 +39,13 @@ struct DenseCall {
 int64_t activation_stride(int64_t width);
 // The same for the int8 path's codes of activations `width` values wide: bytes between rows.
 int64_t activation_code_stride(int64_t width);
+
+// The layer norm of a pre-norm transformer's block, run on a product's input rows first.
+struct InputNorm {
+  const float* gamma = nullptr;  // [in]
+  const float* beta = nullptr;   // [in]
+  float eps = 0.0f;
+};
 
 // Per-call buffers of the int8 path (the activations' codes), reused from layer to layer.
 struct DenseScratch {
@@ -73,8 +81,21 @@ class Dense {
              DenseScratch& scratch) const {
     apply(runtime, x, in_, m, y, out_, call, scratch);
   }
+  // y = act(layer_norm(x) W^T + b) (or y += ...), the same bits as ops::layer_norm into `h`
+  // followed by apply() on h. The float32 path does just that (h then holds the normalised rows,
+  // `h_ld` floats apart); the int8 path normalises and quantizes each block of rows while it is
+  // in L1, since the codes are all its product reads, and leaves h unwritten.
+  void apply_normalized(Runtime& runtime, const float* x, int64_t x_ld, const InputNorm& norm,
+                        float* h, int64_t h_ld, int64_t m, float* y, int64_t y_ld,
+                        const DenseCall& call, DenseScratch& scratch) const;
 
  private:
+  // The int8 product of rows [0, m) once `quantize(begin, end)` has written the codes, scales
+  // and zero points of rows [begin, end) into scratch (rows split across the runtime).
+  void apply_int8(Runtime& runtime, int64_t m, float* y, int64_t y_ld, const DenseCall& call,
+                  DenseScratch& scratch,
+                  const std::function<void(int64_t, int64_t)>& quantize) const;
+
   int64_t in_ = 0, out_ = 0;
   bool quantized_ = false;
   kernels::AlignedBuffer<float> packed_f32_;

@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <bit>
 #include <cmath>
 #include <random>
+
+#include "ops/layer_norm.h"
 
 namespace clipembed::ops {
 namespace {
@@ -140,6 +143,37 @@ TEST(DenseTest, StridedRowsGiveTheContiguousBitsAndLeaveThePaddingAlone) {
       for (int64_t j = 0; j < y_ld; ++j) {
         ASSERT_EQ(sy[i * y_ld + j], j < out ? y[i * out + j] : kPadding)
             << (int8 ? "int8" : "float32") << " row " << i << ", column " << j;
+      }
+    }
+  }
+}
+
+// A product of normalised rows (the encoder's q/k/v and fc1) gives the bits of layer_norm()
+// followed by apply(), in both precisions: the int8 path, which normalises and quantizes blocks
+// of rows itself, with row counts that leave partial blocks and at strided input rows.
+TEST(DenseTest, NormalisedInputGivesTheBitsOfLayerNormThenApply) {
+  Runtime runtime(RuntimeOptions{.threads = 2});
+  const int64_t in = 96, out = 40, x_ld = in + 7, h_ld = activation_stride(in);
+  const Layer l = random_layer(out, in, 21);
+  const std::vector<float> gamma = random_floats(in, 22, 1.0f), beta = random_floats(in, 23, 0.5f);
+  const InputNorm norm{gamma.data(), beta.data(), 1e-5f};
+  for (const int64_t m : {1, 7, 8, 9, 50}) {
+    std::vector<float> x = random_floats(static_cast<size_t>(m * x_ld), 24, 2.0f);
+    for (int64_t i = 0; i < m; ++i) x[i * x_ld] += static_cast<float>(i);  // Rows differ in mean.
+    for (const bool int8 : {false, true}) {
+      const Dense dense = int8 ? Dense::int8(runtime, {std::array{l.weights()}})
+                               : Dense::float32(runtime, {std::array{l.weights()}});
+      const DenseCall call{.act = Activation::kQuickGelu, .accumulate = false};
+      DenseScratch scratch;
+      std::vector<float> h(static_cast<size_t>(m * h_ld)), expected(static_cast<size_t>(m * out));
+      layer_norm(runtime, x.data(), x_ld, h.data(), h_ld, m, in, norm.gamma, norm.beta, norm.eps);
+      dense.apply(runtime, h.data(), h_ld, m, expected.data(), out, call, scratch);
+      std::vector<float> fused_h(static_cast<size_t>(m * h_ld)), y(static_cast<size_t>(m * out));
+      dense.apply_normalized(runtime, x.data(), x_ld, norm, fused_h.data(), h_ld, m, y.data(), out,
+                             call, scratch);
+      for (size_t i = 0; i < y.size(); ++i) {
+        ASSERT_EQ(std::bit_cast<uint32_t>(y[i]), std::bit_cast<uint32_t>(expected[i]))
+            << (int8 ? "int8" : "float32") << " m " << m << " at " << i;
       }
     }
   }
