@@ -3,6 +3,7 @@
 //
 //   build/bench/gemm_bench --benchmark_min_time=1
 #include <benchmark/benchmark.h>
+#include <immintrin.h>
 
 #include <cstdint>
 #include <random>
@@ -97,6 +98,82 @@ void BM_AttentionHead(benchmark::State& state) {
                                                  benchmark::Counter::kIsRate);
 }
 
+// The FMA peak of the cores this runs on: independent chains of fused multiply-adds on whole
+// vectors, enough of them to cover the latency on every core we meet (4 cycles, 2 pipes). The
+// ceiling the float32 products work under: bench/compare turns it into images/s for each model.
+// Args: isa (1 avx2: 12 ymm chains, 2 avx512: 24 zmm chains); run on 1 and 2 threads at once.
+// Named accumulators, not an array: GCC keeps an array in memory and turns the loop inside out,
+// which measures the store-to-load latency instead of the FMA units.
+#define CLIPEMBED_CHAINS(F)                                                                    \
+  F(0)                                                                                         \
+  F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11) F(12) F(13) F(14) F(15) F(16) F(17) \
+      F(18) F(19) F(20) F(21) F(22) F(23)
+
+__attribute__((target("avx2,fma"))) float fma_chains_avx2(int64_t steps, float scale) {
+  // Twelve chains of ymm: two pipes of 4-cycle latency need eight.
+#define CLIPEMBED_INIT(i) __m256 acc##i = _mm256_set1_ps(static_cast<float>(i));
+#define CLIPEMBED_STEP(i) acc##i = _mm256_fmadd_ps(acc##i, x, y);
+#define CLIPEMBED_ADD(i) sum = _mm256_add_ps(sum, acc##i);
+  CLIPEMBED_INIT(0)
+  CLIPEMBED_INIT(1) CLIPEMBED_INIT(2) CLIPEMBED_INIT(3) CLIPEMBED_INIT(4) CLIPEMBED_INIT(5)
+      CLIPEMBED_INIT(6) CLIPEMBED_INIT(7) CLIPEMBED_INIT(8) CLIPEMBED_INIT(9) CLIPEMBED_INIT(10)
+          CLIPEMBED_INIT(11) const __m256 x = _mm256_set1_ps(scale),
+                                          y = _mm256_set1_ps(1e-3f);
+  for (int64_t s = 0; s < steps; ++s) {
+    CLIPEMBED_STEP(0)
+    CLIPEMBED_STEP(1) CLIPEMBED_STEP(2) CLIPEMBED_STEP(3) CLIPEMBED_STEP(4) CLIPEMBED_STEP(5)
+        CLIPEMBED_STEP(6) CLIPEMBED_STEP(7) CLIPEMBED_STEP(8) CLIPEMBED_STEP(9) CLIPEMBED_STEP(10)
+            CLIPEMBED_STEP(11)
+  }
+  __m256 sum = _mm256_setzero_ps();
+  CLIPEMBED_ADD(0)
+  CLIPEMBED_ADD(1) CLIPEMBED_ADD(2) CLIPEMBED_ADD(3) CLIPEMBED_ADD(4) CLIPEMBED_ADD(5)
+      CLIPEMBED_ADD(6) CLIPEMBED_ADD(7) CLIPEMBED_ADD(8) CLIPEMBED_ADD(9) CLIPEMBED_ADD(10)
+          CLIPEMBED_ADD(11)
+#undef CLIPEMBED_INIT
+#undef CLIPEMBED_STEP
+#undef CLIPEMBED_ADD
+              return _mm256_cvtss_f32(sum);
+}
+
+__attribute__((target("avx512f"))) float fma_chains_avx512(int64_t steps, float scale) {
+  // Twenty-four chains of zmm, as many as the float32 tile keeps (28) less its operands.
+#define CLIPEMBED_INIT(i) __m512 acc##i = _mm512_set1_ps(static_cast<float>(i));
+#define CLIPEMBED_STEP(i) acc##i = _mm512_fmadd_ps(acc##i, x, y);
+#define CLIPEMBED_ADD(i) sum = _mm512_add_ps(sum, acc##i);
+  CLIPEMBED_CHAINS(CLIPEMBED_INIT)
+  const __m512 x = _mm512_set1_ps(scale), y = _mm512_set1_ps(1e-3f);
+  for (int64_t s = 0; s < steps; ++s) {
+    CLIPEMBED_CHAINS(CLIPEMBED_STEP)
+  }
+  __m512 sum = _mm512_setzero_ps();
+  CLIPEMBED_CHAINS(CLIPEMBED_ADD)
+#undef CLIPEMBED_INIT
+#undef CLIPEMBED_STEP
+#undef CLIPEMBED_ADD
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, sum);
+  return lanes[0];
+}
+#undef CLIPEMBED_CHAINS
+
+void BM_FmaPeak(benchmark::State& state) {
+  const auto isa = static_cast<Isa>(state.range(0));
+  if (!clipembed::kernels::isa_supported(isa)) return state.SkipWithError("ISA not supported");
+  constexpr int64_t kSteps = 1 << 16;
+  const double flops_per_step = isa == Isa::kAvx512 ? 24 * 16 * 2 : 12 * 8 * 2;
+  float scale = 0.999f;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(scale);  // Opaque to the compiler: each pass really runs.
+    benchmark::DoNotOptimize(isa == Isa::kAvx512 ? fma_chains_avx512(kSteps, scale)
+                                                 : fma_chains_avx2(kSteps, scale));
+  }
+  // Summed over the threads: the peak of all the cores the benchmark ran on.
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops_per_step * kSteps * static_cast<double>(state.iterations()) / 1e9,
+                         benchmark::Counter::kIsRate);
+}
+
 void Shapes(benchmark::internal::Benchmark* b) {
   for (int isa : {1, 2}) {
     for (auto shape : {std::vector<int64_t>{400, 768, 768},
@@ -120,6 +197,13 @@ void Shapes(benchmark::internal::Benchmark* b) {
   }
 }
 
+BENCHMARK(BM_FmaPeak)
+    ->Arg(1)
+    ->Arg(2)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_GemmF32)->Apply(Shapes)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_GemmS8)->Apply(Shapes)->Unit(benchmark::kMillisecond);
 // ViT-B/32 (50 tokens, hidden 768) and ViT-L/14 (257 tokens, hidden 1024), heads of 64.
