@@ -3,9 +3,12 @@
 //
 //   build/bench/gemm_bench --benchmark_min_time=1
 #include <benchmark/benchmark.h>
+#include <clipembed/runtime.h>
 #include <immintrin.h>
 
+#include <array>
 #include <cstdint>
+#include <cstdlib>
 #include <random>
 #include <vector>
 
@@ -104,10 +107,11 @@ void BM_AttentionHead(benchmark::State& state) {
 // Args: isa (1 avx2: 12 ymm chains, 2 avx512: 24 zmm chains); run on 1 and 2 threads at once.
 // Named accumulators, not an array: GCC keeps an array in memory and turns the loop inside out,
 // which measures the store-to-load latency instead of the FMA units.
-#define CLIPEMBED_CHAINS(F)                                                                    \
-  F(0)                                                                                         \
-  F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11) F(12) F(13) F(14) F(15) F(16) F(17) \
-      F(18) F(19) F(20) F(21) F(22) F(23)
+#define CLIPEMBED_CHAINS(F)                                                                     \
+  F(0)                                                                                          \
+  F(1)                                                                                          \
+  F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11) F(12) F(13) F(14) F(15) F(16) F(17) F(18) \
+      F(19) F(20) F(21) F(22) F(23)
 
 __attribute__((target("avx2,fma"))) float fma_chains_avx2(int64_t steps, float scale) {
   // Twelve chains of ymm: two pipes of 4-cycle latency need eight.
@@ -115,25 +119,26 @@ __attribute__((target("avx2,fma"))) float fma_chains_avx2(int64_t steps, float s
 #define CLIPEMBED_STEP(i) acc##i = _mm256_fmadd_ps(acc##i, x, y);
 #define CLIPEMBED_ADD(i) sum = _mm256_add_ps(sum, acc##i);
   CLIPEMBED_INIT(0)
-  CLIPEMBED_INIT(1) CLIPEMBED_INIT(2) CLIPEMBED_INIT(3) CLIPEMBED_INIT(4) CLIPEMBED_INIT(5)
-      CLIPEMBED_INIT(6) CLIPEMBED_INIT(7) CLIPEMBED_INIT(8) CLIPEMBED_INIT(9) CLIPEMBED_INIT(10)
-          CLIPEMBED_INIT(11) const __m256 x = _mm256_set1_ps(scale),
-                                          y = _mm256_set1_ps(1e-3f);
+  CLIPEMBED_INIT(1)
+  CLIPEMBED_INIT(2) CLIPEMBED_INIT(3) CLIPEMBED_INIT(4) CLIPEMBED_INIT(5) CLIPEMBED_INIT(6)
+      CLIPEMBED_INIT(7) CLIPEMBED_INIT(8) CLIPEMBED_INIT(9) CLIPEMBED_INIT(10) CLIPEMBED_INIT(11)
+          const __m256 x = _mm256_set1_ps(scale),
+                       y = _mm256_set1_ps(1e-3f);
   for (int64_t s = 0; s < steps; ++s) {
     CLIPEMBED_STEP(0)
-    CLIPEMBED_STEP(1) CLIPEMBED_STEP(2) CLIPEMBED_STEP(3) CLIPEMBED_STEP(4) CLIPEMBED_STEP(5)
-        CLIPEMBED_STEP(6) CLIPEMBED_STEP(7) CLIPEMBED_STEP(8) CLIPEMBED_STEP(9) CLIPEMBED_STEP(10)
-            CLIPEMBED_STEP(11)
+    CLIPEMBED_STEP(1)
+    CLIPEMBED_STEP(2) CLIPEMBED_STEP(3) CLIPEMBED_STEP(4) CLIPEMBED_STEP(5) CLIPEMBED_STEP(6)
+        CLIPEMBED_STEP(7) CLIPEMBED_STEP(8) CLIPEMBED_STEP(9) CLIPEMBED_STEP(10) CLIPEMBED_STEP(11)
   }
   __m256 sum = _mm256_setzero_ps();
   CLIPEMBED_ADD(0)
-  CLIPEMBED_ADD(1) CLIPEMBED_ADD(2) CLIPEMBED_ADD(3) CLIPEMBED_ADD(4) CLIPEMBED_ADD(5)
-      CLIPEMBED_ADD(6) CLIPEMBED_ADD(7) CLIPEMBED_ADD(8) CLIPEMBED_ADD(9) CLIPEMBED_ADD(10)
-          CLIPEMBED_ADD(11)
+  CLIPEMBED_ADD(1)
+  CLIPEMBED_ADD(2) CLIPEMBED_ADD(3) CLIPEMBED_ADD(4) CLIPEMBED_ADD(5) CLIPEMBED_ADD(6)
+      CLIPEMBED_ADD(7) CLIPEMBED_ADD(8) CLIPEMBED_ADD(9) CLIPEMBED_ADD(10) CLIPEMBED_ADD(11)
 #undef CLIPEMBED_INIT
 #undef CLIPEMBED_STEP
 #undef CLIPEMBED_ADD
-              return _mm256_cvtss_f32(sum);
+          return _mm256_cvtss_f32(sum);
 }
 
 __attribute__((target("avx512f"))) float fma_chains_avx512(int64_t steps, float scale) {
@@ -174,6 +179,52 @@ void BM_FmaPeak(benchmark::State& state) {
                          benchmark::Counter::kIsRate);
 }
 
+// The four products of one encoder layer (q/k/v, out, fc1, fc2) as the encoder runs them: float32
+// Dense layers on a runtime of CLIPEMBED_THREADS threads (default 2), rows at the encoder's
+// strides, inside one runtime task as a forward pass is. Nothing else of the layer runs, so
+// `layers` of these are a bound on a pass: bench/compare turns it into the images/s no forward
+// pass with these kernels can pass here. Args: rows (tokens x batch), hidden, intermediate.
+void BM_LayerProducts(benchmark::State& state) {
+  namespace ops = clipembed::ops;
+  const int64_t m = state.range(0), d = state.range(1), f = state.range(2);
+  const char* env = std::getenv("CLIPEMBED_THREADS");
+  clipembed::Runtime runtime(clipembed::RuntimeOptions{.threads = env ? std::atoi(env) : 2});
+  std::mt19937 rng(1);
+  std::normal_distribution<float> dist(0.0f, 0.02f);
+  auto random = [&](int64_t count) {
+    std::vector<float> v(static_cast<size_t>(count));
+    for (float& x : v) x = dist(rng);
+    return v;
+  };
+  const std::vector<float> w_qkv = random(3 * d * d), w_out = random(d * d), w_fc1 = random(f * d),
+                           w_fc2 = random(d * f), b_d = random(d), b_3d = random(3 * d),
+                           b_f = random(f);
+  const ops::Dense qkv = ops::Dense::float32(
+      runtime, std::array{ops::LinearWeights{w_qkv.data(), b_3d.data(), d, 3 * d}});
+  const ops::Dense out =
+      ops::Dense::float32(runtime, std::array{ops::LinearWeights{w_out.data(), b_d.data(), d, d}});
+  const ops::Dense fc1 =
+      ops::Dense::float32(runtime, std::array{ops::LinearWeights{w_fc1.data(), b_f.data(), d, f}});
+  const ops::Dense fc2 =
+      ops::Dense::float32(runtime, std::array{ops::LinearWeights{w_fc2.data(), b_d.data(), f, d}});
+  const int64_t hd = ops::activation_stride(d), fd = ops::activation_stride(f);
+  std::vector<float> x = random(m * d), h = random(m * hd), attn = random(m * hd),
+                     qkv_rows(static_cast<size_t>(m * 3 * d)), mlp(static_cast<size_t>(m * fd));
+  ops::DenseScratch scratch;
+  auto layer = [&] {
+    qkv.apply(runtime, h.data(), hd, m, qkv_rows.data(), 3 * d, {}, scratch);
+    out.apply(runtime, attn.data(), hd, m, x.data(), d, {.accumulate = true}, scratch);
+    fc1.apply(runtime, h.data(), hd, m, mlp.data(), fd, {.act = ops::Activation::kQuickGelu},
+              scratch);
+    fc2.apply(runtime, mlp.data(), fd, m, x.data(), d, {.accumulate = true}, scratch);
+  };
+  runtime.submit(layer).get();  // Warm-up.
+  for (auto _ : state) runtime.submit(layer).get();
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      2.0 * m * (4 * d * d + 2 * d * f) * static_cast<double>(state.iterations()) / 1e9,
+      benchmark::Counter::kIsRate);
+}
+
 void Shapes(benchmark::internal::Benchmark* b) {
   for (int isa : {1, 2}) {
     for (auto shape : {std::vector<int64_t>{400, 768, 768},
@@ -204,6 +255,14 @@ BENCHMARK(BM_FmaPeak)
     ->Threads(2)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
+// ViT-B/32 and ViT-L/14 at batch 8 and 1.
+BENCHMARK(BM_LayerProducts)
+    ->Args({400, 768, 3072})
+    ->Args({50, 768, 3072})
+    ->Args({2056, 1024, 4096})
+    ->Args({257, 1024, 4096})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_GemmF32)->Apply(Shapes)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_GemmS8)->Apply(Shapes)->Unit(benchmark::kMillisecond);
 // ViT-B/32 (50 tokens, hidden 768) and ViT-L/14 (257 tokens, hidden 1024), heads of 64.
