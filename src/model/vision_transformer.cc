@@ -73,8 +73,8 @@ int64_t VisionTransformer::activation_bytes(const VisionConfig& c, int64_t count
   const int64_t out = c.projection_dim > 0 ? c.projection_dim : d;
   // x; unfolded patches and their embedding; pooled rows and outputs; the pixels. Per-thread
   // attention scores are small and not counted.
-  const int64_t floats = tokens * d + count * grid2 * (patch_in + d) + count * (d + out) +
-                         count * 3 * c.image_size * c.image_size;
+  const int64_t floats = tokens * d + count * grid2 * (ops::activation_stride(patch_in) + d) +
+                         count * (d + out) + count * 3 * c.image_size * c.image_size;
   return floats * int64_t{sizeof(float)} +
          Encoder::activation_bytes(encoder_shape(c), tokens, precision);
 }
@@ -88,12 +88,15 @@ void VisionTransformer::forward(Runtime& runtime, const float* pixels, int64_t c
   ops::DenseScratch& scratch = buffers.encoder.dense;
 
   // Patch embedding: a stride-P convolution is a product of the unfolded patches with the kernel.
-  float* patches = sized(buffers.patches, count * grid * grid * patch_in);
+  // Their rows are laid out as the encoder's are (ViT-B/32's 3,072 floats are 12 KiB, which would
+  // put a tile's rows in one L1 set: ops::activation_stride).
+  const int64_t patch_ld = ops::activation_stride(patch_in);
+  float* patches = sized(buffers.patches, count * grid * grid * patch_ld);
   runtime.parallel_for(0, count * grid, [&](int64_t begin, int64_t end) {
     for (int64_t bg = begin; bg < end; ++bg) {
       const int64_t b = bg / grid, gy = bg % grid;
       for (int64_t gx = 0; gx < grid; ++gx) {
-        float* dst = patches + ((b * grid + gy) * grid + gx) * patch_in;
+        float* dst = patches + ((b * grid + gy) * grid + gx) * patch_ld;
         for (int64_t ch = 0; ch < c.num_channels; ++ch) {
           for (int64_t ky = 0; ky < p; ++ky) {
             const float* src = pixels + ((b * c.num_channels + ch) * s + gy * p + ky) * s + gx * p;
@@ -104,7 +107,7 @@ void VisionTransformer::forward(Runtime& runtime, const float* pixels, int64_t c
     }
   });
   float* embedded = sized(buffers.embedded, count * grid * grid * d);
-  patch_.apply(runtime, patches, count * grid * grid, embedded, {}, scratch);
+  patch_.apply(runtime, patches, patch_ld, count * grid * grid, embedded, d, {}, scratch);
 
   float* x = sized(buffers.x, tokens * d);
   for (int64_t b = 0; b < count; ++b) {
