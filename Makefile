@@ -44,7 +44,7 @@ test-asan: setup
 	ctest --preset asan -j $(JOBS)
 
 # The concurrent parts (runtime, ops split over it, pool, URL fetcher, server) under ThreadSanitizer.
-TSAN_TESTS := 'Runtime|Linear|LayerNormOp|Quantize|Attention|ModelPool|UrlFetcher|EmbedPipeline|HttpServer|HostileClient|Clients|HubDownload'
+TSAN_TESTS := 'Runtime|Dense|LayerNormOp|Quantize|Attention|ModelPool|UrlFetcher|EmbedPipeline|HttpServer|HostileClient|Clients|HubDownload'
 test-tsan: setup
 	./scripts/full_size_model vit-b-32
 	./scripts/full_size_model vit-b-32-clip
