@@ -105,62 +105,41 @@ void BM_AttentionHead(benchmark::State& state) {
 // vectors, enough of them to cover the latency on every core we meet (4 cycles, 2 pipes). The
 // ceiling the float32 products work under: bench/compare turns it into images/s for each model.
 // Args: isa (1 avx2: 12 ymm chains, 2 avx512: 24 zmm chains); run on 1 and 2 threads at once.
-// Named accumulators, not an array: GCC keeps an array in memory and turns the loop inside out,
-// which measures the store-to-load latency instead of the FMA units.
-#define CLIPEMBED_CHAINS(F)                                                                     \
-  F(0)                                                                                          \
-  F(1)                                                                                          \
-  F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11) F(12) F(13) F(14) F(15) F(16) F(17) F(18) \
-      F(19) F(20) F(21) F(22) F(23)
+// The loops over the chains are unrolled in full so that every accumulator has a constant index
+// and lives in a register: left rolled, GCC keeps the array in memory and turns the loop inside
+// out, which measures the store-to-load latency instead of the FMA units.
 
+// Twelve chains of ymm (two pipes of 4-cycle latency need eight).
 __attribute__((target("avx2,fma"))) float fma_chains_avx2(int64_t steps, float scale) {
-  // Twelve chains of ymm: two pipes of 4-cycle latency need eight.
-#define CLIPEMBED_INIT(i) __m256 acc##i = _mm256_set1_ps(static_cast<float>(i));
-#define CLIPEMBED_STEP(i) acc##i = _mm256_fmadd_ps(acc##i, x, y);
-#define CLIPEMBED_ADD(i) sum = _mm256_add_ps(sum, acc##i);
-  CLIPEMBED_INIT(0)
-  CLIPEMBED_INIT(1)
-  CLIPEMBED_INIT(2) CLIPEMBED_INIT(3) CLIPEMBED_INIT(4) CLIPEMBED_INIT(5) CLIPEMBED_INIT(6)
-      CLIPEMBED_INIT(7) CLIPEMBED_INIT(8) CLIPEMBED_INIT(9) CLIPEMBED_INIT(10) CLIPEMBED_INIT(11)
-          const __m256 x = _mm256_set1_ps(scale),
-                       y = _mm256_set1_ps(1e-3f);
+  __m256 acc[12];
+#pragma GCC unroll 16
+  for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(static_cast<float>(i));
+  const __m256 x = _mm256_set1_ps(scale), y = _mm256_set1_ps(1e-3f);
   for (int64_t s = 0; s < steps; ++s) {
-    CLIPEMBED_STEP(0)
-    CLIPEMBED_STEP(1)
-    CLIPEMBED_STEP(2) CLIPEMBED_STEP(3) CLIPEMBED_STEP(4) CLIPEMBED_STEP(5) CLIPEMBED_STEP(6)
-        CLIPEMBED_STEP(7) CLIPEMBED_STEP(8) CLIPEMBED_STEP(9) CLIPEMBED_STEP(10) CLIPEMBED_STEP(11)
+#pragma GCC unroll 16
+    for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], x, y);
   }
-  __m256 sum = _mm256_setzero_ps();
-  CLIPEMBED_ADD(0)
-  CLIPEMBED_ADD(1)
-  CLIPEMBED_ADD(2) CLIPEMBED_ADD(3) CLIPEMBED_ADD(4) CLIPEMBED_ADD(5) CLIPEMBED_ADD(6)
-      CLIPEMBED_ADD(7) CLIPEMBED_ADD(8) CLIPEMBED_ADD(9) CLIPEMBED_ADD(10) CLIPEMBED_ADD(11)
-#undef CLIPEMBED_INIT
-#undef CLIPEMBED_STEP
-#undef CLIPEMBED_ADD
-          return _mm256_cvtss_f32(sum);
+#pragma GCC unroll 16
+  for (int i = 1; i < 12; ++i) acc[0] = _mm256_add_ps(acc[0], acc[i]);
+  return _mm256_cvtss_f32(acc[0]);
 }
 
+// Twenty-four chains of zmm, as many as the float32 tile keeps (28) less its operands.
 __attribute__((target("avx512f"))) float fma_chains_avx512(int64_t steps, float scale) {
-  // Twenty-four chains of zmm, as many as the float32 tile keeps (28) less its operands.
-#define CLIPEMBED_INIT(i) __m512 acc##i = _mm512_set1_ps(static_cast<float>(i));
-#define CLIPEMBED_STEP(i) acc##i = _mm512_fmadd_ps(acc##i, x, y);
-#define CLIPEMBED_ADD(i) sum = _mm512_add_ps(sum, acc##i);
-  CLIPEMBED_CHAINS(CLIPEMBED_INIT)
+  __m512 acc[24];
+#pragma GCC unroll 32
+  for (int i = 0; i < 24; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
   const __m512 x = _mm512_set1_ps(scale), y = _mm512_set1_ps(1e-3f);
   for (int64_t s = 0; s < steps; ++s) {
-    CLIPEMBED_CHAINS(CLIPEMBED_STEP)
+#pragma GCC unroll 32
+    for (int i = 0; i < 24; ++i) acc[i] = _mm512_fmadd_ps(acc[i], x, y);
   }
-  __m512 sum = _mm512_setzero_ps();
-  CLIPEMBED_CHAINS(CLIPEMBED_ADD)
-#undef CLIPEMBED_INIT
-#undef CLIPEMBED_STEP
-#undef CLIPEMBED_ADD
+#pragma GCC unroll 32
+  for (int i = 1; i < 24; ++i) acc[0] = _mm512_add_ps(acc[0], acc[i]);
   alignas(64) float lanes[16];
-  _mm512_store_ps(lanes, sum);
+  _mm512_store_ps(lanes, acc[0]);
   return lanes[0];
 }
-#undef CLIPEMBED_CHAINS
 
 void BM_FmaPeak(benchmark::State& state) {
   const auto isa = static_cast<Isa>(state.range(0));
