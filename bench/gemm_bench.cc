@@ -1,5 +1,6 @@
-// Single-thread throughput of the matrix kernels on ViT-B/32's shapes (M = 50 tokens per image, so
-// 400 is batch 8), per ISA path this CPU has: the ceiling the forward pass works under.
+// The ceilings the forward pass works under: single-thread throughput of the matrix kernels on
+// ViT-B/32's and ViT-L/14's shapes (M = 50 tokens per image, so 400 is batch 8) per ISA path this
+// CPU has, the cores' FMA peak, and one encoder layer's products alone on the runtime's threads.
 //
 //   build/bench/gemm_bench --benchmark_min_time=1
 #include <benchmark/benchmark.h>
