@@ -148,12 +148,9 @@ Image resize_and_crop(const Image& image, const PreprocessConfig& config) {
       static_cast<int>(std::max<int64_t>(0, left)), static_cast<int>(std::max<int64_t>(0, top)),
       static_cast<int>(std::min<int64_t>(w, left + config.crop_width) - std::max<int64_t>(0, left)),
       static_cast<int>(std::min<int64_t>(h, top + config.crop_height) - std::max<int64_t>(0, top))};
-  Image src = config.do_resize ? image::resize_bicubic(image, w, h, kept) : Image{};
-  const uint8_t* src_rgb = config.do_resize
-                               ? src.rgb.data()
-                               : image.rgb.data() + (static_cast<size_t>(kept.y) * w + kept.x) * 3;
-  const size_t src_stride = static_cast<size_t>(config.do_resize ? kept.width : w) * 3;
-  if (kept.width == config.crop_width && kept.height == config.crop_height && config.do_resize) {
+  // Without do_resize, w x h is the image's size, so no pass runs and this copies the window.
+  Image src = image::resize_bicubic(image, w, h, kept);
+  if (kept.width == config.crop_width && kept.height == config.crop_height) {
     return src;  // The usual case: the crop lies inside the resized image.
   }
   Image crop;
@@ -162,9 +159,10 @@ Image resize_and_crop(const Image& image, const PreprocessConfig& config) {
   crop.rgb.assign(static_cast<size_t>(crop.width) * crop.height * 3, 0);
   // Rows and columns of the crop outside the image stay 0 (transformers' padding).
   const int64_t y0 = kept.y - top, x0 = kept.x - left;
+  const size_t row_bytes = static_cast<size_t>(kept.width) * 3;
   for (int y = 0; y < kept.height; ++y) {
-    std::memcpy(&crop.rgb[((y0 + y) * crop.width + x0) * 3], src_rgb + y * src_stride,
-                static_cast<size_t>(kept.width) * 3);
+    std::memcpy(&crop.rgb[((y0 + y) * crop.width + x0) * 3], src.rgb.data() + y * row_bytes,
+                row_bytes);
   }
   return crop;
 }

@@ -76,19 +76,6 @@ Coefficients precompute(int in_size, int out_size) {
 // image instead of being held for good.
 constexpr size_t kKeptScratchBytes = size_t{4} << 20;
 
-// Output column `x0` onwards of the horizontal pass, as pointers into `c`.
-struct Taps {
-  const int* first;
-  const int* count;
-  const int32_t* weights;
-  int capacity;
-};
-
-Taps taps_from(const Coefficients& c, int x0) {
-  return {c.first.data() + x0, c.count.data() + x0,
-          c.weights.data() + static_cast<size_t>(x0) * c.taps_capacity, c.taps_capacity};
-}
-
 }  // namespace
 
 Image resize_bicubic(const Image& in, int width, int height) {
@@ -118,8 +105,12 @@ Image resize_bicubic(const Image& in, int width, int height, const Window& windo
   const uint8_t* rows = nullptr;  // Row row_begin of the horizontal pass, rows_stride apart.
   thread_local std::vector<uint8_t> scratch;
   if (need_horizontal) {
+    // The window's columns of the horizontal pass: its coefficients from column window.x on.
     const Coefficients horizontal = precompute(in.width, width);
-    const Taps taps = taps_from(horizontal, window.x);
+    const int* first = horizontal.first.data() + window.x;
+    const int* count = horizontal.count.data() + window.x;
+    const int32_t* weights =
+        horizontal.weights.data() + static_cast<size_t>(window.x) * horizontal.taps_capacity;
     uint8_t* target = out.rgb.data();
     if (need_vertical) {
       scratch.resize(std::max(scratch.size(), out_stride * (row_end - row_begin)));
@@ -127,8 +118,8 @@ Image resize_bicubic(const Image& in, int width, int height, const Window& windo
     }
     for (int y = row_begin; y < row_end; ++y) {
       kernels::resample_horizontal_row(isa, in.rgb.data() + static_cast<size_t>(y) * in.width * 3,
-                                       in.width, window.width, taps.first, taps.count, taps.weights,
-                                       taps.capacity,
+                                       in.width, window.width, first, count, weights,
+                                       horizontal.taps_capacity,
                                        target + static_cast<size_t>(y - row_begin) * out_stride);
     }
     rows = target;

@@ -28,28 +28,24 @@ void resample_horizontal_row_avx512(const uint8_t* in, int64_t in_width, int64_t
     const int taps = count[x];
     const int groups = (taps + 3) / 4;
     __m512i sum = _mm512_setzero_si512();
+    auto add_group = [&](__m128i bytes, __m128i tap_weights) {
+      const __m512i values = _mm512_cvtepu8_epi32(_mm_shuffle_epi8(bytes, spread));
+      const __m512i spread_weights =
+          _mm512_permutexvar_epi32(quarter, _mm512_castsi128_si512(tap_weights));
+      sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(values, spread_weights));
+    };
     // Whole groups of four read 16 bytes and four weights: the weights past count are 0 (the
     // layout's promise), so the extra pixels add nothing. A group whose bytes would pass the
     // row's end reads only its taps' bytes, under a mask.
     int g = 0;
     for (; g < groups && p + 12 * g + 16 <= row_end; ++g) {
-      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 12 * g));
-      const __m128i tap_weights = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 4 * g));
-      const __m512i values = _mm512_cvtepu8_epi32(_mm_shuffle_epi8(bytes, spread));
-      const __m512i spread_weights =
-          _mm512_permutexvar_epi32(quarter, _mm512_castsi128_si512(tap_weights));
-      sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(values, spread_weights));
+      add_group(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 12 * g)),
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 4 * g)));
     }
     for (; g < groups; ++g) {
       const int n = std::min(4, taps - 4 * g);
-      const __m128i bytes =
-          _mm_maskz_loadu_epi8(static_cast<__mmask16>((1u << (3 * n)) - 1u), p + 12 * g);
-      const __m128i tap_weights =
-          _mm_maskz_loadu_epi32(static_cast<__mmask8>((1u << n) - 1u), w + 4 * g);
-      const __m512i values = _mm512_cvtepu8_epi32(_mm_shuffle_epi8(bytes, spread));
-      const __m512i spread_weights =
-          _mm512_permutexvar_epi32(quarter, _mm512_castsi128_si512(tap_weights));
-      sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(values, spread_weights));
+      add_group(_mm_maskz_loadu_epi8(static_cast<__mmask16>((1u << (3 * n)) - 1u), p + 12 * g),
+                _mm_maskz_loadu_epi32(static_cast<__mmask8>((1u << n) - 1u), w + 4 * g));
     }
     const __m256i halves =
         _mm256_add_epi32(_mm512_castsi512_si256(sum), _mm512_extracti64x4_epi64(sum, 1));

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <array>
 
-#include "ops/layer_norm.h"
-
 namespace clipembed::model {
 namespace {
 

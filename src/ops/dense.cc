@@ -167,11 +167,11 @@ void Dense::apply_normalized(Runtime& runtime, const float* x, int64_t x_ld, con
     // same two kernels on the same floats as layer_norm() then apply(), so the same codes.
     thread_local std::vector<float> rows;
     rows.resize(static_cast<size_t>(kRowGrain * in_));
+    const int64_t ldq = activation_code_stride(in_);
     for (int64_t r = begin; r < end; r += kRowGrain) {
       const int64_t n = std::min(kRowGrain, end - r);
       kernels::layer_norm(x + r * x_ld, x_ld, rows.data(), in_, in_, 0, n, norm.gamma, norm.beta,
                           norm.eps);
-      const int64_t ldq = activation_code_stride(in_);
       kernels::quantize_activation_rows(rows.data(), in_, in_, 0, n, kernels::kActivationCodeMax,
                                         scratch.codes.data() + r * ldq, ldq,
                                         scratch.scale.data() + r, scratch.zero.data() + r);
