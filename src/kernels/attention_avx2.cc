@@ -13,6 +13,7 @@
 #include "kernels/attention.h"
 #include "kernels/attention_rows.h"
 #include "kernels/math_avx2.h"
+#include "kernels/transpose_avx2.h"
 
 namespace clipembed::kernels {
 namespace {
@@ -33,28 +34,6 @@ __m256 first_lanes(int64_t valid) {
   return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(valid)), index));
 }
 
-// r[0..7] (row i's 8 floats in r[i]) becomes its transpose (column c's in r[c]).
-void transpose_block(__m256 r[8]) {
-  __m256 a[8], b[8];
-  // Rows paired element by element: within each 128-bit half, [x0 y0 x1 y1] and [x2 y2 x3 y3].
-  for (int i = 0; i < 8; i += 2) {
-    a[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-    a[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-  }
-  // Four rows per half: b[4g + m] holds column 4h + m of rows 4g..4g+3 in half h.
-  for (int g = 0; g < 8; g += 4) {
-    b[g] = _mm256_shuffle_ps(a[g], a[g + 2], 0x44);
-    b[g + 1] = _mm256_shuffle_ps(a[g], a[g + 2], 0xee);
-    b[g + 2] = _mm256_shuffle_ps(a[g + 1], a[g + 3], 0x44);
-    b[g + 3] = _mm256_shuffle_ps(a[g + 1], a[g + 3], 0xee);
-  }
-  // Half h of b[m] and b[4 + m] joined into column 4h + m.
-  for (int m = 0; m < 4; ++m) {
-    r[m] = _mm256_permute2f128_ps(b[m], b[4 + m], 0x20);
-    r[4 + m] = _mm256_permute2f128_ps(b[m], b[4 + m], 0x31);
-  }
-}
-
 // The keys transposed (attention_rows.h) in blocks of 8 keys by 8 dimensions.
 void transpose_keys_by_blocks(int64_t n, int64_t head_dim, const float* k, int64_t ld, float* kt) {
   const int64_t padded = attention_padded_keys(n);
@@ -67,7 +46,7 @@ void transpose_keys_by_blocks(int64_t n, int64_t head_dim, const float* k, int64
         block[i] =
             j0 + i < n ? _mm256_maskload_ps(k + (j0 + i) * ld + d0, valid) : _mm256_setzero_ps();
       }
-      transpose_block(block);
+      avx2::transpose_8x8(block);
       for (int c = 0; c < dims; ++c) _mm256_storeu_ps(kt + (d0 + c) * padded + j0, block[c]);
     }
   }

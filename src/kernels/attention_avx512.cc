@@ -13,6 +13,7 @@
 #include "kernels/attention.h"
 #include "kernels/attention_rows.h"
 #include "kernels/math_avx512.h"
+#include "kernels/transpose_avx512.h"
 
 namespace clipembed::kernels {
 namespace {
@@ -39,34 +40,6 @@ __mmask16 lanes(int64_t width) {
                      : static_cast<__mmask16>((1u << std::max<int64_t>(width, 0)) - 1u);
 }
 
-// r[0..15] (row i's 16 floats in r[i]) becomes its transpose (column c's in r[c]).
-void transpose_block(__m512 r[16]) {
-  __m512 a[16], b[16];
-  // Rows paired element by element: within each 128-bit lane, [x0 y0 x1 y1] and [x2 y2 x3 y3].
-  for (int i = 0; i < 16; i += 2) {
-    a[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    a[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-  }
-  // Four rows per 128-bit lane: b[4g + m] holds column 4L + m of rows 4g..4g+3 in lane L.
-  for (int g = 0; g < 16; g += 4) {
-    b[g] = _mm512_shuffle_ps(a[g], a[g + 2], 0x44);
-    b[g + 1] = _mm512_shuffle_ps(a[g], a[g + 2], 0xee);
-    b[g + 2] = _mm512_shuffle_ps(a[g + 1], a[g + 3], 0x44);
-    b[g + 3] = _mm512_shuffle_ps(a[g + 1], a[g + 3], 0xee);
-  }
-  // Lane L of b[m], b[4 + m], b[8 + m] and b[12 + m] gathered into column 4L + m.
-  for (int m = 0; m < 4; ++m) {
-    const __m512 even_low = _mm512_shuffle_f32x4(b[m], b[4 + m], 0x88);
-    const __m512 odd_low = _mm512_shuffle_f32x4(b[m], b[4 + m], 0xdd);
-    const __m512 even_high = _mm512_shuffle_f32x4(b[8 + m], b[12 + m], 0x88);
-    const __m512 odd_high = _mm512_shuffle_f32x4(b[8 + m], b[12 + m], 0xdd);
-    r[m] = _mm512_shuffle_f32x4(even_low, even_high, 0x88);
-    r[8 + m] = _mm512_shuffle_f32x4(even_low, even_high, 0xdd);
-    r[4 + m] = _mm512_shuffle_f32x4(odd_low, odd_high, 0x88);
-    r[12 + m] = _mm512_shuffle_f32x4(odd_low, odd_high, 0xdd);
-  }
-}
-
 // The keys transposed (attention_rows.h) in blocks of 16 keys by 16 dimensions.
 void transpose_keys_by_blocks(int64_t n, int64_t head_dim, const float* k, int64_t ld, float* kt) {
   const int64_t padded = attention_padded_keys(n);
@@ -78,7 +51,7 @@ void transpose_keys_by_blocks(int64_t n, int64_t head_dim, const float* k, int64
         block[i] =
             j0 + i < n ? _mm512_maskz_loadu_ps(valid, k + (j0 + i) * ld + d0) : _mm512_setzero_ps();
       }
-      transpose_block(block);
+      avx512::transpose_16x16(block);
       const int64_t dims = std::min<int64_t>(16, head_dim - d0);
       for (int c = 0; c < dims; ++c) _mm512_storeu_ps(kt + (d0 + c) * padded + j0, block[c]);
     }
