@@ -91,7 +91,7 @@ struct LayerNormRows {
       const int n = static_cast<int>(std::min<int64_t>(kLanes, end - r));
       normalize_group(in + r * in_ld, in_ld, out + r * out_ld, out_ld, dim, n, gamma, beta, eps);
     }
-    return r;
+    return std::min(r, end);
   }
 };
 
