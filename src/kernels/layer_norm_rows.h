@@ -17,8 +17,8 @@
 namespace clipembed::kernels {
 namespace {
 
-// V provides: kLanes; Vec and Mask; first(count) (lanes [0, count) of a row's values, count in
-// [0, kLanes] or more for all); load(mask, p) (zero past the mask) and store(mask, p, v); zero(),
+// V provides: kLanes; Vec; first(count) (its mask of lanes [0, count), count in [0, kLanes] or
+// more for all); load(mask, p) (zero past the mask) and store(mask, p, v); zero(),
 // set1(), add(), sub(), mul(); transpose(Vec[kLanes]) (row r in v[r] becomes column c in v[c]);
 // and store_all(p, v) for kLanes aligned floats.
 template <typename V>
