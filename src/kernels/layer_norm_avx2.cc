@@ -2,8 +2,6 @@
 // on eight rows at a time.
 #include <immintrin.h>
 
-#include <algorithm>
-
 #include "kernels/layer_norm.h"
 #include "kernels/layer_norm_rows.h"
 #include "kernels/transpose_avx2.h"
@@ -15,11 +13,13 @@ struct Avx2 {
   using Vec = __m256;
   static constexpr int kLanes = 8;
   static __m256i first(int64_t count) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::min<int64_t>(kLanes, count))),
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)),
                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }
   static Vec load(__m256i mask, const float* p) { return _mm256_maskload_ps(p, mask); }
   static void store(__m256i mask, float* p, Vec v) { _mm256_maskstore_ps(p, mask, v); }
+  static Vec loadu(const float* p) { return _mm256_loadu_ps(p); }
+  static void storeu(float* p, Vec v) { _mm256_storeu_ps(p, v); }
   static void store_all(float* p, Vec v) { _mm256_store_ps(p, v); }
   static Vec zero() { return _mm256_setzero_ps(); }
   static Vec set1(float x) { return _mm256_set1_ps(x); }

@@ -13,11 +13,12 @@ struct Avx512 {
   using Vec = __m512;
   static constexpr int kLanes = 16;
   static __mmask16 first(int64_t count) {
-    return count >= kLanes ? static_cast<__mmask16>(0xFFFF)
-                           : static_cast<__mmask16>((1u << static_cast<unsigned>(count)) - 1u);
+    return static_cast<__mmask16>((1u << static_cast<unsigned>(count)) - 1u);
   }
   static Vec load(__mmask16 mask, const float* p) { return _mm512_maskz_loadu_ps(mask, p); }
   static void store(__mmask16 mask, float* p, Vec v) { _mm512_mask_storeu_ps(p, mask, v); }
+  static Vec loadu(const float* p) { return _mm512_loadu_ps(p); }
+  static void storeu(float* p, Vec v) { _mm512_storeu_ps(p, v); }
   static void store_all(float* p, Vec v) { _mm512_store_ps(p, v); }
   static Vec zero() { return _mm512_setzero_ps(); }
   static Vec set1(float x) { return _mm512_set1_ps(x); }

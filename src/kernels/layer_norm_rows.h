@@ -17,10 +17,11 @@
 namespace clipembed::kernels {
 namespace {
 
-// V provides: kLanes; Vec; first(count) (its mask of lanes [0, count), count in [0, kLanes] or
-// more for all); load(mask, p) (zero past the mask) and store(mask, p, v); zero(),
-// set1(), add(), sub(), mul(); transpose(Vec[kLanes]) (row r in v[r] becomes column c in v[c]);
-// and store_all(p, v) for kLanes aligned floats.
+// V provides: kLanes; Vec; loadu(p) and storeu(p, v) of kLanes floats; first(count) (its mask of
+// lanes [0, count), count in [0, kLanes)) with load(mask, p) (zero past the mask) and
+// store(mask, p, v), for a row's last, partial vector only (masked moves cost more, on AVX2 much
+// more); zero(), set1(), add(), sub(), mul(); transpose(Vec[kLanes]) (row r in v[r] becomes
+// column c in v[c]); and store_all(p, v) for kLanes aligned floats.
 template <typename V>
 struct LayerNormRows {
   using Vec = typename V::Vec;
@@ -31,9 +32,13 @@ struct LayerNormRows {
   template <bool Squares>
   static Vec add_columns(const float* const rows[kLanes], int64_t i, int count, Vec sums,
                          Vec mean) {
-    const auto mask = V::first(count);
     Vec v[kLanes];
-    for (int r = 0; r < kLanes; ++r) v[r] = V::load(mask, rows[r] + i);
+    if (count == kLanes) {
+      for (int r = 0; r < kLanes; ++r) v[r] = V::loadu(rows[r] + i);
+    } else {
+      const auto mask = V::first(count);
+      for (int r = 0; r < kLanes; ++r) v[r] = V::load(mask, rows[r] + i);
+    }
     V::transpose(v);
     for (int j = 0; j < count; ++j) {
       if constexpr (Squares) {
@@ -67,12 +72,17 @@ struct LayerNormRows {
     alignas(64) float mean[kLanes], inv[kLanes];
     V::store_all(mean, row_sums<false>(rows, dim, V::zero()));
     for (float& m : mean) m = row_mean(m, dim);
-    V::store_all(inv, row_sums<true>(rows, dim, V::load(V::first(kLanes), mean)));
+    V::store_all(inv, row_sums<true>(rows, dim, V::loadu(mean)));
     for (float& s : inv) s = row_inv_std(s, dim, eps);
     for (int r = 0; r < n; ++r) {
       const Vec m = V::set1(mean[r]), s = V::set1(inv[r]);
       float* y = out + r * out_ld;
-      for (int64_t i = 0; i < dim; i += kLanes) {
+      int64_t i = 0;
+      for (; i + kLanes <= dim; i += kLanes) {
+        const Vec scaled = V::mul(V::mul(V::sub(V::loadu(rows[r] + i), m), s), V::loadu(gamma + i));
+        V::storeu(y + i, V::add(scaled, V::loadu(beta + i)));
+      }
+      if (i < dim) {
         const auto mask = V::first(dim - i);
         const Vec x = V::load(mask, rows[r] + i);
         const Vec scaled = V::mul(V::mul(V::sub(x, m), s), V::load(mask, gamma + i));
