@@ -92,7 +92,7 @@ void BM_AttentionHead(benchmark::State& state) {
   std::vector<float> scratch(clipembed::kernels::attention_scratch_floats(n, head_dim));
   const int64_t hidden = ld / 3;
   for (auto _ : state) {
-    clipembed::kernels::attention_head(isa, n, head_dim, qkv.data(), qkv.data() + hidden,
+    clipembed::kernels::attention_head(isa, n, {0, n}, head_dim, qkv.data(), qkv.data() + hidden,
                                        qkv.data() + 2 * hidden, ld, false, out.data(), hidden,
                                        scratch.data());
     benchmark::DoNotOptimize(out.data());

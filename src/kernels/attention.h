@@ -26,20 +26,30 @@ inline int64_t attention_scratch_floats(int64_t n, int64_t head_dim) {
   return attention_padded_keys(n) * (2 * head_dim + kAttentionRows);
 }
 
-// q, k, v: the head's first column in the item's first row, rows `ld` floats apart; out likewise
-// with `out_ld`. n rows; scratch: attention_scratch_floats(n, head_dim) floats.
-void attention_head(Isa isa, int64_t n, int64_t head_dim, const float* q, const float* k,
-                    const float* v, int64_t ld, bool causal, float* out, int64_t out_ld,
-                    float* scratch);
+// The query rows a call computes: rows [begin, end) of the item's n (every key and value is read
+// whatever they are). A caller that reads only some rows' outputs (CLIP's last layer, whose
+// pooled token is all the towers return) computes only those; each row's result is the same
+// whichever rows are computed with it.
+struct QueryRows {
+  int64_t begin = 0;
+  int64_t end = 0;
+};
 
-void attention_head_scalar(int64_t n, int64_t head_dim, const float* q, const float* k,
-                           const float* v, int64_t ld, bool causal, float* out, int64_t out_ld,
-                           float* scratch);
-void attention_head_avx2(int64_t n, int64_t head_dim, const float* q, const float* k,
-                         const float* v, int64_t ld, bool causal, float* out, int64_t out_ld,
-                         float* scratch);
-void attention_head_avx512(int64_t n, int64_t head_dim, const float* q, const float* k,
-                           const float* v, int64_t ld, bool causal, float* out, int64_t out_ld,
-                           float* scratch);
+// q, k, v: the head's first column in the item's first row, rows `ld` floats apart; out: query
+// row queries.begin's output, rows `out_ld` apart. n rows; scratch:
+// attention_scratch_floats(n, head_dim) floats.
+void attention_head(Isa isa, int64_t n, QueryRows queries, int64_t head_dim, const float* q,
+                    const float* k, const float* v, int64_t ld, bool causal, float* out,
+                    int64_t out_ld, float* scratch);
+
+void attention_head_scalar(int64_t n, QueryRows queries, int64_t head_dim, const float* q,
+                           const float* k, const float* v, int64_t ld, bool causal, float* out,
+                           int64_t out_ld, float* scratch);
+void attention_head_avx2(int64_t n, QueryRows queries, int64_t head_dim, const float* q,
+                         const float* k, const float* v, int64_t ld, bool causal, float* out,
+                         int64_t out_ld, float* scratch);
+void attention_head_avx512(int64_t n, QueryRows queries, int64_t head_dim, const float* q,
+                           const float* k, const float* v, int64_t ld, bool causal, float* out,
+                           int64_t out_ld, float* scratch);
 
 }  // namespace clipembed::kernels

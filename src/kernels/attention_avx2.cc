@@ -153,11 +153,11 @@ void weigh_all(int64_t keys, int64_t head_dim, const float* p, int64_t padded, c
 
 }  // namespace
 
-void attention_head_avx2(int64_t n, int64_t head_dim, const float* q, const float* k,
-                         const float* v, int64_t ld, bool causal, float* out, int64_t out_ld,
-                         float* scratch) {
+void attention_head_avx2(int64_t n, QueryRows queries, int64_t head_dim, const float* q,
+                         const float* k, const float* v, int64_t ld, bool causal, float* out,
+                         int64_t out_ld, float* scratch) {
   attention_rows<transpose_keys_by_blocks, score_rows, softmax_row, weigh_all<kRows>, weigh_all<1>>(
-      n, head_dim, q, k, v, ld, causal, out, out_ld, scratch);
+      n, queries, head_dim, q, k, v, ld, causal, out, out_ld, scratch);
 }
 
 }  // namespace clipembed::kernels

@@ -32,11 +32,12 @@ void pack_values(int64_t n, int64_t head_dim, const float* v, int64_t ld, float*
 //     per block of dimensions);
 //   weigh_all / weigh_one(keys, head_dim, p, padded, v, ld, out, out_ld): the weighted sums of
 //     kRows rows that share their keys, or of one row.
-// Query rows go kRows at a time (rows past n repeat the last row: their chains are
+// Query rows go kRows at a time (rows past the last query repeat it: their chains are
 // computed and never read); rows that share their keys (no mask) are weighed together.
 template <auto transpose, auto score, auto softmax, auto weigh_all, auto weigh_one>
-void attention_rows(int64_t n, int64_t head_dim, const float* q, const float* k, const float* v,
-                    int64_t ld, bool causal, float* out, int64_t out_ld, float* scratch) {
+void attention_rows(int64_t n, QueryRows queries, int64_t head_dim, const float* q, const float* k,
+                    const float* v, int64_t ld, bool causal, float* out, int64_t out_ld,
+                    float* scratch) {
   constexpr int kRows = static_cast<int>(kAttentionRows);
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const int64_t padded = attention_padded_keys(n);
@@ -45,13 +46,13 @@ void attention_rows(int64_t n, int64_t head_dim, const float* q, const float* k,
   float* scores = vp + head_dim * padded;  // [kRows][padded]
   transpose(n, head_dim, k, ld, kt);
   pack_values(n, head_dim, v, ld, vp);
-  for (int64_t i0 = 0; i0 < n; i0 += kRows) {
-    const int64_t rows = std::min<int64_t>(kRows, n - i0);
+  for (int64_t i0 = queries.begin; i0 < queries.end; i0 += kRows) {
+    const int64_t rows = std::min<int64_t>(kRows, queries.end - i0);
     const float* q_rows[kRows];
-    for (int r = 0; r < kRows; ++r) q_rows[r] = q + std::min(i0 + r, n - 1) * ld;
+    for (int r = 0; r < kRows; ++r) q_rows[r] = q + std::min(i0 + r, queries.end - 1) * ld;
     score(q_rows, head_dim, kt, padded, causal ? i0 + rows : n, scale, scores);
     for (int r = 0; r < rows; ++r) softmax(scores + r * padded, causal ? i0 + r + 1 : n);
-    float* o = out + i0 * out_ld;
+    float* o = out + (i0 - queries.begin) * out_ld;
     if (!causal && rows == kRows) {
       weigh_all(n, head_dim, scores, padded, vp, head_dim, o, out_ld);
       continue;

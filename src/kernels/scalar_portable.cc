@@ -9,10 +9,10 @@ void gemm_f32_scalar_portable(int64_t m, int64_t n, int64_t k, const float* a, i
   reference::gemm_f32(m, n, k, a, lda, packed, panel_begin, panel_end, c, ldc, epilogue);
 }
 
-void attention_head_scalar_portable(int64_t n, int64_t head_dim, const float* q, const float* k,
-                                    const float* v, int64_t ld, bool causal, float* out,
-                                    int64_t out_ld, float* scratch) {
-  reference::attention_head(n, head_dim, q, k, v, ld, causal, out, out_ld, scratch);
+void attention_head_scalar_portable(int64_t n, QueryRows queries, int64_t head_dim, const float* q,
+                                    const float* k, const float* v, int64_t ld, bool causal,
+                                    float* out, int64_t out_ld, float* scratch) {
+  reference::attention_head(n, queries, head_dim, q, k, v, ld, causal, out, out_ld, scratch);
 }
 
 }  // namespace clipembed::kernels

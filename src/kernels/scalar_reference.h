@@ -38,12 +38,12 @@ static inline void gemm_f32(int64_t m, int64_t n, int64_t k, const float* a, int
   }
 }
 
-static inline void attention_head(int64_t n, int64_t head_dim, const float* q, const float* k,
-                                  const float* v, int64_t ld, bool causal, float* out,
-                                  int64_t out_ld, float* scratch) {
+static inline void attention_head(int64_t n, QueryRows queries, int64_t head_dim, const float* q,
+                                  const float* k, const float* v, int64_t ld, bool causal,
+                                  float* out, int64_t out_ld, float* scratch) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   float* scores = scratch;
-  for (int64_t i = 0; i < n; ++i) {
+  for (int64_t i = queries.begin; i < queries.end; ++i) {
     const int64_t keys = causal ? i + 1 : n;
     const float* qi = q + i * ld;
     for (int64_t j = 0; j < keys; ++j) {
@@ -68,7 +68,7 @@ static inline void attention_head(int64_t n, int64_t head_dim, const float* q, c
       for (int64_t l = 0; l < w; ++l) lane_sum[l] += lane_sum[l + w];
     }
     const float inverse = 1.0f / lane_sum[0];
-    float* oi = out + i * out_ld;
+    float* oi = out + (i - queries.begin) * out_ld;
     for (int64_t d = 0; d < head_dim; ++d) oi[d] = 0.0f;
     for (int64_t j = 0; j < keys; ++j) {
       const float p = scores[j] * inverse;
@@ -88,11 +88,11 @@ void gemm_f32_scalar_portable(int64_t m, int64_t n, int64_t k, const float* a, i
 void gemm_f32_scalar_fma(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
                          const float* packed, int64_t panel_begin, int64_t panel_end, float* c,
                          int64_t ldc, const Epilogue& epilogue);
-void attention_head_scalar_portable(int64_t n, int64_t head_dim, const float* q, const float* k,
-                                    const float* v, int64_t ld, bool causal, float* out,
-                                    int64_t out_ld, float* scratch);
-void attention_head_scalar_fma(int64_t n, int64_t head_dim, const float* q, const float* k,
-                               const float* v, int64_t ld, bool causal, float* out, int64_t out_ld,
-                               float* scratch);
+void attention_head_scalar_portable(int64_t n, QueryRows queries, int64_t head_dim, const float* q,
+                                    const float* k, const float* v, int64_t ld, bool causal,
+                                    float* out, int64_t out_ld, float* scratch);
+void attention_head_scalar_fma(int64_t n, QueryRows queries, int64_t head_dim, const float* q,
+                               const float* k, const float* v, int64_t ld, bool causal, float* out,
+                               int64_t out_ld, float* scratch);
 
 }  // namespace clipembed::kernels

@@ -44,9 +44,12 @@ class Encoder {
   // Runs every layer on x in place: rows of `hidden` floats, item i being rows
   // [item_starts[i], item_starts[i + 1]) (attention stays within an item). Every kernel computes
   // a row from that row (and its item) alone, so an item's result does not depend on its batch.
-  // `buffers` hold the activations (reused).
+  // With `pooled_rows` (one row of each item, as an index among all rows) only those rows are
+  // computed past the last layer's keys and values, and only they hold the encoder's output;
+  // empty, every row does. `buffers` hold the activations (reused).
   void run(Runtime& runtime, float* x, std::span<const int64_t> item_starts,
-           ops::AttentionMask mask, EncoderActivations& buffers) const;
+           ops::AttentionMask mask, std::span<const int64_t> pooled_rows,
+           EncoderActivations& buffers) const;
 
   // Bytes of activations run() allocates for `rows` rows.
   static int64_t activation_bytes(const EncoderShape& shape, int64_t rows, Precision precision);

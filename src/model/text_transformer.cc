@@ -93,7 +93,7 @@ void TextTransformer::forward(Runtime& runtime, std::span<const std::vector<int3
     }
   }
   const std::span<const int64_t> items(starts, static_cast<size_t>(texts + 1));
-  encoder_.run(runtime, x, items, ops::AttentionMask::kCausal, buffers.encoder);
+  encoder_.run(runtime, x, items, ops::AttentionMask::kCausal, pooled_rows, buffers.encoder);
 
   float* pooled = sized(buffers.pooled, texts * d);
   for (int64_t i = 0; i < texts; ++i) {

@@ -119,7 +119,9 @@ void VisionTransformer::forward(Runtime& runtime, const float* pixels, int64_t c
     }
   }
   ops::layer_norm(runtime, x, x, tokens, d, pre_ln_.gamma, pre_ln_.beta, c.layer_norm_eps);
-  encoder_.run(runtime, x, even_items(buffers.token_items, count, n), ops::AttentionMask::kNone,
+  // Each image's class token is its first row, and the only one pooled.
+  const std::span<const int64_t> items = even_items(buffers.token_items, count, n);
+  encoder_.run(runtime, x, items, ops::AttentionMask::kNone, items.first(items.size() - 1),
                buffers.encoder);
 
   // Pool the class token of each image, normalise it, and project it.

@@ -22,9 +22,13 @@ void attention(Runtime& runtime, const float* q, const float* k, const float* v,
       const int64_t row0 = s.item_starts[item], col0 = h * s.head_dim;
       const int64_t n = s.item_starts[item + 1] - row0;
       scratch.resize(static_cast<size_t>(kernels::attention_scratch_floats(n, s.head_dim)));
-      kernels::attention_head(isa, n, s.head_dim, q + row0 * ld + col0, k + row0 * ld + col0,
-                              v + row0 * ld + col0, ld, causal, out + row0 * out_ld + col0, out_ld,
-                              scratch.data());
+      const bool every_row = s.query_rows.empty();
+      const int64_t first = every_row ? 0 : s.query_rows[static_cast<size_t>(item)] - row0;
+      const kernels::QueryRows queries{first, every_row ? n : first + 1};
+      const int64_t out_row = every_row ? row0 : item;
+      kernels::attention_head(isa, n, queries, s.head_dim, q + row0 * ld + col0,
+                              k + row0 * ld + col0, v + row0 * ld + col0, ld, causal,
+                              out + out_row * out_ld + col0, out_ld, scratch.data());
     }
   });
 }

@@ -18,7 +18,7 @@ std::vector<float> run(Isa isa, int64_t n, int64_t hd, const std::vector<float>&
   const int64_t ld = 3 * hd + 5;  // Rows wider than the head, as in the stacked q/k/v buffer.
   std::vector<float> out(static_cast<size_t>(n * hd));
   std::vector<float> scratch(static_cast<size_t>(attention_scratch_floats(n, hd)));
-  attention_head(isa, n, hd, qkv.data(), qkv.data() + hd, qkv.data() + 2 * hd, ld, causal,
+  attention_head(isa, n, {0, n}, hd, qkv.data(), qkv.data() + hd, qkv.data() + 2 * hd, ld, causal,
                  out.data(), hd, scratch.data());
   return out;
 }
@@ -38,6 +38,36 @@ TEST(AttentionKernelTest, EverySimdPathEqualsTheScalarReferenceBitForBit) {
     }
   }
   if (testing::simd_paths().empty()) GTEST_SKIP() << "this CPU has no SIMD path";
+}
+
+// A call over some of the query rows writes exactly those rows' outputs, the same bits as a call
+// over all of them, on every path (the SIMD paths take query rows six at a time, so ranges start
+// and end inside and across those groups).
+TEST(AttentionKernelTest, QueryRowsAreTheSameBitsAsInTheWholeCall) {
+  const int64_t hd = 12, ld = 3 * hd + 5;
+  std::vector<Isa> paths = testing::simd_paths();
+  paths.insert(paths.begin(), Isa::kScalar);
+  for (int64_t n : {1, 7, 13, 50}) {
+    const std::vector<float> qkv = random_floats(n * ld, static_cast<uint32_t>(3 * n), 1.5f);
+    for (bool causal : {false, true}) {
+      for (Isa isa : paths) {
+        const std::vector<float> whole = run(isa, n, hd, qkv, causal);
+        for (const QueryRows rows : {QueryRows{0, 1}, QueryRows{n - 1, n}, QueryRows{n / 2, n},
+                                     QueryRows{1, std::min<int64_t>(n, 9)}}) {
+          if (rows.begin >= rows.end) continue;
+          std::vector<float> part(static_cast<size_t>((rows.end - rows.begin) * hd), NAN);
+          std::vector<float> scratch(static_cast<size_t>(attention_scratch_floats(n, hd)));
+          attention_head(isa, n, rows, hd, qkv.data(), qkv.data() + hd, qkv.data() + 2 * hd, ld,
+                         causal, part.data(), hd, scratch.data());
+          const std::vector<float> expected(whole.begin() + rows.begin * hd,
+                                            whole.begin() + rows.end * hd);
+          ASSERT_TRUE(same_bits(part, expected))
+              << isa_name(isa) << " n=" << n << " rows " << rows.begin << ".." << rows.end
+              << " causal=" << causal;
+        }
+      }
+    }
+  }
 }
 
 TEST(AttentionKernelTest, ComputesScaledDotProductAttention) {

@@ -140,10 +140,10 @@ TEST(GemmF32Test, PortableAndFmaBuildsOfTheReferenceAgree) {
   const std::vector<float> qkv = random_floats(n * 3 * hd, 23, 1.5f);
   for (bool causal : {false, true}) {
     std::vector<float> portable(n * hd), fma(n * hd), scratch(attention_scratch_floats(n, hd));
-    attention_head_scalar_portable(n, hd, qkv.data(), qkv.data() + hd, qkv.data() + 2 * hd, 3 * hd,
-                                   causal, portable.data(), hd, scratch.data());
-    attention_head_scalar_fma(n, hd, qkv.data(), qkv.data() + hd, qkv.data() + 2 * hd, 3 * hd,
-                              causal, fma.data(), hd, scratch.data());
+    attention_head_scalar_portable(n, {0, n}, hd, qkv.data(), qkv.data() + hd, qkv.data() + 2 * hd,
+                                   3 * hd, causal, portable.data(), hd, scratch.data());
+    attention_head_scalar_fma(n, {0, n}, hd, qkv.data(), qkv.data() + hd, qkv.data() + 2 * hd,
+                              3 * hd, causal, fma.data(), hd, scratch.data());
     EXPECT_TRUE(same_bits(portable, fma));
   }
 }

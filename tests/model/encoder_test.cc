@@ -123,6 +123,42 @@ TEST(EncoderTest, EachPrecisionHoldsWhatItShould) {
   EXPECT_LT(f32.owned_bytes(), static_cast<size_t>(floats) * 5 / 4);
 }
 
+// With pooled rows the last layer computes only those rows past its keys and values: they must be
+// the same bits as in a pass over every row, in both precisions, with and without the mask.
+TEST(EncoderTest, PooledRowsAreTheSameBitsAsAWholePass) {
+  const VisionConfig c = *ModelConfig::read(fixture_path("models/tiny")).vision;
+  const int64_t d = c.hidden_size;
+  const model::EncoderShape shape{d,
+                                  c.intermediate_size,
+                                  c.num_attention_heads,
+                                  c.num_hidden_layers,
+                                  c.hidden_act,
+                                  c.layer_norm_eps};
+  const std::vector<int64_t> starts{0, 7, 8, 20, 33}, pooled{0, 7, 15, 32};
+  std::vector<float> input(static_cast<size_t>(starts.back() * d));
+  for (size_t i = 0; i < input.size(); ++i) input[i] = std::sin(static_cast<float>(i) * 0.37f);
+  for (Precision precision : {Precision::kF32, Precision::kInt8}) {
+    model::WeightFile weights(
+        std::make_unique<model::SafetensorsFile>(fixture_path("models/tiny/model.safetensors")));
+    const model::Encoder encoder(shared_runtime(), weights, "vision_model.encoder.", shape,
+                                 precision);
+    for (ops::AttentionMask mask : {ops::AttentionMask::kNone, ops::AttentionMask::kCausal}) {
+      model::EncoderActivations buffers;
+      std::vector<float> whole = input, some = input;
+      encoder.run(shared_runtime(), whole.data(), starts, mask, {}, buffers);
+      encoder.run(shared_runtime(), some.data(), starts, mask, pooled, buffers);
+      for (int64_t row : pooled) {
+        for (int64_t i = 0; i < d; ++i) {
+          ASSERT_EQ(some[row * d + i], whole[row * d + i])
+              << precision_name(precision) << " row " << row << " column " << i;
+        }
+      }
+      // The rows not pooled stopped before the last layer.
+      EXPECT_NE(some[1 * d], whole[1 * d]);
+    }
+  }
+}
+
 TEST(PrecisionTest, NamesParseAndHalfPrecisionIsRefused) {
   EXPECT_EQ(parse_precision("fp32"), Precision::kF32);
   EXPECT_EQ(parse_precision("f32"), Precision::kF32);

@@ -90,5 +90,33 @@ TEST(AttentionTest, CausalRowsIgnoreLaterRows) {
   for (int64_t i = 0; i < 4 * d; ++i) EXPECT_EQ(out_prefix[i], out_whole[i]) << i;
 }
 
+// With one query row per item, each item's row comes out in the item's row of out, the same bits
+// as in a call over every row.
+TEST(AttentionTest, QueryRowsAreTheSameBitsAsEveryRow) {
+  Runtime runtime(RuntimeOptions{.threads = 2});
+  const int64_t d = 12;
+  const std::vector<int64_t> starts{0, 5, 6, 13, 22};
+  const std::vector<int64_t> query_rows{0, 5, 12, 17};
+  const int64_t rows = starts.back(), items = 4;
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-2, 2);
+  std::vector<float> q(rows * d), k(rows * d), v(rows * d);
+  for (auto* t : {&q, &k, &v}) {
+    for (float& f : *t) f = dist(rng);
+  }
+  for (AttentionMask mask : {AttentionMask::kNone, AttentionMask::kCausal}) {
+    AttentionShape s{starts, 3, 4, mask};
+    std::vector<float> every(rows * d), some(items * d, NAN);
+    attention(runtime, q.data(), k.data(), v.data(), d, s, every.data(), d);
+    s.query_rows = query_rows;
+    attention(runtime, q.data(), k.data(), v.data(), d, s, some.data(), d);
+    for (int64_t i = 0; i < items; ++i) {
+      for (int64_t c = 0; c < d; ++c) {
+        ASSERT_EQ(some[i * d + c], every[query_rows[i] * d + c]) << i << "," << c;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace clipembed::ops
