@@ -19,7 +19,7 @@ T* sized(std::vector<T>& buffer, int64_t count) {
 }
 
 struct EncoderActivations {
-  std::vector<float> h, qkv, attn, mlp, pooled;
+  std::vector<float> h, qkv, attn, mlp, pooled, pooled_queries;
   ops::DenseScratch dense;
 };
 

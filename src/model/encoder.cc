@@ -96,23 +96,36 @@ void Encoder::run(Runtime& runtime, float* x, std::span<const int64_t> item_star
                 scratch);
   };
   for (const Layer& l : layers_) {
-    l.qkv.apply_normalized(runtime, x, d, {l.ln1.gamma, l.ln1.beta, shape_.eps}, h, hd, rows, qkv,
-                           3 * d, {}, scratch);
+    const ops::InputNorm norm1{l.ln1.gamma, l.ln1.beta, shape_.eps};
     if (&l != &layers_.back() || pooled_rows.empty()) {
+      l.qkv.apply_normalized(runtime, x, d, norm1, h, hd, rows, qkv, 3 * d, {}, scratch);
       ops::attention(runtime, qkv, qkv + d, qkv + 2 * d, 3 * d, attention, attn, hd);
       finish_layer(l, x, rows);
       continue;
     }
     // The last layer: only the pooled rows go on past the keys and values (each row's result
     // depends on its own row and item alone, so they are the same bits as in a whole pass). The
-    // other rows skip three quarters of the layer's products and their attention: 6% of a
-    // ViT-B/32 pass (docs/perf.md).
-    ops::AttentionShape pooled_attention = attention;
-    pooled_attention.query_rows = pooled_rows;
-    ops::attention(runtime, qkv, qkv + d, qkv + 2 * d, 3 * d, pooled_attention, attn, hd);
+    // other rows skip their queries, attention, output projection and MLP: 6.6% of ViT-B/32's
+    // work (docs/perf.md).
     const int64_t count = static_cast<int64_t>(pooled_rows.size());
     float* y = sized(buffers.pooled, count * d);
     for (int64_t i = 0; i < count; ++i) std::copy_n(x + pooled_rows[i] * d, d, y + i * d);
+    if (ops::Dense::splits_at(d)) {
+      // Keys and values of every row, then the pooled rows' queries into their rows of qkv.
+      l.qkv.apply_normalized(runtime, x, d, norm1, h, hd, rows, qkv, 3 * d, {.first_out = d},
+                             scratch);
+      float* queries = sized(buffers.pooled_queries, count * d);
+      l.qkv.apply_normalized(runtime, y, d, norm1, h, hd, count, queries, d, {.end_out = d},
+                             scratch);
+      for (int64_t i = 0; i < count; ++i) {
+        std::copy_n(queries + i * d, d, qkv + pooled_rows[i] * 3 * d);
+      }
+    } else {
+      l.qkv.apply_normalized(runtime, x, d, norm1, h, hd, rows, qkv, 3 * d, {}, scratch);
+    }
+    ops::AttentionShape pooled_attention = attention;
+    pooled_attention.query_rows = pooled_rows;
+    ops::attention(runtime, qkv, qkv + d, qkv + 2 * d, 3 * d, pooled_attention, attn, hd);
     finish_layer(l, y, count);
     for (int64_t i = 0; i < count; ++i) std::copy_n(y + i * d, d, x + pooled_rows[i] * d);
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "clipembed/error.h"
 #include "kernels/gemm_f32.h"
@@ -58,6 +59,16 @@ const float* stacked_row(std::span<const LinearWeights> parts, int64_t row) {
     row -= part.out;
   }
   return nullptr;
+}
+
+// The panels holding the call's output columns [first_out, end_out) of `out`.
+std::pair<int64_t, int64_t> call_panels(const DenseCall& call, int64_t out) {
+  const int64_t end = call.end_out == 0 ? out : call.end_out;
+  if (!Dense::splits_at(call.first_out) || (end != out && !Dense::splits_at(end)) ||
+      call.first_out < 0 || end > out || call.first_out >= end) {
+    throw Error(ErrorCode::kInternal, "a dense layer's output columns must be whole panels");
+  }
+  return {call.first_out / kernels::kPanelWidth, kernels::panel_count(end)};
 }
 
 }  // namespace
@@ -133,12 +144,12 @@ void Dense::apply(Runtime& runtime, const float* x, int64_t x_ld, int64_t m, flo
                   const DenseCall& call, DenseScratch& scratch) const {
   if (m == 0) return;
   const kernels::Isa isa = kernels::active_isa();
-  const int64_t panels = kernels::panel_count(out_);
+  const auto [first_panel, end_panel] = call_panels(call, out_);
   const float* bias = bias_.empty() ? nullptr : bias_.data();
   if (!quantized_) {
     const kernels::Epilogue epilogue{bias, call.act, call.accumulate};
     runtime.parallel_for(
-        0, panels,
+        first_panel, end_panel,
         [&](int64_t begin, int64_t end) {
           kernels::gemm_f32(isa, m, out_, in_, x, x_ld, packed_f32_.data(), begin, end, y, y_ld,
                             epilogue);
@@ -183,7 +194,7 @@ void Dense::apply_int8(Runtime& runtime, int64_t m, float* y, int64_t y_ld, cons
                        DenseScratch& scratch,
                        const std::function<void(int64_t, int64_t)>& quantize) const {
   const kernels::Isa isa = kernels::active_isa();
-  const int64_t panels = kernels::panel_count(out_);
+  const auto [first_panel, end_panel] = call_panels(call, out_);
   const float* bias = bias_.empty() ? nullptr : bias_.data();
   // Activations are quantized per row (per token) just before the product, into rows padded with
   // zero codes to whole groups of four. The quantizer writes every code below in_, so only the
@@ -200,7 +211,7 @@ void Dense::apply_int8(Runtime& runtime, int64_t m, float* y, int64_t y_ld, cons
       scratch.scale.data(), scratch.zero.data(), scale_.data(), code_sum_.data(), bias, call.act,
       call.accumulate};
   runtime.parallel_for(
-      0, panels,
+      first_panel, end_panel,
       [&](int64_t begin, int64_t end) {
         kernels::gemm_s8(isa, m, out_, in_, scratch.codes.data(), ldq, packed_s8_.data(), begin,
                          end, y, y_ld, epilogue);

@@ -13,6 +13,7 @@
 #include "clipembed/runtime.h"
 #include "kernels/activation.h"
 #include "kernels/aligned_buffer.h"
+#include "kernels/gemm_f32.h"
 
 namespace clipembed::ops {
 
@@ -29,6 +30,11 @@ struct LinearWeights {
 struct DenseCall {
   Activation act = Activation::kNone;
   bool accumulate = false;  // y += x W^T + b (a residual add); act must then be kNone.
+  // The output columns computed, [first_out, end_out) (0: out()), both where Dense::splits_at();
+  // the others of y are left as they are. Each column's sums are its own, so they are the same
+  // bits either way.
+  int64_t first_out = 0;
+  int64_t end_out = 0;
 };
 
 // The row stride, in floats, for a buffer of activations `width` floats wide: the width, plus one
@@ -68,6 +74,8 @@ class Dense {
 
   int64_t in() const { return in_; }
   int64_t out() const { return out_; }
+  // Whether a call's output columns may start or end at `column` (whole panels of the kernels).
+  static bool splits_at(int64_t column) { return column % kernels::kPanelWidth == 0; }
   bool quantized() const { return quantized_; }
   // Bytes this layer owns (packed weights, scales, sums and biases).
   size_t owned_bytes() const;

@@ -8,7 +8,9 @@
 #include <bit>
 #include <cmath>
 #include <random>
+#include <utility>
 
+#include "clipembed/error.h"
 #include "ops/layer_norm.h"
 
 namespace clipembed::ops {
@@ -176,6 +178,38 @@ TEST(DenseTest, NormalisedInputGivesTheBitsOfLayerNormThenApply) {
             << (int8 ? "int8" : "float32") << " m " << m << " at " << i;
       }
     }
+  }
+}
+
+// Some of the output columns (whole panels; the encoder's queries or keys and values alone) are
+// the same bits as those columns of the whole product, in both precisions, and the rest of y is
+// left alone. Columns that would split a panel are refused.
+TEST(DenseTest, OutputColumnsAreTheSameBitsAsTheWholeProduct) {
+  Runtime runtime(RuntimeOptions{.threads = 2});
+  const int64_t m = 9, in = 40, out = 80;
+  const Layer l = random_layer(out, in, 31);
+  const std::vector<float> x = random_floats(static_cast<size_t>(m * in), 32, 1.0f);
+  const float kUntouched = 1e30f;
+  for (const bool int8 : {false, true}) {
+    const Dense dense = int8 ? Dense::int8(runtime, {std::array{l.weights()}})
+                             : Dense::float32(runtime, {std::array{l.weights()}});
+    DenseScratch scratch;
+    std::vector<float> whole(static_cast<size_t>(m * out));
+    dense.apply(runtime, x.data(), m, whole.data(), {}, scratch);
+    for (const auto& [first, end] : {std::pair<int64_t, int64_t>{16, 0}, {0, 32}, {32, 64}}) {
+      std::vector<float> y(static_cast<size_t>(m * out), kUntouched);
+      dense.apply(runtime, x.data(), m, y.data(), {.first_out = first, .end_out = end}, scratch);
+      const int64_t last = end == 0 ? out : end;
+      for (int64_t i = 0; i < m * out; ++i) {
+        const int64_t j = i % out;
+        ASSERT_EQ(y[i], j >= first && j < last ? whole[i] : kUntouched)
+            << (int8 ? "int8" : "float32") << " columns " << first << ".." << last << " at " << i;
+      }
+    }
+    std::vector<float> y(static_cast<size_t>(m * out));
+    EXPECT_FALSE(Dense::splits_at(8));
+    EXPECT_THROW(dense.apply(runtime, x.data(), m, y.data(), {.first_out = 8}, scratch), Error);
+    EXPECT_THROW(dense.apply(runtime, x.data(), m, y.data(), {.end_out = 40}, scratch), Error);
   }
 }
 
