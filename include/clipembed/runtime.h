@@ -56,9 +56,12 @@ class Runtime {
                     int64_t grain = 1);
 
   // Waits for a future. On a runtime thread it runs queued tasks while it waits instead of
-  // blocking, so a task may wait on work queued behind it without deadlocking the pool.
+  // blocking, so a task may wait on work queued behind it without deadlocking the pool. Any other
+  // thread blocks on the future itself, so it wakes as soon as the result is set (the CLI's
+  // pipeline submits the next batch's forward pass at that moment).
   template <typename T>
   T wait(std::future<T>& future) {
+    if (!in_runtime_thread()) return future.get();
     help_until(
         [&] { return future.wait_for(std::chrono::seconds(0)) == std::future_status::ready; });
     return future.get();
