@@ -46,7 +46,7 @@ test-asan: setup
 # The concurrent parts (runtime, ops split over it, pool, URL fetcher, server) under ThreadSanitizer;
 # not the ViT-L/14 test 'Quantize' also names (run only where that model was made by hand: a
 # full-size pass far too slow under TSan).
-TSAN_TESTS := 'Runtime|Dense|LayerNormOp|Quantize|Attention|ModelPool|UrlFetcher|EmbedPipeline|HttpServer|HostileClient|Clients|HubDownload'
+TSAN_TESTS := 'Runtime|Dense|LayerNormOp|Quantize|Attention|ModelPool|UrlFetcher|EmbedPipeline|HttpServer|HostileClient|HttpRules|Admission|Clients|HubDownload'
 test-tsan: setup
 	./scripts/full_size_model vit-b-32
 	./scripts/full_size_model vit-b-32-clip

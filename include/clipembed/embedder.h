@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "clipembed/error.h"
@@ -65,6 +66,27 @@ struct EmbedTiming {
 // refused outright.
 using EmbeddingCallback =
     std::function<void(Embedding* embedding, const Error* error, const EmbedTiming& timing)>;
+// The same for one input of a group, with its index in the group.
+using InputCallback = std::function<void(size_t index, Embedding* embedding, const Error* error,
+                                         const EmbedTiming& timing)>;
+
+// One input of a group: an image or a text.
+class EmbedInput {
+ public:
+  static EmbedInput image(ImageInput input) { return EmbedInput(std::move(input)); }
+  static EmbedInput text(std::string text) { return EmbedInput(std::move(text)); }
+
+  bool is_text() const { return std::holds_alternative<std::string>(value_); }
+  const ImageInput& as_image() const { return std::get<ImageInput>(value_); }
+  const std::string& as_text() const { return std::get<std::string>(value_); }
+  std::string& as_text() { return std::get<std::string>(value_); }
+
+ private:
+  explicit EmbedInput(ImageInput input) : value_(std::move(input)) {}
+  explicit EmbedInput(std::string text)
+      : value_(std::in_place_type<std::string>, std::move(text)) {}
+  std::variant<ImageInput, std::string> value_;
+};
 
 class Embedder {
  public:
@@ -74,21 +96,29 @@ class Embedder {
   // Error(kModelInvalid) when the model cannot be found or its config is invalid.
   virtual int dimension() const = 0;
 
-  // The primitives: queue one image or text; `done` receives the result. With `cancellation`,
-  // the request gives up (kCancelled) as soon as it is cancelled. Texts need a model with a text
+  // The primitive: queues a group of inputs (one caller's request) as one unit of work. The
+  // group is admitted whole or waits, in order, until the queue has room for all of it (up to
+  // the deadline); a group larger than the whole queue fails at once with kRequestTooLarge, and
+  // one that finds the waiting line full with kOverloaded. `done` is called exactly once per
+  // input with its index. With `cancellation`, inputs still waiting, queued, decoding or
+  // downloading give up (kCancelled) as soon as it is cancelled. Texts need a model with a text
   // tower (else kUnsupportedModality, or kModelInvalid naming missing tokenizer files); invalid
   // UTF-8 fails with kInvalidText.
-  virtual void submit_image(const ImageInput& input, const EmbedOptions& options,
-                            EmbeddingCallback done,
-                            std::shared_ptr<Cancellation> cancellation = nullptr) = 0;
-  virtual void submit_text(std::string text, const EmbedOptions& options, EmbeddingCallback done,
-                           std::shared_ptr<Cancellation> cancellation = nullptr) = 0;
+  virtual void submit(std::vector<EmbedInput> inputs, const EmbedOptions& options,
+                      InputCallback done, std::shared_ptr<Cancellation> cancellation = nullptr) = 0;
+
+  // A group of one image or one text.
+  void submit_image(const ImageInput& input, const EmbedOptions& options, EmbeddingCallback done,
+                    std::shared_ptr<Cancellation> cancellation = nullptr);
+  void submit_text(std::string text, const EmbedOptions& options, EmbeddingCallback done,
+                   std::shared_ptr<Cancellation> cancellation = nullptr);
 
   // Futures over the primitives; errors arrive as clipembed::Error from future::get().
   std::future<Embedding> embed_image_async(const ImageInput& input,
                                            const EmbedOptions& options = {});
   std::future<Embedding> embed_text_async(std::string text, const EmbedOptions& options = {});
-  // One result per input, in order; a bad input fails alone.
+  // One result per input, in order; a bad input fails alone. The inputs are one group (see
+  // submit()).
   std::future<std::vector<EmbeddingResult>> embed_images_async(
       const std::vector<ImageInput>& inputs, const EmbedOptions& options = {});
   std::future<std::vector<EmbeddingResult>> embed_texts_async(const std::vector<std::string>& texts,

@@ -25,6 +25,7 @@ enum class ErrorCode {
   kUnsupported,    // A valid input uses a feature clipembed does not implement.
   kInvalidBase64,  // Base64 text or a data: URI is malformed.
   kOverloaded,     // A queue is full; retry later.
+  kRequestTooLarge,      // A request has more inputs than a queue can ever admit; split it.
   kDeadlineExceeded,     // A request did not complete within its deadline.
   kCancelled,            // The pool shut down before the request ran.
   kMemoryExhausted,      // Loading would exceed the memory budget.

@@ -11,7 +11,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -28,15 +27,7 @@ struct DecodeOptions {
   // Images with more pixels than this are refused with ErrorCode::kImageTooLarge before their
   // pixels are allocated. The default is Pillow's MAX_IMAGE_PIXELS.
   uint64_t max_pixels = 89'478'485;
-  // Optional: called, once the pixel limit has passed, with the bytes the decode is about to
-  // allocate (kDecodeBytesPerPixel per pixel, from the header's dimensions); returning false
-  // refuses the image with kOverloaded instead of allocating. A server sets it to bound the
-  // memory of all decodes in flight; whoever set it releases the reservation after the decode.
-  std::function<bool(uint64_t bytes)> reserve;
 };
-
-// What a decode reserves per pixel: the RGB canvas and the decoder's own rows or indices.
-constexpr uint64_t kDecodeBytesPerPixel = 6;
 
 // Decodes an encoded image (the format is found from its leading bytes, not from a name).
 // Throws Error with kImageDecode, kImageTooLarge or kUnsupported.

@@ -9,8 +9,8 @@
 //
 // A worker is an execution slot (its own activations) running on shared_runtime(), not a thread:
 // adding workers or models never adds threads. Weights are loaded once per model and shared by its
-// workers. Requests queue per model (bounded: a full queue answers kOverloaded at once), and
-// concurrent single-image requests are coalesced into batches.
+// workers. Inputs queue per model (bounded, with a caller's inputs admitted as one group: see
+// PoolOptions::max_queued_inputs), and concurrent callers' inputs are coalesced into batches.
 //
 // Threading rule: every method is thread-safe. The pool owns one timer thread (batch flushing,
 // deadlines, idle eviction), whatever the number of models or workers.
@@ -35,14 +35,19 @@ struct PoolOptions {
   int max_workers_per_model = 4;
   int max_batch_size = 8;
   std::chrono::microseconds max_batch_wait{2000};
-  // Per model: requests admitted and not yet answered, counting those being downloaded (from
-  // the moment they are accepted) and decoded. A full queue answers kOverloaded at once.
-  size_t max_queued_requests = 256;
+  // Per model: inputs admitted and not yet answered, counting those being downloaded (from the
+  // moment they are admitted) and decoded. A caller's group of inputs (Embedder::submit) is
+  // admitted whole: at once when the queue has room for all of it, else it waits in line until
+  // it has (up to its deadline). A group larger than this is refused at once with
+  // kRequestTooLarge (no wait could admit it); one that finds another queue's worth of inputs
+  // already waiting is refused with kOverloaded (retry later).
+  size_t max_queued_inputs = 4096;
   // URL inputs downloaded at once (across models); the others wait their turn in the queue.
   int max_url_downloads = 16;
-  // Bytes all decodes in flight may hold for their pixels, reserved from each image's header
-  // before it is allocated (0: a quarter of the memory budget). An image that does not fit now
-  // is refused with kOverloaded (retry later), never allocated.
+  // Bytes all decodes in flight may hold (pixels and the decoder's own buffers), reserved from
+  // each image's header before anything is allocated (0: a quarter of the memory budget). An
+  // image that does not fit now is refused with kOverloaded (retry later); one that needs more
+  // than the whole budget with kImageTooLarge. Nothing is allocated for either.
   uint64_t max_decode_bytes = 0;
   std::chrono::milliseconds request_deadline{30000};
   std::chrono::milliseconds idle_worker_timeout{10000};
@@ -77,7 +82,8 @@ struct ModelStats {
   bool loaded = false;
   int workers = 0;
   int busy_workers = 0;
-  size_t queued = 0;
+  size_t queued = 0;   // Inputs admitted and not yet answered.
+  size_t waiting = 0;  // Inputs of groups waiting for room in the queue.
   uint64_t batches = 0;
   uint64_t images = 0;
   uint64_t texts = 0;

@@ -1,4 +1,4 @@
-// `clipembed serve`: runs the HTTP embedding service until SIGTERM or SIGINT, then drains
+// `clipembed serve`: runs the HTTP embedding service until SIGTERM, SIGINT or SIGHUP, then drains
 // (within --grace-ms) and exits 0. A model that cannot exist exits 2 at start-up.
 #include <signal.h>
 #include <sys/resource.h>
@@ -18,6 +18,7 @@
 #include "cli/options.h"
 #include "clipembed/error.h"
 #include "clipembed/runtime.h"
+#include "server/access_log.h"
 #include "server/http_server.h"
 
 namespace clipembed::cli {
@@ -45,15 +46,29 @@ void raise_descriptor_limit() {
   }
 }
 
+// A fatal error, on stderr in the log's format; returns the usage exit code.
+int report_serve_error(const Error& error, server::LogFormat format) {
+  server::write_event_log("error", std::string(code_name(error.code())) + ": " + error.what(),
+                          format);
+  return kExitUsage;
+}
+
 int run_serve(server::ServerOptions o, int threads, const std::string& key_file) {
   raise_descriptor_limit();
+  // A write to a socket or pipe whose reader has gone (stderr piped into `head`, a client that
+  // hung up) fails with EPIPE instead of killing the process: a lost log line or a lost client
+  // never stops the server.
+  signal(SIGPIPE, SIG_IGN);
   // Every thread created from here on inherits the blocked signals; this thread takes them with
-  // sigtimedwait, so no handler runs in the middle of a request.
+  // sigtimedwait, so no handler runs in the middle of a request. SIGHUP (the terminal closed)
+  // drains and stops as SIGTERM does.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const server::LogFormat format = o.log_format;
   try {
     if (!key_file.empty()) o.api_key = read_key_file(key_file);
     server::EmbeddingServer server(o);
@@ -61,29 +76,31 @@ int run_serve(server::ServerOptions o, int threads, const std::string& key_file)
     server.check_models();
     start_runtime(threads);
     const int bound = server.start();
-    std::fprintf(stderr, "clipembed serve: serving %s (default) and %zu more; loading\n",
-                 server::ServedModels(o.models, o.aliases).default_model().name.c_str(),
-                 o.models.size() - 1);
+    server::write_event_log(
+        "info",
+        "serving " + server::ServedModels(o.models, o.aliases).default_model().name +
+            " (default) and " + std::to_string(o.models.size() - 1) + " more; loading",
+        format);
     std::printf("clipembed serve: listening on http://%s:%d\n", o.host.c_str(), bound);
     std::fflush(stdout);
     const timespec tick{0, 200'000'000};
     while (true) {
       const int received = sigtimedwait(&signals, nullptr, &tick);
-      if (received == SIGTERM || received == SIGINT) {
-        std::fprintf(stderr, "clipembed serve: %s received, draining\n",
-                     received == SIGTERM ? "SIGTERM" : "SIGINT");
+      if (received == SIGTERM || received == SIGINT || received == SIGHUP) {
+        server::write_event_log(
+            "info", "SIG" + std::string(sigabbrev_np(received)) + " received, draining", format);
         break;
       }
       if (const std::optional<Error> fatal = server.fatal_error()) {
         server.drain_and_stop();
-        return report_error("serve", *fatal);
+        return report_serve_error(*fatal, format);
       }
     }
     server.drain_and_stop();
-    std::fprintf(stderr, "clipembed serve: stopped\n");
+    server::write_event_log("info", "stopped", format);
     return kExitOk;
   } catch (const Error& e) {
-    return report_error("serve", e);
+    return report_serve_error(e, format);
   }
 }
 
@@ -162,9 +179,10 @@ CommandRun add_serve_command(CLI::App& app) {
                       "inputs per forward pass (default 8)"),
       "CLIPEMBED_MAX_BATCH_SIZE")
       ->check(CLI::Range(1, 4096));
-  env(cmd->add_option("--max-queue", o.pool.max_queued_requests,
-                      "inputs admitted per model (queued, decoding or downloading) before 429 "
-                      "(default 256)"),
+  env(cmd->add_option("--max-queue", o.pool.max_queued_inputs,
+                      "inputs admitted per model (queued, decoding or downloading); a request "
+                      "waits until all its inputs fit, one larger than this is refused with 413 "
+                      "(default 4096)"),
       "CLIPEMBED_MAX_QUEUE")
       ->check(CLI::Range(size_t{1}, size_t{1} << 24));
   env(cmd->add_option("--max-body-bytes", o.http.max_body_bytes,
@@ -183,9 +201,9 @@ CommandRun add_serve_command(CLI::App& app) {
       "CLIPEMBED_MAX_PIXELS")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
   env(cmd->add_option("--max-decode-bytes", o.pool.max_decode_bytes,
-                      "pixel memory of all decodes in flight; an image that does not fit is "
-                      "refused with 429 before allocating (default a quarter of the memory "
-                      "budget)"),
+                      "memory of all decodes in flight; an image that does not fit now is "
+                      "refused with 429, one larger than this with 413, both before allocating "
+                      "(default a quarter of the memory budget)"),
       "CLIPEMBED_MAX_DECODE_BYTES")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 50));
   env(cmd->add_option("--max-url-downloads", o.pool.max_url_downloads,

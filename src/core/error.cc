@@ -20,6 +20,8 @@ std::string_view code_name(ErrorCode code) {
       return "invalid_base64";
     case ErrorCode::kOverloaded:
       return "overloaded";
+    case ErrorCode::kRequestTooLarge:
+      return "request_too_large";
     case ErrorCode::kDeadlineExceeded:
       return "deadline_exceeded";
     case ErrorCode::kCancelled:

@@ -175,7 +175,7 @@ ChannelMasks channel_masks(const Header& h) {
 
 }  // namespace
 
-Image decode_bmp(std::span<const uint8_t> b, const DecodeOptions& options) {
+Image decode_bmp(std::span<const uint8_t> b, const DecodeLimits& options) {
   if (b.size() < 26) fail("file is too short");
   Header h = parse_header(b);
   const bool rle = h.compression == kRle8 || h.compression == kRle4;
@@ -188,7 +188,10 @@ Image decode_bmp(std::span<const uint8_t> b, const DecodeOptions& options) {
     const uint64_t available = h.pixels_offset > b.size() ? 0 : b.size() - h.pixels_offset;
     if (stride > available / static_cast<uint64_t>(h.height)) fail("pixel data is truncated");
   }
-  reserve_decode_memory(h.width, h.height, options, "BMP");
+  // The canvas, and an RLE image's palette indices (one byte a pixel).
+  const uint64_t pixels = static_cast<uint64_t>(h.width) * static_cast<uint64_t>(h.height);
+  reserve_decode_memory(rgb_bytes(h.width, h.height) + (rle ? pixels : 0), h.width, h.height,
+                        options, "BMP");
   if (rle &&
       !((h.compression == kRle8 && h.bits == 8) || (h.compression == kRle4 && h.bits == 4))) {
     fail("RLE compression with " + std::to_string(h.bits) + " bits per pixel");

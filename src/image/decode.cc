@@ -22,7 +22,7 @@ Format sniff_format(std::span<const uint8_t> b) {
   return Format::kUnknown;
 }
 
-void check_dimensions(int64_t width, int64_t height, const DecodeOptions& options,
+void check_dimensions(int64_t width, int64_t height, const DecodeLimits& options,
                       const char* format) {
   if (width <= 0 || height <= 0) {
     throw Error(ErrorCode::kImageDecode, std::string(format) + " image has an invalid size " +
@@ -38,16 +38,20 @@ void check_dimensions(int64_t width, int64_t height, const DecodeOptions& option
   }
 }
 
-void reserve_decode_memory(int64_t width, int64_t height, const DecodeOptions& options,
-                           const char* format) {
-  const uint64_t bytes =
-      static_cast<uint64_t>(width) * static_cast<uint64_t>(height) * kDecodeBytesPerPixel;
-  if (options.reserve && !options.reserve(bytes)) {
-    throw Error(ErrorCode::kOverloaded,
-                std::string(format) + " image of " + std::to_string(width) + "x" +
-                    std::to_string(height) + " pixels needs " + std::to_string(bytes >> 20) +
-                    " MiB to decode, more than the decode memory free now; retry later");
+void reserve_decode_memory(uint64_t bytes, int64_t width, int64_t height,
+                           const DecodeLimits& limits, const char* format) {
+  if (limits.memory == nullptr) return;
+  const DecodeMemory::Answer answer = limits.memory->reserve(bytes);
+  if (answer == DecodeMemory::Answer::kGranted) return;
+  const std::string what = std::string(format) + " image of " + std::to_string(width) + "x" +
+                           std::to_string(height) + " pixels needs " +
+                           std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB to decode";
+  if (answer == DecodeMemory::Answer::kNever) {
+    throw Error(ErrorCode::kImageTooLarge, what + ", more than the decode memory limit of " +
+                                               std::to_string(limits.memory->limit() >> 20) +
+                                               " MiB");
   }
+  throw Error(ErrorCode::kOverloaded, what + ", more than the decode memory free now; retry later");
 }
 
 Image make_rgb_image(int width, int height) {
@@ -58,27 +62,30 @@ Image make_rgb_image(int width, int height) {
   return img;
 }
 
-}  // namespace image
-
-Image decode_image(std::span<const uint8_t> bytes, const DecodeOptions& options) {
-  using image::Format;
-  switch (image::sniff_format(bytes)) {
+Image decode(std::span<const uint8_t> bytes, const DecodeLimits& limits) {
+  switch (sniff_format(bytes)) {
     case Format::kJpeg:
-      return image::decode_jpeg(bytes, options);
+      return decode_jpeg(bytes, limits);
     case Format::kPng:
-      return image::decode_png(bytes, options);
+      return decode_png(bytes, limits);
     case Format::kWebp:
-      return image::decode_webp(bytes, options);
+      return decode_webp(bytes, limits);
     case Format::kGif:
-      return image::decode_gif(bytes, options);
+      return decode_gif(bytes, limits);
     case Format::kBmp:
-      return image::decode_bmp(bytes, options);
+      return decode_bmp(bytes, limits);
     case Format::kUnknown:
       break;
   }
   if (bytes.empty()) throw Error(ErrorCode::kImageDecode, "empty input is not an image");
   throw Error(ErrorCode::kImageDecode,
               "unrecognised image format (supported: JPEG, PNG, WebP, GIF, BMP)");
+}
+
+}  // namespace image
+
+Image decode_image(std::span<const uint8_t> bytes, const DecodeOptions& options) {
+  return image::decode(bytes, image::DecodeLimits{.max_pixels = options.max_pixels});
 }
 
 Image read_image_file(const std::string& path, const DecodeOptions& options) {

@@ -14,22 +14,48 @@ enum class Format { kUnknown, kJpeg, kPng, kWebp, kGif, kBmp };
 // Identifies the format from its magic bytes (as Pillow does; names and Content-Types are ignored).
 Format sniff_format(std::span<const uint8_t> bytes);
 
-Image decode_jpeg(std::span<const uint8_t> bytes, const DecodeOptions& options);
-Image decode_png(std::span<const uint8_t> bytes, const DecodeOptions& options);
-Image decode_webp(std::span<const uint8_t> bytes, const DecodeOptions& options);
-Image decode_gif(std::span<const uint8_t> bytes, const DecodeOptions& options);
-Image decode_bmp(std::span<const uint8_t> bytes, const DecodeOptions& options);
+// Where decodes take their memory from when it is bounded (the server's decode budget). A decoder
+// asks for every byte it will hold (the RGB canvas, its own rows, indices or coefficients) before
+// it allocates any of it; the caller releases the reservation once the decoded image is gone.
+class DecodeMemory {
+ public:
+  enum class Answer { kGranted, kNotNow, kNever };
+  virtual ~DecodeMemory() = default;
+  virtual Answer reserve(uint64_t bytes) = 0;
+  virtual uint64_t limit() const = 0;  // The most it can ever grant at once.
+};
+
+// Everything a decoder is told: the public options and, optionally, where its memory comes from.
+struct DecodeLimits {
+  uint64_t max_pixels = DecodeOptions{}.max_pixels;
+  DecodeMemory* memory = nullptr;
+};
+
+// Decodes any supported format (decode_image() with a memory bound).
+Image decode(std::span<const uint8_t> bytes, const DecodeLimits& limits);
+
+Image decode_jpeg(std::span<const uint8_t> bytes, const DecodeLimits& limits);
+Image decode_png(std::span<const uint8_t> bytes, const DecodeLimits& limits);
+Image decode_webp(std::span<const uint8_t> bytes, const DecodeLimits& limits);
+Image decode_gif(std::span<const uint8_t> bytes, const DecodeLimits& limits);
+Image decode_bmp(std::span<const uint8_t> bytes, const DecodeLimits& limits);
 
 // Throws kImageTooLarge when width x height exceeds the limit, kImageDecode when a dimension is
 // not positive. Call before allocating pixels.
-void check_dimensions(int64_t width, int64_t height, const DecodeOptions& options,
+void check_dimensions(int64_t width, int64_t height, const DecodeLimits& limits,
                       const char* format);
 
-// Reserves the memory decoding width x height pixels takes from options.reserve (the server's
-// decode budget); throws kOverloaded when it is not free now. Call after check_dimensions, once
-// the file is known to hold what the canvas needs, before allocating it.
-void reserve_decode_memory(int64_t width, int64_t height, const DecodeOptions& options,
-                           const char* format);
+// Reserves `bytes` (everything decoding the width x height image will hold, canvas included)
+// from limits.memory, if any: throws kImageTooLarge when it can never be granted, kOverloaded
+// when it is not free now. Call after check_dimensions, once the file is known to hold what the
+// canvas needs, before allocating anything.
+void reserve_decode_memory(uint64_t bytes, int64_t width, int64_t height,
+                           const DecodeLimits& limits, const char* format);
+
+// The bytes of the RGB canvas of a width x height image.
+inline uint64_t rgb_bytes(int64_t width, int64_t height) {
+  return static_cast<uint64_t>(width) * static_cast<uint64_t>(height) * 3;
+}
 
 // Allocates an RGB image of the given size (dimensions must have been checked).
 Image make_rgb_image(int width, int height);

@@ -71,7 +71,7 @@ int read_up_to_first_image(GifFileType* gif) {
 
 }  // namespace
 
-Image decode_gif(std::span<const uint8_t> bytes, const DecodeOptions& options) {
+Image decode_gif(std::span<const uint8_t> bytes, const DecodeLimits& options) {
   Reader reader{bytes, 0};
   int error = 0;
   GifCloser handle{DGifOpen(&reader, read_callback, &error)};
@@ -80,11 +80,13 @@ Image decode_gif(std::span<const uint8_t> bytes, const DecodeOptions& options) {
   }
   GifFileType* gif = handle.gif;
   check_dimensions(gif->SWidth, gif->SHeight, options, "GIF");
-  reserve_decode_memory(gif->SWidth, gif->SHeight, options, "GIF");
   int transparent = read_up_to_first_image(gif);
   const GifImageDesc& desc = gif->Image;
   check_dimensions(desc.Width, desc.Height, options, "GIF");
-  reserve_decode_memory(desc.Width, desc.Height, options, "GIF");
+  // The canvas, and the frame's palette indices (one byte a pixel).
+  reserve_decode_memory(rgb_bytes(gif->SWidth, gif->SHeight) +
+                            static_cast<uint64_t>(desc.Width) * static_cast<uint64_t>(desc.Height),
+                        gif->SWidth, gif->SHeight, options, "GIF");
   const ColorMapObject* map = desc.ColorMap != nullptr ? desc.ColorMap : gif->SColorMap;
 
   std::array<uint8_t, 768> palette{};

@@ -82,10 +82,18 @@ uint64_t fetch_url(const std::string& url, const UrlLimits& limits,
   return io::UrlFetcher::instance().fetch(url, url_options(limits), std::move(done));
 }
 
+namespace {
+
+DecodeLimits decode_limits(const InputLimits& limits, DecodeMemory* memory) {
+  return DecodeLimits{.max_pixels = limits.decode.max_pixels, .memory = memory};
+}
+
+}  // namespace
+
 Image decode_downloaded(const std::string& url, std::span<const uint8_t> bytes,
-                        const InputLimits& limits) {
+                        const InputLimits& limits, DecodeMemory* memory) {
   try {
-    return decode_image(bytes, limits.decode);
+    return decode(bytes, decode_limits(limits, memory));
   } catch (const Error& e) {
     throw Error(e.code(), url + ": " + e.what());
   }
@@ -93,23 +101,24 @@ Image decode_downloaded(const std::string& url, std::span<const uint8_t> bytes,
 
 // Decodes a file's bytes, naming the file in errors (as read_image_file() does).
 static Image decode_file_bytes(const std::string& path, const std::vector<uint8_t>& bytes,
-                               const InputLimits& limits) {
+                               const DecodeLimits& limits) {
   try {
-    return decode_image(bytes, limits.decode);
+    return decode(bytes, limits);
   } catch (const Error& e) {
     throw Error(e.code(), path + ": " + e.what());
   }
 }
 
-Image load_image(const ImageInput& input, const InputLimits& limits) {
+Image load_image(const ImageInput& input, const InputLimits& limits, DecodeMemory* memory) {
+  const DecodeLimits decode_with = decode_limits(limits, memory);
   switch (input.kind()) {
     case ImageInput::Kind::kFile:
       return decode_file_bytes(input.text(), io::read_file(input.text(), limits.max_file_bytes),
-                               limits);
+                               decode_with);
     case ImageInput::Kind::kBase64:
-      return decode_image(io::decode_base64(input.text(), limits.max_base64_bytes), limits.decode);
+      return decode(io::decode_base64(input.text(), limits.max_base64_bytes), decode_with);
     case ImageInput::Kind::kBytes:
-      return decode_image(input.encoded(), limits.decode);
+      return decode(input.encoded(), decode_with);
     case ImageInput::Kind::kPixels:
       return input.image();
     case ImageInput::Kind::kUrl:
@@ -125,7 +134,7 @@ Image load_image(const ImageInput& input, const InputLimits& limits) {
     }
   });
   const std::vector<uint8_t> bytes = shared_runtime().wait(future);
-  return decode_downloaded(input.text(), bytes, limits);
+  return decode_downloaded(input.text(), bytes, limits, memory);
 }
 
 bool is_base64_image(std::string_view text) {

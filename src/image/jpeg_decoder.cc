@@ -61,9 +61,29 @@ void convert_row(const uint8_t* in, int components, int width, uint8_t* out) {
   }
 }
 
+// Everything libjpeg and this decoder hold for an image: the RGB canvas, one output row, and
+// libjpeg's own buffers. A progressive (or otherwise multi-scan) file keeps every DCT coefficient
+// of the image until its last scan (two bytes each, in blocks rounded up to whole MCUs, as
+// jdcoefct.c allocates them); a baseline file only a few MCU rows, bounded here by 64 rows of
+// every component.
+uint64_t decoder_bytes(const jpeg_decompress_struct& cinfo, int components) {
+  const uint64_t w = cinfo.image_width;
+  uint64_t bytes = rgb_bytes(cinfo.image_width, cinfo.image_height) + w * components +
+                   64 * w * static_cast<uint64_t>(cinfo.num_components);
+  if (jpeg_has_multiple_scans(const_cast<jpeg_decompress_struct*>(&cinfo))) {
+    for (int c = 0; c < cinfo.num_components; ++c) {
+      const jpeg_component_info& comp = cinfo.comp_info[c];
+      const auto round_up = [](uint64_t n, uint64_t m) { return (n + m - 1) / m * m; };
+      bytes += round_up(comp.width_in_blocks, comp.h_samp_factor) *
+               round_up(comp.height_in_blocks, comp.v_samp_factor) * sizeof(JBLOCK);
+    }
+  }
+  return bytes;
+}
+
 }  // namespace
 
-Image decode_jpeg(std::span<const uint8_t> bytes, const DecodeOptions& options) {
+Image decode_jpeg(std::span<const uint8_t> bytes, const DecodeLimits& options) {
   jpeg_decompress_struct cinfo{};
   ErrorManager err{};
   Image img;
@@ -104,7 +124,8 @@ Image decode_jpeg(std::span<const uint8_t> bytes, const DecodeOptions& options) 
   }
   try {
     check_dimensions(cinfo.image_width, cinfo.image_height, options, "JPEG");
-    reserve_decode_memory(cinfo.image_width, cinfo.image_height, options, "JPEG");
+    reserve_decode_memory(decoder_bytes(cinfo, components), cinfo.image_width, cinfo.image_height,
+                          options, "JPEG");
     row.resize(static_cast<size_t>(cinfo.image_width) * components);
   } catch (...) {
     jpeg_destroy_decompress(&cinfo);

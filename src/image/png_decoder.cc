@@ -104,12 +104,14 @@ void convert_row(const uint8_t* in, int color_type, int bit_depth, int width,
 
 }  // namespace
 
-Image decode_png(std::span<const uint8_t> bytes, const DecodeOptions& options) {
+Image decode_png(std::span<const uint8_t> bytes, const DecodeLimits& options) {
   check_header_chunks(bytes);
 
   ErrorState state{};
   Reader reader{bytes, 0};
   Image img;
+  // Interlaced images are decoded whole (libpng needs every row for each pass); others one row
+  // at a time straight into the canvas, so only the RGB image and a row are held.
   std::vector<uint8_t> pixels;
   std::vector<png_bytep> rows;
   std::array<uint8_t, 768> palette{};
@@ -138,7 +140,6 @@ Image decode_png(std::span<const uint8_t> bytes, const DecodeOptions& options) {
   png_get_IHDR(png, info, &width, &height, &bit_depth, &color_type, &interlace, nullptr, nullptr);
   try {
     check_dimensions(width, height, options, "PNG");
-    reserve_decode_memory(width, height, options, "PNG");
   } catch (...) {
     dimension_error = std::current_exception();
   }
@@ -164,20 +165,47 @@ Image decode_png(std::span<const uint8_t> bytes, const DecodeOptions& options) {
     png_set_expand_gray_1_2_4_to_8(png);  // Scales to 0..255 as Pillow's "1", "L;2", "L;4" do.
   }
   if (bit_depth == 16 && color_type != PNG_COLOR_TYPE_GRAY) png_set_strip_16(png);  // High byte.
-  png_set_interlace_handling(png);
+  const int passes = png_set_interlace_handling(png);
   png_read_update_info(png, info);
+  const size_t rowbytes = png_get_rowbytes(png, info);
 
-  size_t rowbytes = png_get_rowbytes(png, info);
-  pixels.resize(rowbytes * height);
-  rows.resize(height);
-  for (png_uint_32 y = 0; y < height; ++y) rows[y] = pixels.data() + y * rowbytes;
-  png_read_image(png, rows.data());
+  // What is held: the canvas, and the decoded image (interlaced) or a row; libpng keeps two rows
+  // of its own (the previous row for filtering, and the current one).
+  const uint64_t held = rgb_bytes(width, height) +
+                        (passes > 1 ? uint64_t{rowbytes} * height : rowbytes) + 2 * rowbytes +
+                        (uint64_t{width} * 8 + 64);
+  try {
+    reserve_decode_memory(held, width, height, options, "PNG");
+    img = make_rgb_image(static_cast<int>(width), static_cast<int>(height));
+    if (passes > 1) {
+      pixels.resize(rowbytes * height);
+      rows.resize(height);
+      for (png_uint_32 y = 0; y < height; ++y) rows[y] = pixels.data() + y * rowbytes;
+    } else {
+      pixels.resize(rowbytes);
+    }
+  } catch (...) {
+    dimension_error = std::current_exception();
+  }
+  if (dimension_error) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    std::rethrow_exception(dimension_error);
+  }
+  const size_t stride = static_cast<size_t>(width) * 3;
+  if (passes > 1) {
+    png_read_image(png, rows.data());
+  } else {
+    for (png_uint_32 y = 0; y < height; ++y) {
+      png_read_row(png, pixels.data(), nullptr);
+      convert_row(pixels.data(), color_type, bit_depth, img.width, palette,
+                  img.rgb.data() + y * stride);
+    }
+  }
   png_destroy_read_struct(&png, &info, nullptr);
-
-  img = make_rgb_image(static_cast<int>(width), static_cast<int>(height));
-  for (png_uint_32 y = 0; y < height; ++y) {
-    convert_row(rows[y], color_type, bit_depth, img.width, palette,
-                img.rgb.data() + static_cast<size_t>(y) * img.width * 3);
+  if (passes > 1) {
+    for (png_uint_32 y = 0; y < height; ++y) {
+      convert_row(rows[y], color_type, bit_depth, img.width, palette, img.rgb.data() + y * stride);
+    }
   }
   return img;
 }

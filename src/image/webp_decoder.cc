@@ -7,7 +7,7 @@
 
 namespace clipembed::image {
 
-Image decode_webp(std::span<const uint8_t> bytes, const DecodeOptions& options) {
+Image decode_webp(std::span<const uint8_t> bytes, const DecodeLimits& options) {
   WebPBitstreamFeatures features{};
   if (WebPGetFeatures(bytes.data(), bytes.size(), &features) != VP8_STATUS_OK) {
     throw Error(ErrorCode::kImageDecode, "invalid WebP header");
@@ -17,7 +17,16 @@ Image decode_webp(std::span<const uint8_t> bytes, const DecodeOptions& options) 
     throw Error(ErrorCode::kUnsupported, "animated WebP is not supported");
   }
   check_dimensions(features.width, features.height, options, "WebP");
-  reserve_decode_memory(features.width, features.height, options, "WebP");
+  // libwebp decodes straight into the canvas; a lossless image goes through a whole ARGB buffer
+  // (four bytes a pixel) first, and a lossy image's alpha plane, itself possibly lossless-coded,
+  // is decoded whole as well (up to five bytes a pixel). Both keep some rows of their own.
+  const uint64_t pixels = static_cast<uint64_t>(features.width) * features.height;
+  const uint64_t held = rgb_bytes(features.width, features.height) +
+                        (features.format == 2 ? 4 * pixels
+                         : features.has_alpha ? 5 * pixels
+                                              : 0) +
+                        uint64_t{256} * features.width;
+  reserve_decode_memory(held, features.width, features.height, options, "WebP");
   Image img = make_rgb_image(features.width, features.height);
   const int stride = img.width * 3;
   if (WebPDecodeRGBInto(bytes.data(), bytes.size(), img.rgb.data(), img.rgb.size(), stride) ==

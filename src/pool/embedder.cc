@@ -21,9 +21,9 @@ EmbeddingCallback to_promise(std::shared_ptr<std::promise<Embedding>> promise) {
   };
 }
 
-// One result per request `start(i, done)` submits, gathered into one future.
-std::future<std::vector<EmbeddingResult>> gather(
-    size_t count, const std::function<void(size_t, EmbeddingCallback)>& start) {
+// One result per input of a group, gathered into one future.
+std::future<std::vector<EmbeddingResult>> gather(Embedder& embedder, std::vector<EmbedInput> inputs,
+                                                 const EmbedOptions& options) {
   struct Gather {
     std::mutex mutex;
     std::vector<EmbeddingResult> results;
@@ -31,25 +31,33 @@ std::future<std::vector<EmbeddingResult>> gather(
     std::promise<std::vector<EmbeddingResult>> promise;
   };
   auto state = std::make_shared<Gather>();
-  state->results.resize(count);
-  state->remaining = count;
+  state->results.resize(inputs.size());
+  state->remaining = inputs.size();
   auto future = state->promise.get_future();
-  if (count == 0) state->promise.set_value({});
-  for (size_t i = 0; i < count; ++i) {
-    start(i, [state, i](Embedding* e, const Error* error, const EmbedTiming&) {
-      std::unique_lock<std::mutex> lock(state->mutex);
-      if (error != nullptr) {
-        state->results[i].error = *error;
-      } else {
-        state->results[i].embedding = std::move(*e);
-      }
-      if (--state->remaining == 0) {
-        lock.unlock();
-        state->promise.set_value(std::move(state->results));
-      }
-    });
+  if (inputs.empty()) {
+    state->promise.set_value({});
+    return future;
   }
+  embedder.submit(std::move(inputs), options,
+                  [state](size_t i, Embedding* e, const Error* error, const EmbedTiming&) {
+                    std::unique_lock<std::mutex> lock(state->mutex);
+                    if (error != nullptr) {
+                      state->results[i].error = *error;
+                    } else {
+                      state->results[i].embedding = std::move(*e);
+                    }
+                    if (--state->remaining == 0) {
+                      lock.unlock();
+                      state->promise.set_value(std::move(state->results));
+                    }
+                  });
   return future;
+}
+
+// A group's callback for its one input.
+InputCallback only_input(EmbeddingCallback done) {
+  return [done = std::move(done)](size_t, Embedding* e, const Error* error,
+                                  const EmbedTiming& timing) { done(e, error, timing); };
 }
 
 }  // namespace
@@ -81,6 +89,20 @@ void Cancellation::on_cancel(std::function<void()> hook) {
   hook();
 }
 
+void Embedder::submit_image(const ImageInput& input, const EmbedOptions& options,
+                            EmbeddingCallback done, std::shared_ptr<Cancellation> cancellation) {
+  std::vector<EmbedInput> inputs;
+  inputs.push_back(EmbedInput::image(input));
+  submit(std::move(inputs), options, only_input(std::move(done)), std::move(cancellation));
+}
+
+void Embedder::submit_text(std::string text, const EmbedOptions& options, EmbeddingCallback done,
+                           std::shared_ptr<Cancellation> cancellation) {
+  std::vector<EmbedInput> inputs;
+  inputs.push_back(EmbedInput::text(std::move(text)));
+  submit(std::move(inputs), options, only_input(std::move(done)), std::move(cancellation));
+}
+
 std::future<Embedding> Embedder::embed_image_async(const ImageInput& input,
                                                    const EmbedOptions& options) {
   auto promise = std::make_shared<std::promise<Embedding>>();
@@ -98,16 +120,18 @@ std::future<Embedding> Embedder::embed_text_async(std::string text, const EmbedO
 
 std::future<std::vector<EmbeddingResult>> Embedder::embed_images_async(
     const std::vector<ImageInput>& inputs, const EmbedOptions& options) {
-  return gather(inputs.size(), [&](size_t i, EmbeddingCallback done) {
-    submit_image(inputs[i], options, std::move(done));
-  });
+  std::vector<EmbedInput> group;
+  group.reserve(inputs.size());
+  for (const ImageInput& input : inputs) group.push_back(EmbedInput::image(input));
+  return gather(*this, std::move(group), options);
 }
 
 std::future<std::vector<EmbeddingResult>> Embedder::embed_texts_async(
     const std::vector<std::string>& texts, const EmbedOptions& options) {
-  return gather(texts.size(), [&](size_t i, EmbeddingCallback done) {
-    submit_text(texts[i], options, std::move(done));
-  });
+  std::vector<EmbedInput> group;
+  group.reserve(texts.size());
+  for (const std::string& text : texts) group.push_back(EmbedInput::text(text));
+  return gather(*this, std::move(group), options);
 }
 
 // Synchronous forms: the asynchronous ones, awaited on the runtime.

@@ -39,35 +39,88 @@ void ModelEntry::record_fault_locked(Clock::time_point now) {
   }
 }
 
-void ModelEntry::submit(const RequestPtr& request) {
-  if (admit(request)) start(request);
-}
-
-bool ModelEntry::admit(const RequestPtr& request) {
+void ModelEntry::admit(std::vector<RequestPtr> group, StartRequest start) {
   const Clock::time_point now = Clock::now();
-  request->admitted_at = now;
-  request->deadline = now + options_.request_deadline;
+  for (const RequestPtr& r : group) {
+    r->admitted_at = now;
+    r->deadline = now + options_.request_deadline;
+  }
+  auto refuse = [&](ErrorCode code, const std::string& message) {
+    for (const RequestPtr& r : group) end_request(r, code, message);
+  };
+  const size_t limit = options_.max_queued_inputs;
   std::unique_lock<std::mutex> lock(mutex_);
   if (shut_down_) {
     lock.unlock();
-    end_request(request, ErrorCode::kCancelled, "the model pool is shut down");
-    return false;
+    return refuse(ErrorCode::kCancelled, "the model pool is shut down");
   }
   if (now < breaker_open_until_) {
     lock.unlock();
-    end_request(request, ErrorCode::kUnavailable,
-                key_ + " is unavailable after repeated engine faults; retry later");
-    return false;
+    return refuse(ErrorCode::kUnavailable,
+                  key_ + " is unavailable after repeated engine faults; retry later");
   }
-  if (admitted_.size() >= options_.max_queued_requests) {
-    const std::string message =
-        key_ + " has " + std::to_string(admitted_.size()) + " requests queued; retry later";
+  if (group.size() > limit) {
     lock.unlock();
-    end_request(request, ErrorCode::kOverloaded, message);
-    return false;
+    return refuse(ErrorCode::kRequestTooLarge,
+                  "a request of " + std::to_string(group.size()) + " inputs is larger than " +
+                      key_ + "'s whole queue of " + std::to_string(limit) +
+                      " inputs; split it (or raise the queue's bound)");
   }
-  if (admitted_.empty()) last_progress_ = now;  // Waiting starts now, not at the last batch.
-  admitted_.insert(request);
+  if (waiting_.empty() && admitted_.size() + group.size() <= limit) {
+    if (admitted_.empty()) last_progress_ = now;  // Waiting starts now, not at the last batch.
+    admitted_.insert(group.begin(), group.end());
+    lock.unlock();
+    for (const RequestPtr& r : group) start(r);
+    return;
+  }
+  // The line of waiting groups holds at most another queue's worth of inputs: a caller beyond it
+  // is told to come back rather than held.
+  if (waiting_inputs_ + group.size() > limit) {
+    const std::string message = key_ + " has " + std::to_string(admitted_.size()) +
+                                " inputs queued and " + std::to_string(waiting_inputs_) +
+                                " waiting; retry later";
+    lock.unlock();
+    return refuse(ErrorCode::kOverloaded, message);
+  }
+  auto waiting = std::make_shared<WaitingGroup>();
+  waiting->deadline = now + options_.request_deadline;
+  waiting->start = std::move(start);
+  for (const RequestPtr& r : group) r->waiting = waiting;
+  waiting_inputs_ += group.size();
+  waiting->requests = std::move(group);
+  waiting_.push_back(std::move(waiting));
+}
+
+void ModelEntry::admit_waiting() {
+  std::vector<std::shared_ptr<WaitingGroup>> admitted;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    while (!waiting_.empty() && !shut_down_ &&
+           admitted_.size() + waiting_.front()->requests.size() <= options_.max_queued_inputs) {
+      std::shared_ptr<WaitingGroup> group = std::move(waiting_.front());
+      waiting_.pop_front();
+      waiting_inputs_ -= group->requests.size();
+      if (admitted_.empty()) last_progress_ = Clock::now();
+      for (const RequestPtr& r : group->requests) {
+        r->waiting.reset();
+        admitted_.insert(r);
+      }
+      admitted.push_back(std::move(group));
+    }
+  }
+  for (const auto& group : admitted) {
+    for (const RequestPtr& r : group->requests) group->start(r);
+  }
+}
+
+bool ModelEntry::unwait_locked(const RequestPtr& request) {
+  const std::shared_ptr<WaitingGroup> group = request->waiting.lock();
+  if (group == nullptr) return false;
+  request->waiting.reset();
+  auto& requests = group->requests;
+  requests.erase(std::find(requests.begin(), requests.end(), request));
+  --waiting_inputs_;
+  if (requests.empty()) waiting_.erase(std::find(waiting_.begin(), waiting_.end(), group));
   return true;
 }
 
@@ -77,6 +130,7 @@ bool ModelEntry::fail(const RequestPtr& request, const Error& error) {
     if (!take_locked(request)) return false;
   }
   request->finish(nullptr, &error);
+  admit_waiting();
   return true;
 }
 
@@ -88,9 +142,10 @@ bool ModelEntry::admitted(const RequestPtr& request) const {
 bool ModelEntry::cancel(const RequestPtr& request, const std::string& why) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (!take_locked(request)) return false;
+    if (!take_locked(request) && !unwait_locked(request)) return false;
   }
   end_request(request, ErrorCode::kCancelled, why);
+  admit_waiting();
   return true;
 }
 
@@ -194,6 +249,7 @@ void ModelEntry::load() {
   lock.unlock();
   for (const RequestPtr& r : to_fail) r->finish(nullptr, &*error);
   for (const RequestPtr& r : to_start) start_preprocess(r, model);
+  if (!to_fail.empty()) admit_waiting();
 }
 
 std::shared_ptr<const ClipModel> ModelEntry::loaded_model() {
@@ -224,6 +280,16 @@ void ModelEntry::maintain(Clock::time_point now) {
       ++it;
     }
   }
+  // Groups still waiting for room when their deadline passes (groups wait in arrival order, and
+  // all share one deadline length, so the expired ones are at the head of the line).
+  while (!waiting_.empty() && waiting_.front()->deadline <= now) {
+    for (const RequestPtr& r : waiting_.front()->requests) {
+      r->waiting.reset();
+      expired.push_back(r);
+    }
+    waiting_inputs_ -= waiting_.front()->requests.size();
+    waiting_.pop_front();
+  }
   dispatch_locked(now, false);
   const bool idle = state_ == State::kReady && busy_ == 0 && admitted_.empty();
   if (idle && workers_ > 1 && now - last_used_ >= options_.idle_worker_timeout &&
@@ -246,6 +312,7 @@ void ModelEntry::maintain(Clock::time_point now) {
                 "request to " + key_ + " exceeded its deadline of " +
                     std::to_string(options_.request_deadline.count()) + " ms");
   }
+  if (!expired.empty()) admit_waiting();
 }
 
 void ModelEntry::shutdown() {
@@ -255,6 +322,14 @@ void ModelEntry::shutdown() {
     shut_down_ = true;
     cancelled.assign(admitted_.begin(), admitted_.end());
     admitted_.clear();
+    for (const auto& group : waiting_) {
+      for (const RequestPtr& r : group->requests) {
+        r->waiting.reset();
+        cancelled.push_back(r);
+      }
+    }
+    waiting_.clear();
+    waiting_inputs_ = 0;
     waiting_for_load_.clear();
     for (auto& queue : ready_) queue.clear();
   }
@@ -283,6 +358,7 @@ ModelStats ModelEntry::stats() const {
   s.workers = workers_;
   s.busy_workers = busy_;
   s.queued = admitted_.size();
+  s.waiting = waiting_inputs_;
   if (!admitted_.empty()) {
     s.stalled_seconds = std::chrono::duration<double>(Clock::now() - last_progress_).count();
   }

@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "clipembed/embedder.h"
+#include "clipembed/input.h"
 #include "clipembed/model.h"
 #include "clipembed/pool.h"
 #include "pool/memory_budget.h"
@@ -21,13 +22,16 @@ namespace clipembed::pool {
 
 using Clock = std::chrono::steady_clock;
 
-// One image or text request. For an image, `produce` makes the crop (reading a file, decoding
+struct WaitingGroup;
+
+// One image or text input. For an image, `produce` makes the crop (reading a file, decoding
 // base64 or downloaded bytes, resizing) on a runtime thread; a text is tokenized there. `finish`
 // is called exactly once with the embedding or the error.
 struct Request {
   enum Kind { kImage = 0, kText = 1 };
   Kind kind = kImage;
-  std::function<Image(const ClipModel&)> produce;  // Images.
+  std::function<Image(const ClipModel&)> produce;  // Images (set by the time it is started).
+  std::string url;  // An image input to download first (produce is set once it has arrived).
   // The URL download of an image input, while it runs (0 otherwise): aborted when the request
   // ends another way (cancelled, past its deadline, shut down).
   std::atomic<uint64_t> download = 0;
@@ -41,8 +45,20 @@ struct Request {
   double compute_seconds = 0;          // That forward pass, once it ends.
   Image crop;                          // Images, once preprocessed.
   std::vector<int32_t> ids;            // Texts, once tokenized.
+  // The group it waits with for admission, while it does (guarded by its entry's mutex).
+  std::weak_ptr<WaitingGroup> waiting;
 };
 using RequestPtr = std::shared_ptr<Request>;
+
+// What admission does with each request of a group once the group is admitted.
+using StartRequest = std::function<void(const RequestPtr&)>;
+
+// A group waiting for room in its entry's queue.
+struct WaitingGroup {
+  std::vector<RequestPtr> requests;
+  StartRequest start;
+  Clock::time_point deadline;
+};
 
 class ModelEntry : public std::enable_shared_from_this<ModelEntry> {
  public:
@@ -54,17 +70,18 @@ class ModelEntry : public std::enable_shared_from_this<ModelEntry> {
              MemoryBudget& budget, std::function<void(Clock::time_point)> wake_at,
              std::shared_ptr<const void> owner);
 
-  // Admits a request and starts it (admit(), then start()).
-  void submit(const RequestPtr& request);
-
-  // Admits a request into the queue, counting against its bound from now on (a URL input is
-  // admitted before its download); false, with the request finished (kOverloaded, kCancelled or
-  // kUnavailable), when it is refused.
-  bool admit(const RequestPtr& request);
+  // Admits a group of requests (one caller's inputs) whole, counting against the queue's bound
+  // from then on (a URL input is admitted before its download), and calls `start` for each
+  // request of it: at once when the queue has room for the whole group and no group waits
+  // before it, else later, on the thread that made room, in the order groups came. A group
+  // larger than the queue is refused (kRequestTooLarge), as is one that finds the waiting line
+  // full (kOverloaded); a waiting group past its deadline ends with kDeadlineExceeded. Refused
+  // requests are finished with the error (kCancelled, kUnavailable as well).
+  void admit(std::vector<RequestPtr> group, StartRequest start);
   // Starts an admitted request: decoding (its `produce`) or tokenizing, then batching.
   void start(const RequestPtr& request);
-  // Finishes an admitted request with kCancelled now, wherever it is (a batch already running
-  // completes, and its result for this request is dropped). Returns false if it had finished.
+  // Finishes a request with kCancelled now, wherever it is (waiting for admission, queued, or in
+  // a batch already running, whose result for it is dropped). Returns false if it had finished.
   bool cancel(const RequestPtr& request, const std::string& why);
   // Finishes an admitted request with `error` (its download failed). False if it had finished.
   bool fail(const RequestPtr& request, const Error& error);
@@ -98,6 +115,12 @@ class ModelEntry : public std::enable_shared_from_this<ModelEntry> {
                  std::shared_ptr<Workspace> workspace);
   // Removes the request from the admitted set; returns false if it was already finished.
   bool take_locked(const RequestPtr& request);
+  // Removes a request from its waiting group (and the group from the line once empty); false
+  // if it was not waiting.
+  bool unwait_locked(const RequestPtr& request);
+  // Admits the waiting groups at the head of the line that now fit, and starts them. Called
+  // after anything left the queue.
+  void admit_waiting();
   void record_fault_locked(Clock::time_point now);
 
   const std::shared_ptr<const void> owner_;  // Declared first: outlives the references below.
@@ -114,7 +137,9 @@ class ModelEntry : public std::enable_shared_from_this<ModelEntry> {
   std::optional<Error> last_load_error_;
   uint64_t load_generation_ = 0;
   uint64_t weight_bytes_ = 0, worker_bytes_ = 0;
-  std::unordered_set<RequestPtr> admitted_;  // Admitted and not yet finished.
+  std::unordered_set<RequestPtr> admitted_;            // Admitted and not yet finished.
+  std::deque<std::shared_ptr<WaitingGroup>> waiting_;  // Groups waiting for room, in order.
+  size_t waiting_inputs_ = 0;                          // Their requests.
   std::deque<RequestPtr> waiting_for_load_;
   std::deque<RequestPtr> ready_[2];  // Preprocessed, by kind: an image batch and a text batch are
                                      // separate forward passes.

@@ -35,6 +35,7 @@ void ModelEntry::start_preprocess(const RequestPtr& request,
       self->take_locked(request);
       lock.unlock();
       request->finish(nullptr, &*error);
+      self->admit_waiting();
       return;
     }
     const Clock::time_point now = Clock::now();
@@ -157,6 +158,7 @@ void ModelEntry::run_batch(std::vector<RequestPtr> batch,
       request->finish(&e, nullptr);
     }
   }
+  admit_waiting();
 }
 
 }  // namespace clipembed::pool

@@ -60,17 +60,19 @@ class DownloadGate {
 };
 
 // Bytes a decode reserved from the pool's decode budget, released when the crop is made.
-class DecodeReservation {
+class DecodeReservation : public image::DecodeMemory {
  public:
   explicit DecodeReservation(pool::MemoryBudget& budget) : budget_(budget) {}
-  ~DecodeReservation() { budget_.release(bytes_); }
+  ~DecodeReservation() override { budget_.release(bytes_); }
   DecodeReservation(const DecodeReservation&) = delete;
   DecodeReservation& operator=(const DecodeReservation&) = delete;
-  bool reserve(uint64_t bytes) {
-    if (!budget_.try_reserve(bytes)) return false;
+  Answer reserve(uint64_t bytes) override {
+    if (bytes > budget_.total()) return Answer::kNever;
+    if (!budget_.try_reserve(bytes)) return Answer::kNotNow;
     bytes_ += bytes;
-    return true;
+    return Answer::kGranted;
   }
+  uint64_t limit() const override { return budget_.total(); }
 
  private:
   pool::MemoryBudget& budget_;
@@ -135,83 +137,59 @@ class PooledEmbedder : public Embedder {
 
   int dimension() const override { return entry_->config().dimension(); }
 
-  // The request's finish: `done` with the timing the request recorded. It captures the request by
-  // reference, which is safe because a request only ever calls its own finish.
+  // The request's finish: `done` for input `index` with the timing the request recorded. It
+  // captures the request by reference, which is safe because a request only ever calls its own
+  // finish.
   static std::function<void(Embedding*, const Error*)> with_timing(const pool::Request& request,
-                                                                   EmbeddingCallback done) {
-    return [&request, done = std::move(done)](Embedding* e, const Error* error) {
+                                                                   size_t index,
+                                                                   InputCallback done) {
+    return [&request, index, done = std::move(done)](Embedding* e, const Error* error) {
       EmbedTiming timing;
       if (request.batch_started_at != pool::Clock::time_point{}) {
         timing.queue_seconds =
             std::chrono::duration<double>(request.batch_started_at - request.admitted_at).count();
         timing.compute_seconds = request.compute_seconds;
       }
-      done(e, error, timing);
+      done(index, e, error, timing);
     };
   }
 
-  void submit_text(std::string text, const EmbedOptions& options, EmbeddingCallback done,
-                   std::shared_ptr<Cancellation> cancellation) override {
-    auto request = std::make_shared<pool::Request>();
-    request->kind = pool::Request::kText;
-    request->text = std::move(text);
-    request->finish = with_timing(*request, std::move(done));
-    request->normalize = options.normalize;
-    if (entry_->admit(request)) {
-      watch(request, cancellation);
-      entry_->start(request);
+  // The group is admitted whole (ModelEntry::admit); each input then starts: a text is
+  // tokenized and an image decoded on the runtime, and a URL is first downloaded on the I/O
+  // thread when a download slot is free, so that no compute thread waits on the network (it
+  // counts against the queue from its admission on).
+  void submit(std::vector<EmbedInput> inputs, const EmbedOptions& options, InputCallback done,
+              std::shared_ptr<Cancellation> cancellation) override {
+    std::vector<pool::RequestPtr> group;
+    group.reserve(inputs.size());
+    const std::shared_ptr<ModelPool::Impl> impl = impl_;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      auto request = std::make_shared<pool::Request>();
+      request->finish = with_timing(*request, i, done);
+      request->normalize = options.normalize;
+      if (inputs[i].is_text()) {
+        request->kind = pool::Request::kText;
+        request->text = std::move(inputs[i].as_text());
+      } else if (const ImageInput& input = inputs[i].as_image();
+                 input.kind() == ImageInput::Kind::kUrl) {
+        request->url = input.text();
+      } else {
+        request->produce = [input, impl](const ClipModel& model) {
+          DecodeReservation reservation(impl->decode_budget);
+          return model.preprocess(image::load_image(input, impl->options.input, &reservation));
+        };
+      }
+      group.push_back(std::move(request));
     }
-  }
-
-  // A URL is admitted at once (it counts against the queue from now on), then downloaded on the
-  // I/O thread when a download slot is free, so that no compute thread waits on the network;
-  // its bytes then join the queue like any other input.
-  void submit_image(const ImageInput& input, const EmbedOptions& options, EmbeddingCallback done,
-                    std::shared_ptr<Cancellation> cancellation) override {
-    auto request = std::make_shared<pool::Request>();
-    request->finish = with_timing(*request, std::move(done));
-    request->normalize = options.normalize;
-    if (!entry_->admit(request)) return;
-    watch(request, cancellation);
-    std::shared_ptr<ModelPool::Impl> impl = impl_;
-    if (input.kind() != ImageInput::Kind::kUrl) {
-      request->produce = [input, impl](const ClipModel& model) {
-        DecodeReservation reservation(impl->decode_budget);
-        return model.preprocess(image::load_image(input, limits_with(impl->options, reservation)));
-      };
-      entry_->start(request);
-      return;
-    }
-    impl->downloads.run([entry = entry_, impl, request, url = input.text()] {
-      if (!entry->admitted(request)) return impl->downloads.release();  // Cancelled meanwhile.
-      request->download = image::fetch_url(
-          url, impl->options.input.url,
-          [entry, impl, request, url](std::vector<uint8_t>* body, const Error* error) {
-            request->download = 0;
-            impl->downloads.release();
-            if (error != nullptr) {
-              entry->fail(request, *error);
-              return;
-            }
-            auto bytes = std::make_shared<std::vector<uint8_t>>(std::move(*body));
-            request->produce = [bytes, url, impl](const ClipModel& model) {
-              DecodeReservation reservation(impl->decode_budget);
-              return model.preprocess(
-                  image::decode_downloaded(url, *bytes, limits_with(impl->options, reservation)));
-            };
-            entry->start(request);
-          });
+    // Watched before admission, so that a group still waiting for room is cancelled too.
+    for (const pool::RequestPtr& r : group) watch(r, cancellation);
+    entry_->admit(std::move(group), [entry = entry_, impl](const pool::RequestPtr& r) {
+      if (r->url.empty()) return entry->start(r);
+      download(entry, impl, r);
     });
   }
 
  private:
-  // The pool's input limits, with decodes reserving their pixels from `reservation`.
-  static InputLimits limits_with(const PoolOptions& options, DecodeReservation& reservation) {
-    InputLimits limits = options.input;
-    limits.decode.reserve = [&reservation](uint64_t bytes) { return reservation.reserve(bytes); };
-    return limits;
-  }
-
   // Cancelling ends the request at once (and its download, if any).
   void watch(const pool::RequestPtr& request, const std::shared_ptr<Cancellation>& cancellation) {
     if (cancellation == nullptr) return;
@@ -220,6 +198,30 @@ class PooledEmbedder : public Embedder {
       const auto e = entry.lock();
       const auto r = weak.lock();
       if (e != nullptr && r != nullptr) e->cancel(r, "the request was cancelled");
+    });
+  }
+
+  static void download(const std::shared_ptr<pool::ModelEntry>& entry,
+                       const std::shared_ptr<ModelPool::Impl>& impl, const pool::RequestPtr& r) {
+    impl->downloads.run([entry, impl, request = r] {
+      if (!entry->admitted(request)) return impl->downloads.release();  // Cancelled meanwhile.
+      request->download = image::fetch_url(
+          request->url, impl->options.input.url,
+          [entry, impl, request](std::vector<uint8_t>* body, const Error* error) {
+            request->download = 0;
+            impl->downloads.release();
+            if (error != nullptr) {
+              entry->fail(request, *error);
+              return;
+            }
+            auto bytes = std::make_shared<std::vector<uint8_t>>(std::move(*body));
+            request->produce = [bytes, url = request->url, impl](const ClipModel& model) {
+              DecodeReservation reservation(impl->decode_budget);
+              return model.preprocess(
+                  image::decode_downloaded(url, *bytes, impl->options.input, &reservation));
+            };
+            entry->start(request);
+          });
     });
   }
 

@@ -59,13 +59,31 @@ std::string access_log_line(const RequestRecord& r, LogFormat format) {
   return out;
 }
 
-void write_access_log(const RequestRecord& record, LogFormat format) {
-  if (format == LogFormat::kOff) return;
-  const std::string line = access_log_line(record, format) + "\n";
-  // One write() of a line is atomic with respect to other writers' lines for any sane length
-  // (stderr is unbuffered, so fwrite could split it).
+namespace {
+
+// One write() of a line is atomic with respect to other writers' lines for any sane length
+// (stderr is unbuffered, so fwrite could split it). A failed write (stderr piped into a reader
+// that has gone: EPIPE, with SIGPIPE ignored) loses the line and nothing else.
+void write_line(const std::string& line) {
   const ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;
+}
+
+}  // namespace
+
+void write_access_log(const RequestRecord& record, LogFormat format) {
+  if (format == LogFormat::kOff) return;
+  write_line(access_log_line(record, format) + "\n");
+}
+
+std::string event_log_line(std::string_view level, std::string_view message, LogFormat format) {
+  if (format != LogFormat::kJson) return "clipembed serve: " + std::string(message);
+  return "{\"time\": \"" + timestamp() + "\", \"level\": " + io::json_string(level) +
+         ", \"message\": " + io::json_string(message) + "}";
+}
+
+void write_event_log(std::string_view level, std::string_view message, LogFormat format) {
+  write_line(event_log_line(level, message, format) + "\n");
 }
 
 }  // namespace clipembed::server

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "server/http_connection.h"
 
@@ -21,5 +22,13 @@ std::string access_log_line(const RequestRecord& record, LogFormat format);
 
 // Writes the line to stderr in one write (lines from concurrent requests never interleave).
 void write_access_log(const RequestRecord& record, LogFormat format);
+
+// The server's other stderr lines (starting, loading, signals, stopping, fatal errors), in the
+// same format as the access log, so that with json every line on stderr is one JSON object:
+//   text: clipembed serve: SIGTERM received, draining
+//   json: {"time": "...", "level": "info", "message": "SIGTERM received, draining"}
+// (off turns off the access log only: these lines are then written as text.)
+std::string event_log_line(std::string_view level, std::string_view message, LogFormat format);
+void write_event_log(std::string_view level, std::string_view message, LogFormat format);
 
 }  // namespace clipembed::server

@@ -27,16 +27,12 @@ class Gather : public std::enable_shared_from_this<Gather> {
         cancellation_(std::move(cancellation)),
         done_(std::move(done)) {}
 
-  // The callback for input i.
-  EmbeddingCallback callback(size_t i) {
-    return [self = shared_from_this(), i](Embedding* e, const Error* error,
-                                          const EmbedTiming& timing) {
+  // The callback of the group's inputs.
+  InputCallback callback() {
+    return [self = shared_from_this()](size_t i, Embedding* e, const Error* error,
+                                       const EmbedTiming& timing) {
       self->arrive(i, e, error, timing);
     };
-  }
-  bool answered() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return answered_;
   }
 
  private:
@@ -82,6 +78,21 @@ void check_base64_image(const std::string& input, InputForm form, const std::str
     io::check_base64(input);
   } catch (const Error& e) {
     throw api_error_for(e, where);
+  }
+}
+
+// A request's image inputs are URLs, data URIs or base64, never paths on this machine.
+EmbedInput request_image(std::string input) {
+  return EmbedInput::image(is_url(input) ? ImageInput::url(std::move(input))
+                                         : ImageInput::base64(std::move(input)));
+}
+
+void check_text_size(const std::string& text, size_t limit, const std::string& where) {
+  if (text.size() > limit) {
+    throw ApiError{413, "invalid_request_error", "text_too_large",
+                   where + " has " + std::to_string(text.size()) + " bytes; the limit is " +
+                       std::to_string(limit) + " (--max-text-bytes)",
+                   0};
   }
 }
 
@@ -134,6 +145,20 @@ std::string query_param(std::string_view target, std::string_view name) {
 
 }  // namespace
 
+void ApiHandler::submit(const std::string& model, std::vector<EmbedInput> inputs,
+                        const EmbedOptions& options, InputCallback done,
+                        const std::shared_ptr<Call>& call) {
+  const size_t queue = options_.pool.max_queued_inputs;
+  if (inputs.size() > queue) {
+    throw ApiError{413, "invalid_request_error", "request_too_large",
+                   "the request has " + std::to_string(inputs.size()) +
+                       " inputs, more than the queue of " + std::to_string(queue) +
+                       " inputs can ever admit; split it, or raise --max-queue",
+                   0};
+  }
+  pool_.embedder(model)->submit(std::move(inputs), options, std::move(done), call->cancellation);
+}
+
 void ApiHandler::embeddings(const std::shared_ptr<Call>& call) {
   EmbeddingsRequest request = parse_embeddings_request(call->request.body(), options_.max_items);
   call->request.body().clear();  // The inputs now hold their bytes; the body is not needed.
@@ -178,12 +203,7 @@ void ApiHandler::embeddings(const std::shared_ptr<Call>& call) {
       throw bad_request(where + ": an image, but model '" + served.name + "' has no vision tower",
                         "unsupported_modality");
     }
-    if (text && request.inputs[i].size() > options_.max_text_bytes) {
-      throw ApiError{413, "invalid_request_error", "text_too_large",
-                     where + ": a text of " + std::to_string(request.inputs[i].size()) +
-                         " bytes; the limit is " + std::to_string(options_.max_text_bytes),
-                     0};
-    }
+    if (text) check_text_size(request.inputs[i], options_.max_text_bytes, where + ": a text");
     if (!text && form == InputForm::kUrl && !options_.allow_url_inputs) {
       throw bad_request(where + ": URL inputs are disabled on this server", "url_inputs_disabled");
     }
@@ -199,19 +219,13 @@ void ApiHandler::embeddings(const std::shared_ptr<Call>& call) {
         if (error != nullptr) return reply_error(call, *error);
         reply(call, ok_json(embeddings_response(name, v, base64), timing));
       });
-  const std::shared_ptr<Embedder> embedder = pool_.embedder(served.name);
-  for (size_t i = 0; i < request.inputs.size() && !gather->answered(); ++i) {
-    if (is_text[i]) {
-      embedder->submit_text(std::move(request.inputs[i]), embed, gather->callback(i),
-                            call->cancellation);
-    } else {
-      // A request's inputs are URLs, data URIs or base64, never paths on this machine.
-      std::string& input = request.inputs[i];
-      const ImageInput image =
-          is_url(input) ? ImageInput::url(std::move(input)) : ImageInput::base64(std::move(input));
-      embedder->submit_image(image, embed, gather->callback(i), call->cancellation);
-    }
+  std::vector<EmbedInput> group;
+  group.reserve(request.inputs.size());
+  for (size_t i = 0; i < request.inputs.size(); ++i) {
+    group.push_back(is_text[i] ? EmbedInput::text(std::move(request.inputs[i]))
+                               : request_image(std::move(request.inputs[i])));
   }
+  submit(served.name, std::move(group), embed, gather->callback(), call);
 }
 
 void ApiHandler::raw_image(const std::shared_ptr<Call>& call) {
@@ -240,7 +254,9 @@ void ApiHandler::raw_image(const std::shared_ptr<Call>& call) {
         if (error != nullptr) return reply_error(call, *error);
         reply(call, ok_json(embeddings_response(name, v, base64), timing));
       });
-  pool_.embedder(served.name)->submit_image(image, embed, gather->callback(0), call->cancellation);
+  std::vector<EmbedInput> group;
+  group.push_back(EmbedInput::image(std::move(image)));
+  submit(served.name, std::move(group), embed, gather->callback(), call);
 }
 
 void ApiHandler::classify(const std::shared_ptr<Call>& call) {
@@ -266,6 +282,11 @@ void ApiHandler::classify(const std::shared_ptr<Call>& call) {
     }
     check_base64_image(request.images[i], form, "image[" + std::to_string(i) + "]");
   }
+  // Labels are texts like any other (their count is bounded as inputs are, by --max-items).
+  for (size_t j = 0; j < request.labels.size(); ++j) {
+    check_text_size(request.labels[j], options_.max_text_bytes,
+                    "labels[" + std::to_string(j) + "]");
+  }
   // Images first, then one text per label, all in one gather: the labels' vectors are computed
   // with the images' and shared by them.
   const size_t images = request.images.size();
@@ -283,17 +304,13 @@ void ApiHandler::classify(const std::shared_ptr<Call>& call) {
         }
         reply(call, ok_json(classify_response(name, ranked), timing));
       });
-  const std::shared_ptr<Embedder> embedder = pool_.embedder(served.name);
-  for (size_t i = 0; i < images && !gather->answered(); ++i) {
-    std::string& input = request.images[i];
-    embedder->submit_image(
-        is_url(input) ? ImageInput::url(std::move(input)) : ImageInput::base64(std::move(input)),
-        {}, gather->callback(i), call->cancellation);
+  std::vector<EmbedInput> group;
+  group.reserve(images + labels->size());
+  for (std::string& input : request.images) group.push_back(request_image(std::move(input)));
+  for (const std::string& label : *labels) {
+    group.push_back(EmbedInput::text(label_prompt(request.label_template, label)));
   }
-  for (size_t j = 0; j < labels->size() && !gather->answered(); ++j) {
-    embedder->submit_text(label_prompt(request.label_template, (*labels)[j]), {},
-                          gather->callback(images + j), call->cancellation);
-  }
+  submit(served.name, std::move(group), {}, gather->callback(), call);
 }
 
 // The query is embedded by the index's model in the pool like any input; its callback, on a
@@ -318,16 +335,11 @@ void ApiHandler::search(const std::shared_ptr<Call>& call) {
         reply(call, ok_json(search_response(index->name, name, index->index->search(v[0], k)[0]),
                             timing));
       });
-  const std::shared_ptr<Embedder> embedder = pool_.embedder(served.name);
   if (request.text) {
-    if (request.text->size() > options_.max_text_bytes) {
-      throw ApiError{413, "invalid_request_error", "text_too_large",
-                     "the query text has " + std::to_string(request.text->size()) +
-                         " bytes; the limit is " + std::to_string(options_.max_text_bytes),
-                     0};
-    }
-    embedder->submit_text(std::move(*request.text), {}, gather->callback(0), call->cancellation);
-    return;
+    check_text_size(*request.text, options_.max_text_bytes, "the query text");
+    std::vector<EmbedInput> group;
+    group.push_back(EmbedInput::text(std::move(*request.text)));
+    return submit(served.name, std::move(group), {}, gather->callback(), call);
   }
   std::string& image = *request.image;
   const InputForm form = input_form(image);
@@ -340,9 +352,9 @@ void ApiHandler::search(const std::shared_ptr<Call>& call) {
   if (form == InputForm::kUrl && !options_.allow_url_inputs) {
     throw bad_request("query.image: URL inputs are disabled", "url_inputs_disabled");
   }
-  embedder->submit_image(form == InputForm::kUrl ? ImageInput::url(std::move(image))
-                                                 : ImageInput::base64(std::move(image)),
-                         {}, gather->callback(0), call->cancellation);
+  std::vector<EmbedInput> group;
+  group.push_back(request_image(std::move(image)));
+  submit(served.name, std::move(group), {}, gather->callback(), call);
 }
 
 }  // namespace clipembed::server

@@ -11,7 +11,6 @@ ApiError api_error_for(const Error& error, const std::string& where) {
   switch (error.code()) {
     case ErrorCode::kInvalidArgument:
     case ErrorCode::kImageDecode:
-    case ErrorCode::kImageTooLarge:
     case ErrorCode::kUnsupported:
     case ErrorCode::kInvalidBase64:
     case ErrorCode::kIo:
@@ -30,6 +29,8 @@ ApiError api_error_for(const Error& error, const std::string& where) {
       e.type = "invalid_request_error";
       break;
     case ErrorCode::kTextTooLarge:
+    case ErrorCode::kImageTooLarge:
+    case ErrorCode::kRequestTooLarge:
       e.status = 413;
       e.type = "invalid_request_error";
       break;

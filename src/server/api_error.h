@@ -17,8 +17,9 @@ struct ApiError {
 };
 
 // The answer to an engine error for one input; `where` (e.g. "input[3]") prefixes the message.
-// Bad input (decode, base64, URL failures, too-large images) is 400; a full queue 429; a missed
-// deadline 504; shutting down, an open breaker or no memory 503; anything else 500.
+// Bad input (decode, base64, URL failures) is 400; an image, text or request too large ever to
+// be taken 413; a full queue or decode memory that is busy now 429; a missed deadline 504;
+// shutting down, an open breaker or no memory 503; anything else 500.
 ApiError api_error_for(const Error& error, const std::string& where);
 
 ApiError bad_request(const std::string& message, const std::string& code = "invalid_request");

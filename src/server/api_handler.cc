@@ -32,7 +32,21 @@ std::array<unsigned char, 32> sha256(std::string_view text) {
   return digest;
 }
 
-std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
+// The path of a request target: its origin form (/v1/embeddings?x=1), or the absolute form a
+// proxy sends (http://host:8080/v1/embeddings, RFC 9112 section 3.2.2) with the scheme and
+// authority taken off.
+std::string_view path_of(std::string_view target) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() > scheme.size() &&
+        boost::beast::iequals(target.substr(0, scheme.size()), scheme)) {
+      const size_t slash = target.find_first_of("/?", scheme.size());
+      target = slash == std::string_view::npos ? "/" : target.substr(slash);
+      if (target.front() == '?') return "/";
+      break;
+    }
+  }
+  return target.substr(0, target.find('?'));
+}
 
 HttpResponse json_response(int status, std::string body) {
   HttpResponse response(static_cast<http::status>(status), 11);
@@ -59,9 +73,12 @@ ApiHandler::ApiHandler(const ServerOptions& options, const ServedModels& models,
 // its length shows in the time taken.
 bool ApiHandler::authorized(const HttpHeader& header) const {
   if (options_.api_key.empty()) return true;
-  const std::string_view auth = header[http::field::authorization];
+  std::string_view auth = header[http::field::authorization];
   if (!starts_with_ci(auth, "bearer ")) return false;
-  const auto given = sha256(auth.substr(7));
+  // RFC 6750: the scheme and the token are separated by one or more spaces.
+  auth.remove_prefix(6);
+  while (!auth.empty() && auth.front() == ' ') auth.remove_prefix(1);
+  const auto given = sha256(auth);
   return CRYPTO_memcmp(given.data(), key_digest_.data(), given.size()) == 0;
 }
 
@@ -97,7 +114,10 @@ std::optional<HttpResponse> ApiHandler::check(const HttpHeader& header, RequestR
     return response;
   }
   if (route->api && !authorized(header)) {
-    return refuse(401, "invalid_api_key", "a valid API key is required: Authorization: Bearer KEY");
+    auto response =
+        refuse(401, "invalid_api_key", "a valid API key is required: Authorization: Bearer KEY");
+    response->set(http::field::www_authenticate, "Bearer");
+    return response;
   }
   if (route->api && draining_) {
     auto response = refuse(503, "draining", "the server is shutting down");
@@ -166,7 +186,6 @@ void ApiHandler::handle(HttpRequest request, RequestRecord record,
 }
 
 void ApiHandler::reply(const std::shared_ptr<Call>& call, HttpResponse response) {
-  if (call->request.method() == http::verb::head) response.body().clear();
   call->respond(std::move(response), call->record);
 }
 

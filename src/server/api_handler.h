@@ -67,6 +67,10 @@ class ApiHandler : public HttpHandler {
   void models(const std::shared_ptr<Call>& call);
   void ops(const std::shared_ptr<Call>& call);
 
+  // Queues a request's inputs on a model as one group (the pool admits it whole or lets it wait
+  // its turn); a group larger than the whole queue is refused at once (ApiError 413).
+  void submit(const std::string& model, std::vector<EmbedInput> inputs, const EmbedOptions& options,
+              InputCallback done, const std::shared_ptr<Call>& call);
   // The model a request names, loaded ("" is the default); throws ApiError 404 or 503.
   ServedModel serving(const std::string& requested) const;
   void reply(const std::shared_ptr<Call>& call, HttpResponse response);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
@@ -56,7 +58,8 @@ struct HttpConnection::State {
         stream(std::move(socket)),
         buffer(hub->limits.max_header_bytes + kWatchBytes),
         limits(hub->limits),
-        handler(hub->handler) {}
+        handler(hub->handler),
+        body_timer(stream.get_executor()) {}
 
   // First, so that it goes last: the socket must close before its I/O context can go.
   const std::shared_ptr<ConnectionHub> hub;
@@ -70,6 +73,13 @@ struct HttpConnection::State {
   std::shared_ptr<Cancellation> cancellation;  // Of the request being answered.
   std::shared_ptr<HttpResponse> writing;       // The answer being written.
   bool keep_alive = false;                     // The request asked to keep the connection.
+  bool head = false;               // The request is a HEAD: its answer has a header and no body.
+  bool expect_continue = false;    // The client waits for "100 Continue" before its body.
+  bool drain_after_write = false;  // A refused request's body is read (and dropped) next.
+  // The body's deadline: when it fires, the read is cancelled and the client told why (Beast's
+  // own stream timeout would close the socket before the answer could be sent).
+  net::steady_timer body_timer;
+  bool body_timed_out = false;
   bool busy = false;      // A request is being answered (from its header to its answer).
   bool watching = false;  // A read is pending while the request is answered.
   bool resume_after_watch = false;
@@ -111,6 +121,7 @@ void HttpConnection::shut_down() {
   State& s = *state_;
   if (s.closed) return;
   s.closed = true;
+  s.body_timer.cancel();
   if (s.cancellation != nullptr) s.cancellation->cancel();
   beast::error_code ignored;
   s.stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
@@ -148,6 +159,10 @@ void HttpConnection::on_header(beast::error_code ec) {
   if (s.closed || s.hub->stopped) return shut_down();  // The handler may be gone.
   s.busy = true;
   s.keep_alive = false;
+  s.head = false;
+  s.expect_continue = false;
+  s.drain_after_write = false;
+  s.body_timed_out = false;
   s.started = Clock::now();
   s.record = RequestRecord{};
   if (ec == http::error::end_of_stream || ec == net::error::eof || ec == beast::error::timeout ||
@@ -156,11 +171,13 @@ void HttpConnection::on_header(beast::error_code ec) {
   }
   s.record_open = true;
   if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
-    // The request line alone too long is 414; otherwise the fields are.
+    // The request line alone too long is 414; otherwise the fields are (once the parser has
+    // read the request line, its target is set and the buffer holds only fields).
     const auto data = s.buffer.data();
     const std::string_view seen(static_cast<const char*>(data.data()), data.size());
     const size_t line_end = seen.find("\r\n");
-    if (line_end == std::string_view::npos || line_end > s.limits.max_request_line) {
+    if (s.parser->get().target().empty() &&
+        (line_end == std::string_view::npos || line_end > s.limits.max_request_line)) {
       return fail(414, "uri_too_long",
                   "the request line is longer than " + std::to_string(s.limits.max_request_line) +
                       " bytes");
@@ -174,6 +191,7 @@ void HttpConnection::on_header(beast::error_code ec) {
 
   const HttpHeader& header = s.parser->get().base();
   s.keep_alive = s.parser->keep_alive();
+  s.head = header.method() == http::verb::head;
   s.record.request_id = request_id(header);
   s.record.method = std::string(header.method_string());
   if (header.target().size() > s.limits.max_request_line) {
@@ -181,7 +199,7 @@ void HttpConnection::on_header(beast::error_code ec) {
                 "the request target is longer than " + std::to_string(s.limits.max_request_line) +
                     " bytes");
   }
-  size_t fields = 0, content_lengths = 0;
+  size_t fields = 0, content_lengths = 0, hosts = 0;
   for (const auto& field : header) {
     ++fields;
     if (field.name_string().size() + field.value().size() > s.limits.max_header_line) {
@@ -190,29 +208,57 @@ void HttpConnection::on_header(beast::error_code ec) {
           "a header line is longer than " + std::to_string(s.limits.max_header_line) + " bytes");
     }
     if (field.name() == http::field::content_length) ++content_lengths;
+    if (field.name() == http::field::host) ++hosts;
   }
   if (fields > s.limits.max_header_count) {
     return fail(431, "header_too_large",
                 "more than " + std::to_string(s.limits.max_header_count) + " header fields");
   }
   if (content_lengths > 1) return fail(400, "bad_request", "more than one Content-Length");
+  // RFC 9112 section 3.2: every HTTP/1.1 request names its host, and no request names two.
+  if (hosts > 1 || (hosts == 0 && header.version() >= 11)) {
+    return fail(
+        400, "bad_request",
+        hosts > 1 ? "more than one Host header" : "an HTTP/1.1 request needs a Host header");
+  }
   const auto te = header[http::field::transfer_encoding];
   if (!te.empty() && !beast::iequals(te, "chunked")) {
     return fail(400, "bad_request", "only Transfer-Encoding: chunked is accepted");
   }
+  // RFC 9112 section 6.1: HTTP/1.0 has no Transfer-Encoding, so such a message's framing cannot
+  // be trusted for what follows it: it is answered, and the connection closed.
+  if (!te.empty() && header.version() < 11) s.keep_alive = false;
+  s.expect_continue =
+      header.version() >= 11 && beast::iequals(header[http::field::expect], "100-continue");
 
   if (std::optional<HttpResponse> early = s.handler.check(header, s.record)) {
-    return drain_body(std::move(*early));
+    return refuse(std::move(*early));
   }
-  read_body();
+  if (!s.expect_continue) return read_body();
+  // The client waits for this before it sends the body (curl does for every body over 1 MiB).
+  static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+  s.stream.expires_after(s.limits.header_timeout);
+  net::async_write(s.stream, net::buffer(kContinue),
+                   [self = shared_from_this()](beast::error_code ec, size_t) {
+                     if (ec || self->state_->closed) return self->shut_down();
+                     self->read_body();
+                   });
 }
 
 void HttpConnection::read_body() {
   State& s = *state_;
   // The body has a deadline from its size: the header's allowance plus min_body_rate.
   const uint64_t length = s.parser->content_length().value_or(s.limits.max_body_bytes);
-  s.stream.expires_after(s.limits.header_timeout +
-                         std::chrono::milliseconds(1000 * length / s.limits.min_body_rate));
+  s.stream.expires_never();
+  s.body_timer.expires_after(s.limits.header_timeout +
+                             std::chrono::milliseconds(1000 * length / s.limits.min_body_rate));
+  s.body_timer.async_wait([self = shared_from_this()](beast::error_code ec) {
+    State& st = *self->state_;
+    if (ec || st.closed) return;  // Cancelled: the body arrived (or failed) first.
+    st.body_timed_out = true;
+    beast::error_code ignored;
+    st.stream.socket().cancel(ignored);
+  });
   http::async_read(
       s.stream, s.buffer, *s.parser,
       [self = shared_from_this()](beast::error_code ec, size_t) { self->on_body(ec); });
@@ -220,35 +266,50 @@ void HttpConnection::read_body() {
 
 void HttpConnection::on_body(beast::error_code ec) {
   State& s = *state_;
+  s.body_timer.cancel();
   if (s.closed || s.hub->stopped) return shut_down();
   if (ec == http::error::body_limit) return body_too_large();
-  if (ec == beast::error::timeout || ec == http::error::end_of_stream ||
-      ec == http::error::partial_message || ec == net::error::eof) {
-    return fail(400, "incomplete_body", "the body did not arrive in time or was cut short");
+  if (s.body_timed_out) {
+    return fail(400, "incomplete_body",
+                "the body did not arrive in time (at least " +
+                    std::to_string(s.limits.min_body_rate) + " bytes/s)");
+  }
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+      ec == net::error::eof) {
+    return fail(400, "incomplete_body", "the body was cut short");
   }
   if (ec) return fail(400, "bad_request", "malformed body: " + ec.message());
   dispatch();
 }
 
-void HttpConnection::drain_body(HttpResponse early) {
+void HttpConnection::refuse(HttpResponse early) {
   State& s = *state_;
   const auto length = s.parser->content_length();
   const bool chunked = s.parser->chunked();
-  if (!chunked && length.value_or(0) == 0) {
-    return send(std::move(early), s.record, false);
-  }
-  if (chunked || *length > s.limits.drain_limit) {
-    // Too much to read for nothing: the answer goes out and the connection closes, so the body
-    // is never taken for the next request.
+  if (!chunked && length.value_or(0) == 0) return send(std::move(early), s.record, false);
+  if (s.expect_continue || chunked || *length > s.limits.drain_limit) {
+    // A client that waited for 100 Continue may send its body or not; a chunked body or one
+    // past the drain limit is too much to read for nothing. Either way the answer goes out at
+    // once and the connection closes, so a body is never taken for the next request.
     return send(std::move(early), s.record, true);
   }
+  // The answer goes out at once; the body, which the client may still be sending, is read and
+  // dropped after it, so that the connection can serve the next request.
+  s.drain_after_write = true;
+  send(std::move(early), s.record, false);
+}
+
+void HttpConnection::drain_body() {
+  State& s = *state_;
+  s.drain_after_write = false;
   s.parser->body_limit(s.limits.drain_limit);
   s.stream.expires_after(s.limits.header_timeout);
-  auto response = std::make_shared<HttpResponse>(std::move(early));
   http::async_read(s.stream, s.buffer, *s.parser,
-                   [self = shared_from_this(), response](beast::error_code ec, size_t) {
-                     self->state_->parser->release();  // The body is dropped.
-                     self->send(std::move(*response), self->state_->record, ec.failed());
+                   [self = shared_from_this()](beast::error_code ec, size_t) {
+                     State& st = *self->state_;
+                     st.parser->release();  // The body is dropped.
+                     if (ec || st.closed) return self->shut_down();
+                     self->read_header();
                    });
 }
 
@@ -314,6 +375,11 @@ void HttpConnection::send(HttpResponse response, RequestRecord record, bool clos
   response.keep_alive(keep_alive);
   response.set("x-request-id", record.request_id);
   response.prepare_payload();
+  if (s.head) {
+    // The answer to a HEAD is the GET's header (its Content-Length included) and no body, for
+    // early refusals as for routes: a body would be read as the start of the next response.
+    response.body().clear();
+  }
   record.bytes_out = response.body().size();
   s.record = std::move(record);
   s.writing = std::make_shared<HttpResponse>(std::move(response));
@@ -333,6 +399,7 @@ void HttpConnection::on_written(beast::error_code ec, bool close_after) {
   finish_record();
   if (close_after && !ec && !s.closed && !s.watching) return linger();
   if (ec || close_after || s.closed) return shut_down();
+  if (s.drain_after_write) return drain_body();
   s.busy = false;
   if (s.watching) {
     // The watch read is still pending: cancel it, and go on from its handler.

@@ -6,9 +6,15 @@
 //     than max_header_count fields, or one longer than max_header_line, is 431;
 //   - malformed framing (bare LF, a bad or duplicate Content-Length, any Transfer-Encoding other
 //     than exactly "chunked", a malformed chunk) is 400 and the connection is closed;
+//   - an HTTP/1.1 request names exactly one Host (else 400); an HTTP/1.0 request with a
+//     Transfer-Encoding is answered and the connection closed (RFC 9112 sections 3.2, 6.1);
 //   - the body must fit max_body_bytes (else 413) and arrive at min_body_rate bytes/s (plus
-//     header_timeout); a request refused before its body is read (401, 404, 415, 503...) drains
-//     a body up to drain_limit bytes to keep the connection, or closes it;
+//     header_timeout; else 400 incomplete_body, then close); a request refused before its body
+//     is read (401, 404, 415, 503...) is answered at once, then its body (up to drain_limit
+//     bytes) is read and dropped to keep the connection, or the connection closes;
+//   - "Expect: 100-continue" gets "100 Continue" once the header is accepted, or the refusal at
+//     once (and the connection closes: the client may or may not send the body);
+//   - an answer to HEAD has the GET's header, Content-Length included, and no body;
 //   - pipelined requests are answered in order, one at a time; an idle keep-alive connection is
 //     closed after idle_timeout;
 //   - while a request is being answered, the connection watches its socket: a client that hangs
@@ -123,7 +129,10 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void on_header(boost::beast::error_code ec);
   void read_body();
   void on_body(boost::beast::error_code ec);
-  void drain_body(HttpResponse early);
+  // Sends the answer to a request refused on its header at once, then drains its body (or
+  // closes, when the body is large, chunked or awaited behind 100 Continue).
+  void refuse(HttpResponse early);
+  void drain_body();
   void dispatch();
   void watch_socket();
   void send(HttpResponse response, RequestRecord record, bool close_after);

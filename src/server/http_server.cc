@@ -1,8 +1,7 @@
 #include "server/http_server.h"
 
-#include <cstdio>
-
 #include "clipembed/hub.h"
+#include "server/access_log.h"
 
 namespace clipembed::server {
 namespace {
@@ -65,9 +64,10 @@ void EmbeddingServer::load_models() {
         handler_->set_loaded(m.name);
         break;
       } catch (const Error& e) {
-        std::fprintf(stderr, "clipembed serve: loading %s failed (%s: %s)%s\n", m.name.c_str(),
-                     std::string(code_name(e.code())).c_str(), e.what(),
-                     transient(e) ? "; retrying in 1 s" : "");
+        write_event_log(transient(e) ? "warning" : "error",
+                        "loading " + m.name + " failed (" + std::string(code_name(e.code())) +
+                            ": " + e.what() + ")" + (transient(e) ? "; retrying in 1 s" : ""),
+                        options_.log_format);
         std::unique_lock<std::mutex> lock(mutex_);
         if (!transient(e)) {
           fatal_ = e;

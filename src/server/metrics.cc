@@ -170,6 +170,9 @@ std::string Metrics::render(const ServerSnapshot& s) const {
   per_model("clipembed_queue_depth", "gauge",
             "Inputs admitted and not yet answered (downloading, decoding or queued).",
             [](const ModelStats& m) { return m.queued; });
+  per_model("clipembed_queue_waiting_inputs", "gauge",
+            "Inputs of requests waiting for room in the queue (admitted whole, in order).",
+            [](const ModelStats& m) { return m.waiting; });
   per_model("clipembed_images_embedded_total", "counter", "Images run through the model.",
             [](const ModelStats& m) { return m.images; });
   per_model("clipembed_texts_embedded_total", "counter", "Texts run through the model.",

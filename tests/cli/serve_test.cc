@@ -236,10 +236,17 @@ TEST(ServeTest, ApiKeyFileAndAccessLog) {
     EXPECT_EQ(ok->get_header_value("x-request-id"), "req-42");
     EXPECT_EQ(server.stop(SIGTERM), 0);
   }
+  // With json, every stderr line is one JSON object: the start, signal and stop lines too.
   std::ifstream in(log);
   std::vector<nlohmann::json> lines;
   for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line[0] == '{') lines.push_back(nlohmann::json::parse(line));
+    ASSERT_TRUE(nlohmann::json::accept(line)) << line;
+    lines.push_back(nlohmann::json::parse(line));
+  }
+  for (const char* event : {"SIGTERM received, draining", "stopped"}) {
+    EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [&](const auto& l) {
+      return l.contains("message") && l["message"] == event && l["level"] == "info";
+    })) << event;
   }
   const auto logged = std::find_if(lines.begin(), lines.end(),
                                    [](const auto& l) { return l["request_id"] == "req-42"; });
@@ -262,6 +269,40 @@ TEST(ServeTest, ApiKeyFileAndAccessLog) {
   EXPECT_EQ(text.find("iVBOR"), std::string::npos);  // No body (base64 PNG) is ever echoed.
   fs::remove(key_file);
   fs::remove(log);
+}
+
+// SIGHUP (the terminal closed) drains and stops like SIGTERM: never a silent death.
+TEST(ServeTest, SighupDrainsAndExitsZero) {
+  const std::string log = testing::temp_path("clipembed_sighup.log");
+  {
+    ServeProcess server({"--model", fixture_path("models/tiny"), "--port", "0"}, {}, log);
+    ASSERT_TRUE(server.wait_healthy());
+    EXPECT_EQ(server.stop(SIGHUP), 0);
+  }
+  std::ifstream in(log);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("SIGHUP received, draining"), std::string::npos) << text;
+  fs::remove(log);
+}
+
+// stderr piped into a reader that has gone (`serve 2>&1 | head -n1`): the access-log writes
+// fail with EPIPE, and the server goes on answering.
+TEST(ServeTest, ALostLogReaderNeverStopsTheServer) {
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  const std::string write_end =
+      "/proc/" + std::to_string(getpid()) + "/fd/" + std::to_string(pipe_fds[1]);
+  ServeProcess server({"--model", fixture_path("models/tiny"), "--port", "0"}, {}, write_end);
+  close(pipe_fds[1]);
+  ASSERT_TRUE(server.wait_healthy());
+  close(pipe_fds[0]);  // The reader goes: the next log line meets a broken pipe.
+  auto c = server.client();
+  for (int i = 0; i < 3; ++i) {
+    auto r = c.Post("/v1/embeddings", request_body("images/gray.png"), "application/json");
+    ASSERT_TRUE(r) << "request " << i << ": the server is gone";
+    EXPECT_EQ(r->status, 200);
+  }
+  EXPECT_EQ(server.stop(SIGTERM), 0);
 }
 
 }  // namespace

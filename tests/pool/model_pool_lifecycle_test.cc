@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include "clipembed/model.h"
@@ -64,7 +65,7 @@ TEST(ModelPoolTest, RepeatedLoadFailuresOpenTheBreakerForAWhile) {
 
 TEST(ModelPoolTest, FullQueueAnswersOverloadedAtOnce) {
   PoolOptions options = small_pool();
-  options.max_queued_requests = 4;
+  options.max_queued_inputs = 4;
   ModelPool pool(options);
   auto embedder = pool.embedder("tiny");
   pool.load("tiny");
@@ -93,6 +94,71 @@ TEST(ModelPoolTest, FullQueueAnswersOverloadedAtOnce) {
   }
   EXPECT_GT(overloaded, 0);
   EXPECT_GE(ok, 4);
+}
+
+// A group is admitted whole: one larger than the queue fails at once (every input with
+// kRequestTooLarge), and one that does not fit now waits for room and then completes.
+TEST(ModelPoolTest, GroupsAreAdmittedWholeOrWaitForRoom) {
+  testing::HttpTestServer server;
+  PoolOptions options = small_pool();
+  options.max_queued_inputs = 3;
+  ModelPool pool(options);
+  auto embedder = pool.embedder("tiny");
+  pool.load("tiny");
+  const std::string image = fixture_path("images/square.jpg");
+  const auto too_large = embedder->embed_images({image, image, image, image});
+  ASSERT_EQ(too_large.size(), 4u);
+  for (const EmbeddingResult& r : too_large) {
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error->code(), ErrorCode::kRequestTooLarge);
+  }
+  // Two slow downloads (/slow answers after a second) hold two of the three places; a group of
+  // two waits for them.
+  auto slow = embedder->embed_images_async(
+      {ImageInput::url(server.url("/slow")), ImageInput::url(server.url("/slow"))});
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto waiting = embedder->embed_images_async({image, image});
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(pool.stats("tiny").queued, 2u);
+  EXPECT_EQ(pool.stats("tiny").waiting, 2u);
+  EXPECT_EQ(waiting.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  // A second waiting group of two does not fit the waiting line (another queue's worth, 3).
+  const auto refused = embedder->embed_images({image, image});
+  EXPECT_EQ(refused[0].error->code(), ErrorCode::kOverloaded);
+  const Embedding expected = ClipModel::load(fixture_path("models/tiny"))->embed_image(image);
+  slow.get();  // /slow answers text after a second: those two fail, and make room.
+  for (const EmbeddingResult& r : waiting.get()) {
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r.embedding, expected);
+  }
+  EXPECT_EQ(pool.stats("tiny").waiting, 0u);
+}
+
+// Cancelling a group that waits for room ends its inputs at once.
+TEST(ModelPoolTest, AWaitingGroupCanBeCancelled) {
+  testing::HttpTestServer server;
+  PoolOptions options = small_pool();
+  options.max_queued_inputs = 1;
+  ModelPool pool(options);
+  auto embedder = pool.embedder("tiny");
+  pool.load("tiny");
+  auto slow = embedder->embed_image_async(ImageInput::url(server.url("/slow")));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto cancellation = std::make_shared<Cancellation>();
+  std::promise<ErrorCode> outcome;
+  embedder->submit_image(
+      fixture_path("images/square.jpg"), {},
+      [&](Embedding*, const Error* error, const EmbedTiming&) {
+        outcome.set_value(error != nullptr ? error->code() : ErrorCode::kInternal);
+      },
+      cancellation);
+  EXPECT_EQ(pool.stats("tiny").waiting, 1u);
+  cancellation->cancel();
+  auto f = outcome.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(1)), std::future_status::ready);
+  EXPECT_EQ(f.get(), ErrorCode::kCancelled);
+  EXPECT_EQ(pool.stats("tiny").waiting, 0u);
+  EXPECT_EQ(code_of([&] { slow.get(); }), ErrorCode::kImageDecode);  // /slow answers text.
 }
 
 TEST(ModelPoolTest, RequestsPastTheirDeadlineFail) {
@@ -142,7 +208,7 @@ TEST(ModelPoolTest, IdleWorkersRetireAndIdleModelsUnload) {
 
 TEST(ModelPoolTest, ShutdownWithAThousandQueuedRequestsCompletesEveryFuture) {
   PoolOptions options = small_pool();
-  options.max_queued_requests = 2000;
+  options.max_queued_inputs = 2000;
   ModelPool pool(options);
   auto embedder = pool.embedder("tiny");
   std::vector<std::future<Embedding>> pending;
@@ -218,7 +284,7 @@ TEST(ModelPoolTest, SixteenWorkersHoldTheWeightsOnce) {
   options.model_directories["b32"] = dir;
   options.max_workers_per_model = 16;
   options.max_batch_size = 2;
-  options.max_queued_requests = 1024;
+  options.max_queued_inputs = 1024;
   options.request_deadline = std::chrono::minutes(10);
   const long before_kib = resident_peak_kib();
   ModelPool pool(options);

@@ -24,13 +24,13 @@ using testing::http_request;
 using testing::RawConnection;
 using Clock = std::chrono::steady_clock;
 
-// Row: 8 slow URL inputs against --max-queue 2: refused at once (429), and every download that
-// started is aborted: 100 ms after the answer nothing is queued or downloading.
+// Row: 8 slow URL inputs against --max-queue 2: refused at once (413: the request can never fit
+// the queue), before any download starts: nothing is queued or downloading after the answer.
 TEST(HostileClientTest, SlowUrlsOverTheQueueLeaveNothingRunning) {
   testing::HttpTestServer images;
   ServerOptions o = options();
   o.allow_private_urls = true;
-  o.pool.max_queued_requests = 2;
+  o.pool.max_queued_inputs = 2;
   o.request_deadline = milliseconds(2000);
   Served s(o);
   json inputs = json::array();
@@ -38,7 +38,7 @@ TEST(HostileClientTest, SlowUrlsOverTheQueueLeaveNothingRunning) {
   const auto start = Clock::now();
   const auto r = s.ask(http_request("POST", "/v1/embeddings", json{{"input", inputs}}.dump()));
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 429);
+  EXPECT_EQ(r->status, 413);
   EXPECT_LT(Clock::now() - start, milliseconds(500));
   std::this_thread::sleep_for(milliseconds(100));
   EXPECT_EQ(s.metric("clipembed_queue_depth{model=\"tiny\"}"), 0);
@@ -119,7 +119,8 @@ TEST(HostileClientTest, OneBadInputCancelsTheOthers) {
 }
 
 // Rows: multipart is 415 (not 500); a BMP header claiming 9000x9000 fails without allocating
-// its canvas; the decode budget refuses (429) an image it cannot hold instead of allocating it.
+// its canvas; the decode budget refuses an image it can never hold (413, permanent) instead of
+// allocating it.
 TEST(HostileClientTest, MultipartBmpHeadersAndTheDecodeBudget) {
   ServerOptions o = options();
   o.pool.max_decode_bytes = 64u << 20;
@@ -142,14 +143,16 @@ TEST(HostileClientTest, MultipartBmpHeadersAndTheDecodeBudget) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400) << r->body;
   EXPECT_NE(r->body.find("truncated"), std::string::npos) << r->body;
-  // 5000 x 5000 needs 150 MB of the 64 MiB budget: refused before allocating.
+  // 5000 x 5000 needs 75 MB (its canvas) of the 64 MiB budget: refused before allocating.
   const std::string jpeg = huge_jpeg_header(5000, 5000);
   r = s.ask(http_request(
       "POST", "/v1/embeddings",
       json{{"input", io::encode_base64(reinterpret_cast<const uint8_t*>(jpeg.data()), jpeg.size())}}
           .dump()));
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 429) << r->body;
+  EXPECT_EQ(r->status, 413) << r->body;
+  EXPECT_EQ(json::parse(r->body)["error"]["code"], "image_too_large") << r->body;
+  EXPECT_EQ(r->header("retry-after"), "");
   EXPECT_LT(testing::peak_rss_bytes() - before, size_t{32} << 20);
 }
 

@@ -176,7 +176,7 @@ TEST(HttpServerTest, EveryErrorHasItsStatusAndJsonShape) {
   ServerOptions o = tiny_options();
   o.max_items = 3;
   o.http.max_body_bytes = 4000000;
-  o.pool.max_queued_requests = 2;
+  o.pool.max_queued_inputs = 2;
   Served s(o);
   auto c = s.client();
   int status = 0;
@@ -211,12 +211,13 @@ TEST(HttpServerTest, EveryErrorHasItsStatusAndJsonShape) {
   const std::string g = base64_of("images/gray.png");
   expect_error({{"input", {g, g, g, g}}}, 413, "too_many_inputs");
   expect_error({{"input", std::string(5000000, 'A')}}, 413, "body_too_large");
-  // 429 with Retry-After: three large images against a queue of two.
+  // 413 without Retry-After: three images can never fit a queue of two.
   const std::string hd = base64_of("images/hd.jpg");
   auto r = c.Post("/v1/embeddings", json{{"input", {hd, hd, hd}}}.dump(), "application/json");
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 429) << r->body;
-  EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+  EXPECT_EQ(r->status, 413) << r->body;
+  EXPECT_EQ(json::parse(r->body)["error"]["code"], "request_too_large");
+  EXPECT_EQ(r->get_header_value("Retry-After"), "");
   // URL inputs: loopback refused by default.
   testing::HttpTestServer images;
   expect_error({{"input", images.url("/image.png")}}, 400, "url_forbidden");

@@ -85,7 +85,8 @@ bool RawConnection::fill(std::chrono::steady_clock::time_point deadline) {
   return true;
 }
 
-std::optional<RawResponse> RawConnection::read_response(std::chrono::milliseconds timeout) {
+std::optional<RawResponse> RawConnection::read_response(std::chrono::milliseconds timeout,
+                                                        bool head_only) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   size_t end = 0;
   while ((end = buffer_.find("\r\n\r\n")) == std::string::npos) {
@@ -109,6 +110,7 @@ std::optional<RawResponse> RawConnection::read_response(std::chrono::millisecond
     }
     line_end = next;
   }
+  if (head_only) return r;
   if (r.headers.count("content-length") != 0) {
     const size_t length = std::stoul(r.headers["content-length"]);
     while (buffer_.size() < length) {

@@ -34,9 +34,12 @@ class RawConnection {
   void send_async(const std::string& bytes);
   void shutdown_write();
   // Reads one response (status line, headers, Content-Length or chunked body); nullopt if the
-  // connection closed or `timeout` passed first.
+  // connection closed or `timeout` passed first. With `head_only`, the answer to a HEAD: its header
+  // alone, whatever its Content-Length says.
   std::optional<RawResponse> read_response(
-      std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
+      std::chrono::milliseconds timeout = std::chrono::milliseconds(10000), bool head_only = false);
+  // Bytes received and not yet read as part of a response.
+  const std::string& unread() const { return buffer_; }
   // True when the server closes the connection within `timeout` (all further data dropped).
   bool closed_within(std::chrono::milliseconds timeout);
   int fd() const { return fd_; }
