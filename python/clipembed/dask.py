@@ -52,6 +52,15 @@ def _model(reference, precision, allow_private_urls):
     return _models[key]
 
 
+def _sync_directory(directory: str) -> None:
+    """Makes the renames in a directory durable (as the CLI's writer does after each)."""
+    fd = os.open(directory or ".", os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _write_atomically(path: str, write) -> None:
     temporary = f"{path}.{uuid.uuid4().hex}.tmp"
     try:
@@ -60,6 +69,7 @@ def _write_atomically(path: str, write) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, path)
+        _sync_directory(os.path.dirname(path))
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
@@ -79,6 +89,7 @@ def _write_part(path: str, rows, items, ok, errors) -> None:
                 os.fsync(f.fileno())
         for suffix in _PART_SUFFIXES:
             os.replace(temporary + suffix, path + suffix)
+        _sync_directory(os.path.dirname(path))
     finally:
         for suffix in _PART_SUFFIXES:
             if os.path.exists(temporary + suffix):

@@ -1,57 +1,59 @@
 #include "cli/embed_output.h"
 
-#include <cerrno>
-#include <cstdint>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <nlohmann/json.hpp>
-#include <vector>
+#include <cstdio>
 
 #include "clipembed/error.h"
 #include "io/embedding_file.h"
 #include "io/json_lines.h"
-#include "io/json_text.h"
 
 namespace clipembed::cli {
 namespace {
 
-using io::complete_lines;
-using io::open_or_throw;
-using io::put_line;
-
+// JSON lines on stdout, or in a file written in commits (io/durable_file.h): a failed flush cuts
+// the file back to the last complete batch, and a resume verifies every line it keeps.
 class JsonLinesOutput : public EmbedOutput {
  public:
   JsonLinesOutput(const std::string& path, const OutputNames& names,
                   std::unordered_set<std::string>* done)
-      : key_(names.key),
-        file_(path.empty() || path == "-" ? stdout : open_or_throw(path, prepare(path, done))),
-        owned_(file_ != stdout) {}
-  ~JsonLinesOutput() override {
-    std::fflush(file_);
-    if (owned_) std::fclose(file_);
+      : key_(names.key) {
+    if (path.empty() || path == "-") return;
+    file_ = std::make_unique<io::AppendFile>(path, done != nullptr);
+    if (done != nullptr) file_->cut(io::resume_records(path, key_, done));
   }
+  ~JsonLinesOutput() override { std::fflush(stdout); }
   void success(const std::string& input, std::span<const float> embedding) override {
-    put_line(file_, io::embedding_line(key_, input, embedding));
+    write(io::embedding_line(key_, input, embedding));
   }
   void failure(const std::string& input, std::string_view code,
                const std::string& message) override {
-    put_line(file_, io::error_line(key_, input, code, message));
+    write(io::error_line(key_, input, code, message));
   }
-  void flush() override { std::fflush(file_); }
+  void flush() override {
+    if (file_ == nullptr) {
+      std::fflush(stdout);
+      return;
+    }
+    try {
+      file_->sync();
+    } catch (const Error&) {
+      file_->rollback();
+      throw;
+    }
+    file_->commit();
+  }
 
  private:
-  // For resume: records what the file already answers; returns whether to append.
-  bool prepare(const std::string& path, std::unordered_set<std::string>* done) const {
-    if (done == nullptr) return false;
-    io::add_line_inputs(key_, complete_lines(path), done);
-    return true;
+  void write(const std::string& line) {
+    if (file_ != nullptr) {
+      file_->append(line + "\n");
+    } else {
+      std::fputs(line.c_str(), stdout);
+      std::fputc('\n', stdout);
+    }
   }
 
   std::string key_;
-  std::FILE* file_;
-  bool owned_;
+  std::unique_ptr<io::AppendFile> file_;  // Null: stdout.
 };
 
 class NpyOutput : public EmbedOutput {

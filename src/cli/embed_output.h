@@ -39,8 +39,4 @@ std::unique_ptr<EmbedOutput> make_embed_output(const std::string& path, std::str
                                                std::unordered_set<std::string>* done = nullptr,
                                                const OutputNames& names = {});
 
-// The inputs an npy output's errors file (path + ".errors.jsonl") names, by exact bytes.
-std::unordered_set<std::string> failed_inputs(const std::string& path,
-                                              const OutputNames& names = {});
-
 }  // namespace clipembed::cli

@@ -166,13 +166,7 @@ void write_shard_manifest(const std::string& npy_path, const Shard& shard,
                          {"of", shard.count},
                          {"inputs", inputs.size()},
                          {"failed", positions}};
-  const std::string path = npy_path + ".shard.json", temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out << manifest.dump() << "\n";
-    if (!out.flush()) throw Error(ErrorCode::kIo, "cannot write " + temporary);
-  }
-  fs::rename(temporary, path);
+  io::write_file_atomically(npy_path + ".shard.json", manifest.dump() + "\n");
 }
 
 size_t merge_outputs(const std::vector<std::string>& inputs, const std::string& output) {
@@ -206,16 +200,13 @@ size_t merge_outputs(const std::vector<std::string>& inputs, const std::string& 
   }
   const std::vector<Step> steps = merge_order(parts);
 
-  // Everything goes to temporary files renamed at the end, so a failed merge leaves nothing.
+  // Everything goes to temporary files made durable and renamed at the end (the .npy last), so a
+  // failed merge leaves nothing.
   const std::string tmp = output + ".merging";
   size_t rows = 0;
   try {
     io::NpyWriter matrix(tmp, static_cast<int>(parts.front().dim));
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> paths(std::fopen((tmp + ".paths").c_str(), "w"),
-                                                          &std::fclose);
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> errors(
-        std::fopen((tmp + ".errors").c_str(), "w"), &std::fclose);
-    if (!paths || !errors) throw Error(ErrorCode::kIo, "cannot create files next to " + output);
+    io::AppendFile paths(tmp + ".paths", false), errors(tmp + ".errors", false);
     std::vector<std::ifstream> data;
     for (const Part& part : parts) {
       data.emplace_back(part.path, std::ios::binary);
@@ -225,7 +216,7 @@ size_t merge_outputs(const std::vector<std::string>& inputs, const std::string& 
     for (const Step& step : steps) {
       const Part& part = parts[step.part];
       if (step.error) {
-        io::put_line(errors.get(), part.errors[step.index]);
+        errors.append(part.errors[step.index] + "\n");
         continue;
       }
       // Rows of a part are taken in order, so each part's data is read front to back.
@@ -233,21 +224,20 @@ size_t merge_outputs(const std::vector<std::string>& inputs, const std::string& 
                            static_cast<std::streamsize>(row.size() * sizeof(float)));
       if (!data[step.part]) throw Error(ErrorCode::kIo, "cannot read " + part.path);
       matrix.append(row.data());
-      io::put_line(paths.get(), part.paths[step.index]);
+      paths.append(part.paths[step.index] + "\n");
       ++rows;
     }
-    matrix.flush();
-    if (std::fflush(paths.get()) != 0 || std::fflush(errors.get()) != 0) {
-      throw Error(ErrorCode::kIo, "cannot write next to " + output);
-    }
+    paths.sync();
+    errors.sync();
+    matrix.commit();
+    io::replace_durably(tmp + ".paths", output + ".paths.txt");
+    io::replace_durably(tmp + ".errors", output + ".errors.jsonl");
+    io::replace_durably(tmp, output);
   } catch (const Error&) {
     std::error_code ignored;
     for (const char* suffix : {"", ".paths", ".errors"}) fs::remove(tmp + suffix, ignored);
     throw;
   }
-  fs::rename(tmp + ".paths", output + ".paths.txt");
-  fs::rename(tmp + ".errors", output + ".errors.jsonl");
-  fs::rename(tmp, output);
   return rows;
 }
 

@@ -1,104 +1,124 @@
 #include "io/embedding_file.h"
 
-#include <cerrno>
-#include <cstring>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
 #include "clipembed/error.h"
 #include "io/json_lines.h"
 #include "io/json_text.h"
 
 namespace clipembed::io {
-
-std::FILE* open_or_throw(const std::string& path, bool append) {
-  std::FILE* f = std::fopen(path.c_str(), append ? "a" : "w");
-  if (f == nullptr) {
-    throw Error(ErrorCode::kIo, "cannot create " + path + ": " + std::strerror(errno));
-  }
-  return f;
-}
-
-void put_line(std::FILE* f, const std::string& line) {
-  std::fputs(line.c_str(), f);
-  std::fputc('\n', f);
-}
-
-std::vector<std::string> complete_lines(const std::string& path, size_t keep) {
-  std::vector<std::string> lines;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return lines;
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  size_t pos = 0, end = 0;
-  while (lines.size() < keep) {
-    const size_t nl = text.find('\n', pos);
-    if (nl == std::string::npos) break;
-    lines.push_back(text.substr(pos, nl - pos));
-    pos = end = nl + 1;
-  }
-  in.close();
-  if (end != text.size()) std::filesystem::resize_file(path, end);
-  return lines;
-}
-
-void add_line_inputs(std::string_view key, const std::vector<std::string>& lines,
-                     std::unordered_set<std::string>* done) {
-  for (const std::string& line : lines) {
-    if (std::optional<std::string> input = line_input(key, line)) done->insert(std::move(*input));
-  }
-}
-
 namespace {
 
-// For resume: records what the files already answer; the header's row count is authoritative,
-// so paths past it are dropped. Returns whether to append.
-bool prepare(const std::string& path, const std::string& rows_suffix, std::string_view key,
-             int64_t rows, std::unordered_set<std::string>* done) {
-  if (done == nullptr) return false;
-  for (const std::string& line : complete_lines(path + rows_suffix, static_cast<size_t>(rows))) {
-    if (std::optional<std::string> input = parse_json_string(line)) done->insert(*input);
-  }
-  add_line_inputs(key, complete_lines(path + ".errors.jsonl"), done);
-  return true;
+[[noreturn]] void untrusted(const std::string& path, size_t line, const std::string& why) {
+  throw Error(ErrorCode::kInvalidArgument,
+              path + " line " + std::to_string(line + 1) + " " + why +
+                  ": cannot resume from it (remove the output, or --output elsewhere)");
+}
+
+// Opens `path` to append after its first `keep` bytes (cutting the rest), or creates it.
+std::unique_ptr<AppendFile> open_at(const std::string& path, std::optional<uint64_t> keep) {
+  auto file = std::make_unique<AppendFile>(path, keep.has_value());
+  if (keep) file->cut(*keep);
+  return file;
 }
 
 }  // namespace
 
+Lines complete_lines(const std::string& path) {
+  Lines lines;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return lines;
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t pos = 0;
+  for (size_t nl = text.find('\n'); nl != std::string::npos; nl = text.find('\n', pos)) {
+    lines.text.push_back(text.substr(pos, nl - pos));
+    pos = nl + 1;
+    lines.end.push_back(pos);
+  }
+  return lines;
+}
+
+uint64_t resume_records(const std::string& path, std::string_view key,
+                        std::unordered_set<std::string>* done) {
+  const Lines lines = complete_lines(path);
+  for (size_t i = 0; i < lines.text.size(); ++i) {
+    std::optional<std::string> input = line_input(key, lines.text[i]);
+    if (!input) untrusted(path, i, "is not a clipembed record");
+    if (done != nullptr) done->insert(std::move(*input));
+  }
+  return lines.end.empty() ? 0 : lines.end.back();
+}
+
 EmbeddingFile::EmbeddingFile(const std::string& path, int dimension,
                              std::unordered_set<std::string>* done, std::string key,
                              const std::string& rows_suffix)
-    : key_(std::move(key)),
-      matrix_(path, dimension, done != nullptr),
-      paths_(open_or_throw(path + rows_suffix,
-                           prepare(path, rows_suffix, key_, matrix_.rows(), done))),
-      errors_(open_or_throw(path + ".errors.jsonl", done != nullptr)) {}
-
-EmbeddingFile::~EmbeddingFile() {
-  EmbeddingFile::flush();
-  std::fclose(paths_);
-  std::fclose(errors_);
+    : key_(std::move(key)), matrix_(path, dimension, done != nullptr) {
+  const std::string paths_path = path + rows_suffix, errors_path = path + ".errors.jsonl";
+  if (done == nullptr) {
+    paths_ = open_at(paths_path, std::nullopt);
+    errors_ = open_at(errors_path, std::nullopt);
+    return;
+  }
+  // Rows are kept only where the matrix holds them (its header and its data agree: NpyWriter)
+  // and the paths file names them; each kept path must read back as one.
+  const Lines paths = complete_lines(paths_path);
+  const auto rows = static_cast<size_t>(
+      std::min<int64_t>(matrix_.rows(), static_cast<int64_t>(paths.text.size())));
+  for (size_t i = 0; i < rows; ++i) {
+    std::optional<std::string> input = parse_json_string(paths.text[i]);
+    if (!input) untrusted(paths_path, i, "is not a JSON string");
+    done->insert(std::move(*input));
+  }
+  matrix_.cut_to(static_cast<int64_t>(rows));
+  paths_ = open_at(paths_path, rows == 0 ? 0 : paths.end[rows - 1]);
+  errors_ = open_at(errors_path, resume_records(errors_path, key_, done));
 }
+
+EmbeddingFile::~EmbeddingFile() = default;
 
 void EmbeddingFile::success(const std::string& input, std::span<const float> embedding) {
   matrix_.append(embedding.data());
-  put_line(paths_, json_string(input));
+  paths_->append(json_string(input) + "\n");
 }
 
 void EmbeddingFile::failure(const std::string& input, std::string_view code,
                             const std::string& message) {
-  put_line(errors_, error_line(key_, input, code, message));
+  errors_->append(error_line(key_, input, code, message) + "\n");
 }
 
 void EmbeddingFile::flush() {
-  std::fflush(paths_);
-  std::fflush(errors_);
-  matrix_.flush();
+  try {
+    // The data first; the header's row count, which makes the rows count, last.
+    matrix_.sync_rows();
+    paths_->sync();
+    errors_->sync();
+    matrix_.commit();
+  } catch (const Error&) {
+    // Every file back to the last commit. If the matrix's header could not be restored it may
+    // count the failed batch, whose rows, paths and errors were all synced before it: then they
+    // stay, so that the rows it counts keep their paths.
+    if (matrix_.rollback()) {
+      paths_->rollback();
+      errors_->rollback();
+    } else {
+      paths_->drop_queued();
+      errors_->drop_queued();
+    }
+    throw;
+  }
+  paths_->commit();
+  errors_->commit();
 }
 
 std::unordered_set<std::string> failed_inputs(const std::string& path, std::string_view key) {
   std::unordered_set<std::string> failed;
-  add_line_inputs(key, complete_lines(path + ".errors.jsonl"), &failed);
+  for (const std::string& line : complete_lines(path + ".errors.jsonl").text) {
+    if (std::optional<std::string> input = line_input(key, line)) failed.insert(std::move(*input));
+  }
   return failed;
 }
 

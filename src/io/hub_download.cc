@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "clipembed/error.h"
+#include "io/durable_file.h"
 #include "io/hub_cache.h"
 #include "io/sha256.h"
 #include "io/url_fetcher.h"
@@ -151,14 +152,14 @@ class HubClient {
     const Slist auth = auth_headers();
     curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, auth.get());
     const CURLcode code = curl_easy_perform(curl.get());
-    const bool write_failed = std::fclose(out) != 0 || t.write_failed;
+    if (t.out != nullptr && std::fclose(t.out) != 0 && t.write_error == 0) t.write_error = errno;
     long status = 0;
     curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
     if (status == 416) {  // The partial file does not fit the server's copy: start over.
       fs::remove(partial, ec);
       throw Error(ErrorCode::kUrlStatus, "HTTP 416 resuming " + url + "; run the download again");
     }
-    if (write_failed) throw Error(ErrorCode::kIo, "cannot write " + partial.string());
+    if (t.write_error != 0) throw_os_error("cannot write", partial.string(), t.write_error);
     if (code != CURLE_OK || status >= 400) {
       throw_transfer_error(code, status, url, repo_id_ + "@" + options_.revision + ": " + file);
     }
@@ -173,7 +174,7 @@ class HubClient {
     uint64_t expected;
     CURL* curl = nullptr;
     bool checked_status = false;
-    bool write_failed = false;
+    int write_error = 0;  // The errno of a failed write (0: none).
   };
 
   static size_t on_body(char* data, size_t size, size_t count, void* user) {
@@ -188,13 +189,13 @@ class HubClient {
         t->out = std::freopen(nullptr, "wb", t->out);
         t->offset = 0;
         if (t->out == nullptr) {
-          t->write_failed = true;
+          t->write_error = errno;
           return 0;
         }
       }
     }
     if (std::fwrite(data, size, count, t->out) != count) {
-      t->write_failed = true;
+      t->write_error = errno != 0 ? errno : EIO;
       return 0;
     }
     return size * count;
@@ -240,14 +241,9 @@ class HubClient {
   const HubDownloadOptions& options_;
 };
 
+// Readers never see a half-written ref.
 void write_text(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out) throw Error(ErrorCode::kIo, "cannot write " + tmp.string());
-  }
-  fs::rename(tmp, path);  // Readers never see a half-written ref.
+  write_file_atomically(path.string(), text);
 }
 
 }  // namespace
@@ -299,7 +295,7 @@ std::string download_from_hub(const std::string& repo_id, const HubDownloadOptio
                                           info.etag + "; the download was removed");
         }
       }
-      fs::rename(partial, blob);
+      replace_durably(partial.string(), blob.string());  // Complete and checked: durable.
     }
     fs::create_directories(snapshot, ec);
     const fs::path link = snapshot / file;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -17,59 +18,50 @@ constexpr size_t kHeaderBytes = 128;
 
 }  // namespace
 
-NpyWriter::NpyWriter(const std::string& path, int dim, bool resume) : path_(path), dim_(dim) {
+NpyWriter::NpyWriter(const std::string& path, int dim, bool resume) : dim_(dim) {
+  const uint64_t row_bytes = static_cast<uint64_t>(dim) * sizeof(float);
   if (resume && std::filesystem::exists(path)) {
-    reopen();
+    std::ifstream in(path, std::ios::binary);
+    char buffer[kHeaderBytes + 1] = {0};
+    in.read(buffer, kHeaderBytes);
+    const std::string text(buffer, static_cast<size_t>(in.gcount()));
+    long long rows = -1, cols = -1;
+    const size_t shape = text.find("'shape': (");
+    if (text.size() != kHeaderBytes || text.compare(0, 6, "\x93NUMPY") != 0 ||
+        text.find("'descr': '<f4'") == std::string::npos || shape == std::string::npos ||
+        std::sscanf(text.c_str() + shape, "'shape': (%lld, %lld)", &rows, &cols) != 2 || rows < 0) {
+      throw Error(ErrorCode::kInvalidArgument, path + " is not an output of clipembed to resume");
+    }
+    if (cols != dim) {
+      throw Error(ErrorCode::kInvalidArgument, path + " holds " + std::to_string(cols) +
+                                                   "-dimensional rows, the model gives " +
+                                                   std::to_string(dim));
+    }
+    // Rows are counted from the data as well as the header, and only those both hold are kept:
+    // data past the header's count (a batch that never committed) and a header counting rows
+    // whose data is not all there (a write the disk cut short) are both cut.
+    const uint64_t data = std::filesystem::file_size(path) - kHeaderBytes;
+    rows_ = std::min<int64_t>(rows, static_cast<int64_t>(data / row_bytes));
+    file_ = std::make_unique<AppendFile>(path, true);
+    cut_to(rows_);
     return;
   }
-  file_ = std::fopen(path.c_str(), "wb");
-  if (file_ == nullptr) {
-    throw Error(ErrorCode::kIo, "cannot create " + path + ": " + std::strerror(errno));
-  }
-  write_header();
+  // The header alone first, under a temporary name renamed into place: the file either does
+  // not exist or is a valid array (of no rows), whatever interrupts its creation.
+  write_file_atomically(path, header());
+  file_ = std::make_unique<AppendFile>(path, true);
 }
 
-NpyWriter::~NpyWriter() {
-  if (file_ == nullptr) return;
-  try {
-    flush();
-  } catch (const Error&) {
-    // A destructor cannot report; the last explicit flush() already did for a healthy file.
-  }
-  std::fclose(file_);
+NpyWriter::~NpyWriter() = default;
+
+void NpyWriter::cut_to(int64_t rows) {
+  rows_ = std::min(rows_, rows);
+  pending_ = 0;
+  file_->cut(kHeaderBytes + static_cast<uint64_t>(rows_) * static_cast<uint64_t>(dim_) * 4);
+  file_->write_at(0, header());
 }
 
-void NpyWriter::reopen() {
-  file_ = std::fopen(path_.c_str(), "r+b");
-  if (file_ == nullptr) {
-    throw Error(ErrorCode::kIo, "cannot open " + path_ + ": " + std::strerror(errno));
-  }
-  char header[kHeaderBytes + 1] = {0};
-  const size_t got = std::fread(header, 1, kHeaderBytes, file_);
-  const std::string text(header, got);
-  long long rows = -1, dim = -1;
-  const size_t shape = text.find("'shape': (");
-  if (got != kHeaderBytes || text.compare(0, 6, "\x93NUMPY") != 0 ||
-      text.find("'descr': '<f4'") == std::string::npos || shape == std::string::npos ||
-      std::sscanf(text.c_str() + shape, "'shape': (%lld, %lld)", &rows, &dim) != 2) {
-    std::fclose(file_);
-    file_ = nullptr;
-    throw Error(ErrorCode::kInvalidArgument, path_ + " is not an output of clipembed to resume");
-  }
-  if (dim != dim_) {
-    std::fclose(file_);
-    file_ = nullptr;
-    throw Error(ErrorCode::kInvalidArgument, path_ + " holds " + std::to_string(dim) +
-                                                 "-dimensional rows, the model gives " +
-                                                 std::to_string(dim_));
-  }
-  rows_ = rows;
-  // Rows past the header's count belong to a write the interruption cut short.
-  std::filesystem::resize_file(path_, kHeaderBytes + static_cast<uintmax_t>(rows_) * dim_ * 4);
-  std::fseek(file_, 0, SEEK_END);
-}
-
-void NpyWriter::write_header() {
+std::string NpyWriter::header() const {
   std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(rows_) +
                      ", " + std::to_string(dim_) + "), }";
   std::string header = "\x93NUMPY";
@@ -81,26 +73,48 @@ void NpyWriter::write_header() {
   header += static_cast<char>(dict_len & 0xFF);
   header += static_cast<char>(dict_len >> 8);
   header += dict;
-  std::fseek(file_, 0, SEEK_SET);
-  if (std::fwrite(header.data(), 1, header.size(), file_) != header.size()) {
-    throw Error(ErrorCode::kIo, "cannot write " + path_);
-  }
-  std::fseek(file_, 0, SEEK_END);
+  return header;
 }
 
 void NpyWriter::append(const float* row) {
   // x86-64 is little-endian, as '<f4' declares.
-  if (std::fwrite(row, sizeof(float), static_cast<size_t>(dim_), file_) !=
-      static_cast<size_t>(dim_)) {
-    throw Error(ErrorCode::kIo, "cannot write " + path_);
-  }
-  ++rows_;
+  file_->append(std::string_view(reinterpret_cast<const char*>(row),
+                                 static_cast<size_t>(dim_) * sizeof(float)));
+  ++pending_;
 }
 
-void NpyWriter::flush() {
-  std::fflush(file_);
-  write_header();
-  std::fflush(file_);
+void NpyWriter::sync_rows() { file_->sync(); }
+
+void NpyWriter::commit() {
+  file_->sync();
+  rows_ += pending_;
+  header_dirty_ = true;  // From here until the write succeeds, the header may say either.
+  try {
+    file_->write_at(0, header());
+  } catch (...) {
+    rows_ -= pending_;
+    throw;
+  }
+  header_dirty_ = false;
+  pending_ = 0;
+  file_->commit();
+}
+
+bool NpyWriter::rollback() noexcept {
+  pending_ = 0;
+  if (header_dirty_) {
+    // A commit failed while writing the header (or making it durable): it may count the new
+    // rows. Only once it says the committed count again may their data go.
+    try {
+      file_->write_at(0, header());
+    } catch (const Error&) {
+      file_->drop_queued();
+      return false;
+    }
+    header_dirty_ = false;
+  }
+  file_->rollback();
+  return true;
 }
 
 NpyShape read_npy_shape(const std::string& path) {
@@ -139,8 +153,11 @@ NpyShape read_npy_shape(const std::string& path) {
     throw bad("shape is not two-dimensional");
   }
   NpyShape shape{rows, cols, start + length};
+  // Bytes past the rows the header counts are an unfinished batch (a writer killed before its
+  // commit) and are not part of the array, as numpy.load reads it; fewer bytes than the header
+  // counts mean a damaged file.
   const uintmax_t size = std::filesystem::file_size(path);
-  if (size != shape.data_offset + shape.rows * shape.cols * sizeof(float)) {
+  if (size < shape.data_offset + shape.rows * shape.cols * sizeof(float)) {
     throw Error(ErrorCode::kInvalidArgument,
                 path + " holds " +
                     std::to_string(size - std::min<uintmax_t>(size, shape.data_offset)) +

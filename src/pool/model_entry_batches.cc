@@ -2,6 +2,7 @@
 // batching of ready requests (images and texts apart), and running a batch on a worker's
 // workspace. Admission, loading and upkeep are in model_entry.cc.
 #include <algorithm>
+#include <new>
 #include <optional>
 
 #include "clipembed/runtime.h"
@@ -26,6 +27,11 @@ void ModelEntry::start_preprocess(const RequestPtr& request,
       }
     } catch (const Error& e) {
       error = e;  // Bad input: never counted as an engine fault.
+    } catch (const std::bad_alloc&) {
+      // The process is short of memory now (a limit below what this input needs): this input
+      // fails, and the others go on.
+      error = Error(ErrorCode::kMemoryExhausted,
+                    "not enough memory to decode or tokenize this input now; retry later");
     } catch (const std::exception& e) {
       error = Error(ErrorCode::kInternal, e.what());
     }
@@ -126,6 +132,9 @@ void ModelEntry::run_batch(std::vector<RequestPtr> batch,
     }
   } catch (const Error& e) {
     error = e;
+  } catch (const std::bad_alloc&) {
+    error = Error(ErrorCode::kMemoryExhausted,
+                  "not enough memory for this batch's forward pass now; retry later");
   } catch (const std::exception& e) {
     error = Error(ErrorCode::kInternal, e.what());
   }
@@ -141,7 +150,8 @@ void ModelEntry::run_batch(std::vector<RequestPtr> batch,
   }
   last_used_ = now;
   (texts ? counters_.texts : counters_.images) += batch.size();
-  if (error) record_fault_locked(now);
+  // Memory short for a moment is no engine fault: it must not open the breaker.
+  if (error && error->code() != ErrorCode::kMemoryExhausted) record_fault_locked(now);
   for (size_t i = 0; i < batch.size(); ++i) {
     if (take_locked(batch[i])) mine.emplace_back(batch[i], i);
   }

@@ -13,6 +13,7 @@
 #include "clipembed/error.h"
 #include "clipembed/index.h"
 #include "clipembed/runtime.h"
+#include "io/durable_file.h"
 #include "io/embedding_file.h"
 #include "io/file.h"
 #include "io/json_text.h"
@@ -137,7 +138,7 @@ IndexInfo IndexWriter::finish() {
     info.tuning_sample = held_out;
     const std::string temporary = dir + kFaiss + std::string(".tmp");
     search::write_faiss_index(*index, temporary);
-    fs::rename(temporary, dir + kFaiss);
+    io::replace_durably(temporary, dir + kFaiss);
     info.resolved = resolved;
     info.count = vectors.rows();
   }

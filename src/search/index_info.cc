@@ -12,6 +12,7 @@
 
 #include "clipembed/error.h"
 #include "clipembed/index.h"
+#include "io/durable_file.h"
 #include "io/sha256.h"
 
 namespace clipembed {
@@ -185,13 +186,7 @@ void write_info(const std::string& directory, const IndexInfo& info) {
                   {"failures", info.failures},
                   {"created", info.created},
                   {"updated", info.updated}};
-  const std::string path = directory + "/index.json", temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out << j.dump(1) << "\n";
-    if (!out.flush()) throw Error(ErrorCode::kIo, "cannot write " + temporary);
-  }
-  fs::rename(temporary, path);
+  io::write_file_atomically(directory + "/index.json", j.dump(1) + "\n");
 }
 
 }  // namespace search

@@ -56,7 +56,15 @@ class Gather : public std::enable_shared_from_this<Gather> {
     if (--remaining_ > 0) return;
     answered_ = true;
     lock.unlock();
-    done_(nullptr, vectors_, timing_);
+    try {
+      done_(nullptr, vectors_, timing_);
+    } catch (const std::exception&) {
+      // Building the answer failed (memory short for a large response): the client still gets
+      // one. This runs on a pool thread, where nothing else would catch it.
+      const ApiError error = api_error_for(
+          Error(ErrorCode::kMemoryExhausted, "not enough memory to build the answer now"), "");
+      done_(&error, {}, timing_);
+    }
   }
 
   mutable std::mutex mutex_;

@@ -180,6 +180,10 @@ void ApiHandler::handle(HttpRequest request, RequestRecord record,
     reply_error(call, e);
   } catch (const Error& e) {
     reply_error(call, api_error_for(e, ""));
+  } catch (const std::bad_alloc&) {
+    reply_error(call, api_error_for(Error(ErrorCode::kMemoryExhausted,
+                                          "not enough memory for this request now; retry later"),
+                                    ""));
   } catch (const std::exception& e) {
     reply_error(call, ApiError{500, "server_error", "internal", e.what(), 0});
   }

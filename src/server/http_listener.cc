@@ -116,7 +116,19 @@ int HttpListener::start() {
   }
   i.accepting = true;
   i.accept();
-  for (int t = 0; t < i.io_threads; ++t) i.threads.emplace_back([&i] { i.hub->context.run(); });
+  for (int t = 0; t < i.io_threads; ++t) {
+    i.threads.emplace_back([&i] {
+      // A handler that throws (memory short while reading a connection's bytes) costs that
+      // connection, which its destructor closes, never the I/O thread or the process.
+      while (true) {
+        try {
+          i.hub->context.run();
+          return;
+        } catch (const std::exception&) {
+        }
+      }
+    });
+  }
   return i.acceptor.local_endpoint().port();
 }
 

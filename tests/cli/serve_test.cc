@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "support/fixtures.h"
 #include "support/http_test_server.h"
 #include "support/raw_http.h"
+#include "support/synthetic_images.h"
 
 namespace clipembed {
 namespace {
@@ -301,6 +303,47 @@ TEST(ServeTest, ALostLogReaderNeverStopsTheServer) {
     auto r = c.Post("/v1/embeddings", request_body("images/gray.png"), "application/json");
     ASSERT_TRUE(r) << "request " << i << ": the server is gone";
     EXPECT_EQ(r->status, 200);
+  }
+  EXPECT_EQ(server.stop(SIGTERM), 0);
+}
+
+// Under an address-space limit below what a request needs, that request fails with a typed 503
+// (memory_exhausted) and the server goes on serving the others: no abort on std::bad_alloc in a
+// decode, a forward pass or a JSON answer.
+TEST(ServeTest, MemoryShortRequestsFailAloneWithATypedError) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "a sanitizer's allocator aborts instead of throwing std::bad_alloc";
+#endif
+  ServeProcess server({"--model", fixture_path("models/tiny"), "--port", "0", "--log-format", "off",
+                       "--max-decode-bytes", "8000000000"});
+  ASSERT_TRUE(server.wait_healthy());
+  auto c = server.client();
+  auto warm = c.Post("/v1/embeddings", request_body("images/gray.png"), "application/json");
+  ASSERT_TRUE(warm);
+  ASSERT_EQ(warm->status, 200);
+  // What the process has mapped now, plus 64 MiB: a 6000 x 6000 image (a 108 MB canvas) cannot
+  // be decoded, a small one can.
+  size_t mapped_kib = 0;
+  {
+    std::ifstream status("/proc/" + std::to_string(server.pid()) + "/status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("VmSize:", 0) == 0) mapped_kib = std::stoul(line.substr(7));
+    }
+  }
+  ASSERT_GT(mapped_kib, 0u);
+  const rlimit limit{mapped_kib * 1024 + (64u << 20), RLIM_INFINITY};
+  ASSERT_EQ(prlimit(server.pid(), RLIMIT_AS, &limit, nullptr), 0);
+  const std::vector<uint8_t> big = testing::encode_png(6000, 6000, 2, 8, false);
+  const std::string big_body =
+      nlohmann::json{{"input", io::encode_base64(big.data(), big.size())}}.dump();
+  for (int round = 0; round < 2; ++round) {
+    auto refused = c.Post("/v1/embeddings", big_body, "application/json");
+    ASSERT_TRUE(refused) << "the server is gone";
+    EXPECT_EQ(refused->status, 503) << refused->body;
+    EXPECT_EQ(nlohmann::json::parse(refused->body)["error"]["code"], "memory_exhausted");
+    auto ok = c.Post("/v1/embeddings", request_body("images/gray.png"), "application/json");
+    ASSERT_TRUE(ok) << "the server is gone";
+    EXPECT_EQ(ok->status, 200);
   }
   EXPECT_EQ(server.stop(SIGTERM), 0);
 }
