@@ -3,9 +3,11 @@
 //   clipembed::Image img = clipembed::read_image_file("cat.jpg");
 //   // img.width, img.height, img.rgb (row-major, 3 bytes per pixel)
 //
-// Supported: JPEG (incl. CMYK/YCCK), PNG (1-16 bit, gray, palette, alpha), WebP, BMP, GIF (first
-// frame). The conversion to RGB is Pillow's `convert("RGB")`: alpha is dropped, palettes expanded,
-// 16-bit samples reduced as Pillow reduces them. EXIF orientation is not applied (Pillow does not).
+// Supported: JPEG (incl. CMYK/YCCK), PNG (1-16 bit, gray, palette, alpha), WebP (of an animation,
+// the first frame), BMP and DIB, GIF (the first frame). The conversion to RGB is Pillow's
+// `convert("RGB")`: alpha is dropped, palettes expanded, 16-bit samples reduced as Pillow reduces
+// them. EXIF orientation is not applied (Pillow does not). Where Pillow releases differ, the
+// decoders follow Pillow 9.4 (README.md, "Image formats").
 // Thread-safe: these functions keep no state.
 #pragma once
 

@@ -1,7 +1,18 @@
-// BMP, written by hand: no maintained Debian library decodes BMP the way Pillow does, and the
-// format is small. Follows Pillow's BmpImagePlugin: OS/2 and Windows headers (12 to 124 bytes),
-// 1/4/8-bit palettes (grey ramp beyond the stored entries), 16-bit 5-5-5 and 5-6-5, 24-bit,
-// 32-bit with 8-bit channel masks (alpha dropped), RLE8 and RLE4 with Pillow's decoding rules.
+// BMP and DIB, written by hand: no maintained Debian library decodes BMP the way Pillow does, and
+// the format is small. Follows Pillow 9.4's BmpImagePlugin (Debian 12's, the reference of the
+// project's fixtures), also where later releases changed:
+//  - the header sizes of real versions only: OS/2 v1 (12), Windows v3 (40), OS/2 v2 (64), v4
+//    (108), v5 (124); any other is refused, as Pillow refuses it;
+//  - 1/4/8-bit palettes (grey ramp beyond the stored entries); a palette image whose pixel
+//    offset says the pixels follow the header at once has them after the palette (Pillow 9.0+);
+//  - 16-bit 5-5-5 and 5-6-5, 24-bit, 32-bit with 8-bit channel masks (alpha dropped);
+//  - RLE8 and RLE4 with Pillow 9.4's rules: a delta escape reads four bytes and skips by the
+//    last two (Pillow 12.2 reads two), an RLE4 absolute run of odd length reads length / 2 bytes
+//    (two pixels each), runs are padded to the file's 16-bit words, and RLE data that ends before
+//    the bitmap is an error (Pillow: "not enough image data");
+//  - a DIB (the same without the 14-byte file header, as on the clipboard) is recognised by its
+//    header size, as Pillow recognises it, with its pixels right after the header and palette.
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <string>
@@ -41,34 +52,48 @@ struct Header {
 
 constexpr uint32_t kRgb = 0, kRle8 = 1, kRle4 = 2, kBitfields = 3, kAlphaBitfields = 6;
 
-Header parse_header(std::span<const uint8_t> b) {
+// The header of a BMP (`start` 14, after the file header) or a DIB (`start` 0).
+Header parse_header(std::span<const uint8_t> b, size_t start) {
   Header h;
-  h.pixels_offset = le32(b, 10);
-  const uint32_t size = le32(b, 14);
+  const size_t file_offset = start == 0 ? 0 : le32(b, 10);
+  const uint32_t size = le32(b, start);
   if (size == 12) {
-    h.width = le16(b, 18);
-    h.height = le16(b, 20);
-    h.bits = le16(b, 24);
+    h.width = le16(b, start + 4);
+    h.height = le16(b, start + 6);
+    h.bits = le16(b, start + 10);
     h.palette_entry_size = 3;
-  } else if (size >= 40 && size <= 124) {
-    h.width = static_cast<int32_t>(le32(b, 18));
-    int32_t height = static_cast<int32_t>(le32(b, 22));
+  } else if (size == 40 || size == 64 || size == 108 || size == 124) {
+    h.width = static_cast<int32_t>(le32(b, start + 4));
+    int32_t height = static_cast<int32_t>(le32(b, start + 8));
     h.top_down = height < 0;
     h.height = h.top_down ? -static_cast<int64_t>(height) : height;
-    h.bits = le16(b, 28);
-    h.compression = le32(b, 30);
-    h.colors = le32(b, 46);
+    h.bits = le16(b, start + 14);
+    h.compression = le32(b, start + 16);
+    h.colors = le32(b, start + 32);
     if (h.compression == kBitfields || h.compression == kAlphaBitfields) {
       // Masks follow a 40-byte header, and are part of larger ones.
       const int count = (size >= 56 || h.compression == kAlphaBitfields) ? 4 : 3;
-      for (int i = 0; i < count; ++i) h.masks[i] = le32(b, 54 + 4 * i);
+      for (int i = 0; i < count; ++i) h.masks[i] = le32(b, start + 40 + 4 * i);
     }
   } else {
-    fail("unsupported header size " + std::to_string(size));
+    fail("unsupported header size " + std::to_string(size) +
+         " (BMP versions have 12, 40, 64, 108 or 124)");
   }
-  h.palette_offset = 14 + size;
+  h.palette_offset = start + size;
   if (size == 40 && h.compression == kBitfields) h.palette_offset += 12;
   if (size == 40 && h.compression == kAlphaBitfields) h.palette_offset += 16;
+  const uint64_t colors = h.colors != 0 ? h.colors : (uint64_t{1} << std::min(h.bits, 32));
+  const uint64_t palette_bytes = h.bits <= 8 ? colors * h.palette_entry_size : 0;
+  if (start == 0) {
+    // A DIB's pixels follow its header and palette.
+    h.pixels_offset = h.palette_offset + palette_bytes;
+  } else if (file_offset == 14 + size && h.bits <= 8) {
+    // The offset says the pixels follow the header at once, but a palette is there: Pillow (9.0+)
+    // reads them after the palette (four bytes an entry, whatever the header's entry size).
+    h.pixels_offset = file_offset + 4 * colors;
+  } else {
+    h.pixels_offset = file_offset;
+  }
   return h;
 }
 
@@ -109,9 +134,12 @@ std::vector<uint8_t> decode_rle(std::span<const uint8_t> b, const Header& h) {
     } else if (value == 1) {  // End of bitmap.
       break;
     } else if (value == 2) {  // Delta.
+      // Pillow 9.4 reads the two offset bytes, then reads two more and takes those as the
+      // offsets (later releases read two); its image is the reference, so we read as it does.
       if (pos + 2 > b.size()) break;
-      size_t skip = b[pos] + static_cast<size_t>(b[pos + 1]) * w;
-      pos += 2;
+      if (pos + 4 > b.size()) fail("RLE delta is cut short");
+      const size_t skip = b[pos + 2] + static_cast<size_t>(b[pos + 3]) * w;
+      pos += 4;
       data.resize(std::min(total, data.size() + skip), 0);
       x = data.size() % w;
     } else {  // Absolute run.
@@ -131,7 +159,13 @@ std::vector<uint8_t> decode_rle(std::span<const uint8_t> b, const Header& h) {
       if (pos % 2 != 0) ++pos;  // Runs are padded to 16-bit words of the file.
     }
   }
-  data.resize(total, 0);  // Missing pixels stay 0, like Pillow's zero-initialised image.
+  if (data.size() < total) {
+    // Pillow 9.4 refuses a bitmap its RLE data does not fill (an end-of-bitmap code or the end of
+    // the file before the last pixel): "not enough image data".
+    fail("RLE data ends before the bitmap does (" + std::to_string(data.size()) + " of " +
+         std::to_string(total) + " pixels)");
+  }
+  data.resize(total);
   return data;
 }
 
@@ -175,9 +209,16 @@ ChannelMasks channel_masks(const Header& h) {
 
 }  // namespace
 
+bool is_dib(std::span<const uint8_t> b) {
+  if (b.size() < 16) return false;
+  const uint32_t size = le32(b, 0);
+  return size == 12 || size == 40 || size == 64 || size == 108 || size == 124;
+}
+
 Image decode_bmp(std::span<const uint8_t> b, const DecodeLimits& options) {
-  if (b.size() < 26) fail("file is too short");
-  Header h = parse_header(b);
+  const bool dib = b.size() < 2 || b[0] != 'B' || b[1] != 'M';
+  if (b.size() < (dib ? 16 : 26)) fail("file is too short");
+  Header h = parse_header(b, dib ? 0 : 14);
   const bool rle = h.compression == kRle8 || h.compression == kRle4;
   check_dimensions(h.width, h.height, options, "BMP");
   // Uncompressed pixels must all be in the file. Checking before the canvas is reserved or

@@ -19,6 +19,8 @@ Format sniff_format(std::span<const uint8_t> b) {
   if (starts_with("RIFF") && starts_with("WEBP", 8)) return Format::kWebp;
   if (starts_with("GIF87a") || starts_with("GIF89a")) return Format::kGif;
   if (starts_with("BM")) return Format::kBmp;
+  // Last, as Pillow tries its DIB plugin after the formats with magic bytes.
+  if (is_dib(b)) return Format::kBmp;
   return Format::kUnknown;
 }
 
@@ -79,7 +81,7 @@ Image decode(std::span<const uint8_t> bytes, const DecodeLimits& limits) {
   }
   if (bytes.empty()) throw Error(ErrorCode::kImageDecode, "empty input is not an image");
   throw Error(ErrorCode::kImageDecode,
-              "unrecognised image format (supported: JPEG, PNG, WebP, GIF, BMP)");
+              "unrecognised image format (supported: JPEG, PNG, WebP, GIF, BMP, DIB)");
 }
 
 }  // namespace image

@@ -9,7 +9,7 @@
 
 namespace clipembed::image {
 
-enum class Format { kUnknown, kJpeg, kPng, kWebp, kGif, kBmp };
+enum class Format { kUnknown, kJpeg, kPng, kWebp, kGif, kBmp };  // kBmp: BMP or DIB.
 
 // Identifies the format from its magic bytes (as Pillow does; names and Content-Types are ignored).
 Format sniff_format(std::span<const uint8_t> bytes);
@@ -38,7 +38,10 @@ Image decode_jpeg(std::span<const uint8_t> bytes, const DecodeLimits& limits);
 Image decode_png(std::span<const uint8_t> bytes, const DecodeLimits& limits);
 Image decode_webp(std::span<const uint8_t> bytes, const DecodeLimits& limits);
 Image decode_gif(std::span<const uint8_t> bytes, const DecodeLimits& limits);
-Image decode_bmp(std::span<const uint8_t> bytes, const DecodeLimits& limits);
+Image decode_bmp(std::span<const uint8_t> bytes, const DecodeLimits& limits);  // BMP or DIB.
+
+// A DIB (a BMP without its file header): the first four bytes are a real BMP header size.
+bool is_dib(std::span<const uint8_t> bytes);
 
 // Throws kImageTooLarge when width x height exceeds the limit, kImageDecode when a dimension is
 // not positive. Call before allocating pixels.

@@ -1,8 +1,11 @@
 // GIF, first frame, through giflib. Pillow opens the first frame in mode "P" on a canvas of the
-// logical screen size, filled with the transparent index if there is one (else index 0), and
-// convert("RGB") looks each index up in the frame's palette (local, else global, else grey).
+// logical screen size, grown to hold the frame when it reaches past the screen (Pillow 6.1+),
+// filled with the transparent index if there is one (else index 0), and convert("RGB") looks each
+// index up in the frame's palette (local, else global, else grey). giflib decodes LZW codes of at
+// most 8 bits; a frame that declares a larger minimum code size is refused, naming it.
 #include <gif_lib.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <string>
@@ -36,19 +39,40 @@ struct GifCloser {
   }
 };
 
+// giflib's words for an error code (it has none for some codes, e.g. a failure that set none).
+std::string gif_error_text(int code) {
+  const char* text = GifErrorString(code);
+  return text != nullptr ? text : "giflib error " + std::to_string(code);
+}
+
 [[noreturn]] void throw_gif(const GifFileType* gif) {
-  throw Error(ErrorCode::kImageDecode,
-              std::string("invalid or truncated GIF: ") + GifErrorString(gif->Error));
+  throw Error(ErrorCode::kImageDecode, "invalid or truncated GIF: " + gif_error_text(gif->Error));
+}
+
+// giflib decodes LZW codes of at most 8 bits and fails a larger minimum code size with a read
+// error; this names it. `at` is the image descriptor's first byte after its ',' separator: the
+// code size follows the 9-byte descriptor and the local palette.
+void check_lzw_code_size(const Reader& reader, size_t at) {
+  const std::span<const uint8_t> b = reader.bytes;
+  if (at + 9 > b.size()) return;  // giflib reports the truncation.
+  const uint8_t flags = b[at + 8];
+  const size_t code_size_at = at + 9 + ((flags & 0x80) != 0 ? size_t{3} << ((flags & 7) + 1) : 0);
+  if (code_size_at < b.size() && b[code_size_at] > 8) {
+    throw Error(ErrorCode::kImageDecode,
+                "GIF frame with LZW code size " + std::to_string(b[code_size_at]) +
+                    " (above 8: giflib decodes none such) is not supported");
+  }
 }
 
 // Reads records up to the first image descriptor, returning the transparent index from the
 // graphic control extension that precedes it (or -1). Throws when the file has no image.
-int read_up_to_first_image(GifFileType* gif) {
+int read_up_to_first_image(GifFileType* gif, const Reader& reader) {
   int transparent = -1;
   while (true) {
     GifRecordType type = UNDEFINED_RECORD_TYPE;
     if (DGifGetRecordType(gif, &type) != GIF_OK) throw_gif(gif);
     if (type == IMAGE_DESC_RECORD_TYPE) {
+      check_lzw_code_size(reader, reader.pos);
       if (DGifGetImageDesc(gif) != GIF_OK) throw_gif(gif);
       return transparent;
     }
@@ -76,17 +100,20 @@ Image decode_gif(std::span<const uint8_t> bytes, const DecodeLimits& options) {
   int error = 0;
   GifCloser handle{DGifOpen(&reader, read_callback, &error)};
   if (handle.gif == nullptr) {
-    throw Error(ErrorCode::kImageDecode, std::string("invalid GIF: ") + GifErrorString(error));
+    throw Error(ErrorCode::kImageDecode, "invalid GIF: " + gif_error_text(error));
   }
   GifFileType* gif = handle.gif;
   check_dimensions(gif->SWidth, gif->SHeight, options, "GIF");
-  int transparent = read_up_to_first_image(gif);
+  int transparent = read_up_to_first_image(gif, reader);
   const GifImageDesc& desc = gif->Image;
   check_dimensions(desc.Width, desc.Height, options, "GIF");
+  const int canvas_width = std::max(gif->SWidth, desc.Left + desc.Width);
+  const int canvas_height = std::max(gif->SHeight, desc.Top + desc.Height);
+  check_dimensions(canvas_width, canvas_height, options, "GIF");
   // The canvas, and the frame's palette indices (one byte a pixel).
-  reserve_decode_memory(rgb_bytes(gif->SWidth, gif->SHeight) +
+  reserve_decode_memory(rgb_bytes(canvas_width, canvas_height) +
                             static_cast<uint64_t>(desc.Width) * static_cast<uint64_t>(desc.Height),
-                        gif->SWidth, gif->SHeight, options, "GIF");
+                        canvas_width, canvas_height, options, "GIF");
   const ColorMapObject* map = desc.ColorMap != nullptr ? desc.ColorMap : gif->SColorMap;
 
   std::array<uint8_t, 768> palette{};
@@ -117,7 +144,7 @@ Image decode_gif(std::span<const uint8_t> bytes, const DecodeLimits& options) {
     }
   }
 
-  Image img = make_rgb_image(gif->SWidth, gif->SHeight);
+  Image img = make_rgb_image(canvas_width, canvas_height);
   const int fill = transparent >= 0 ? transparent : 0;
   for (size_t i = 0; i < img.rgb.size(); i += 3) std::memcpy(&img.rgb[i], &palette[3 * fill], 3);
   for (int y = 0; y < desc.Height; ++y) {

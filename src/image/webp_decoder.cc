@@ -1,26 +1,69 @@
-// WebP (lossy and lossless, still images) through libwebp with its default (fancy) upsampling, as
-// Pillow decodes it; the alpha channel, if any, is dropped as convert("RGB") drops it.
+// WebP through libwebp, as Pillow 9.4 decodes it: a still image (lossy or lossless) with the
+// default (fancy) upsampling, its alpha channel dropped as convert("RGB") drops it; an animated
+// image's first frame as libwebp's animation decoder composes it (Pillow reads every WebP through
+// it): the frame on a canvas of the file's canvas size, transparent black where it does not
+// reach, in non-premultiplied RGBA, the alpha then dropped.
 #include <webp/decode.h>
+#include <webp/demux.h>
+
+#include <memory>
 
 #include "clipembed/error.h"
 #include "image/decoders.h"
 
 namespace clipembed::image {
+namespace {
+
+struct AnimDecoderDelete {
+  void operator()(WebPAnimDecoder* decoder) const { WebPAnimDecoderDelete(decoder); }
+};
+
+Image decode_first_frame(std::span<const uint8_t> bytes, const WebPBitstreamFeatures& features) {
+  const WebPData data{bytes.data(), bytes.size()};
+  WebPAnimDecoderOptions options;
+  if (!WebPAnimDecoderOptionsInit(&options)) {
+    throw Error(ErrorCode::kInternal, "libwebp's animation decoder does not match its headers");
+  }
+  options.color_mode = MODE_RGBA;
+  options.use_threads = 0;
+  const std::unique_ptr<WebPAnimDecoder, AnimDecoderDelete> decoder(
+      WebPAnimDecoderNew(&data, &options));
+  if (decoder == nullptr) throw Error(ErrorCode::kImageDecode, "invalid animated WebP");
+  uint8_t* rgba = nullptr;
+  int timestamp = 0;
+  if (!WebPAnimDecoderGetNext(decoder.get(), &rgba, &timestamp)) {
+    throw Error(ErrorCode::kImageDecode, "invalid or truncated animated WebP data");
+  }
+  Image img = make_rgb_image(features.width, features.height);
+  const size_t pixels = static_cast<size_t>(img.width) * static_cast<size_t>(img.height);
+  for (size_t i = 0; i < pixels; ++i) {
+    img.rgb[3 * i] = rgba[4 * i];
+    img.rgb[3 * i + 1] = rgba[4 * i + 1];
+    img.rgb[3 * i + 2] = rgba[4 * i + 2];
+  }
+  return img;
+}
+
+}  // namespace
 
 Image decode_webp(std::span<const uint8_t> bytes, const DecodeLimits& options) {
   WebPBitstreamFeatures features{};
   if (WebPGetFeatures(bytes.data(), bytes.size(), &features) != VP8_STATUS_OK) {
     throw Error(ErrorCode::kImageDecode, "invalid WebP header");
   }
-  if (features.has_animation) {
-    // Animated WebP needs the demuxer to compose frames; Pillow would show frame 0.
-    throw Error(ErrorCode::kUnsupported, "animated WebP is not supported");
-  }
   check_dimensions(features.width, features.height, options, "WebP");
+  const uint64_t pixels = static_cast<uint64_t>(features.width) * features.height;
+  if (features.has_animation) {
+    // The animation decoder keeps two RGBA canvases (the frame being composed and the previous
+    // one), and a lossless frame goes through an ARGB buffer of its own.
+    reserve_decode_memory(
+        rgb_bytes(features.width, features.height) + 12 * pixels + uint64_t{256} * features.width,
+        features.width, features.height, options, "WebP");
+    return decode_first_frame(bytes, features);
+  }
   // libwebp decodes straight into the canvas; a lossless image goes through a whole ARGB buffer
   // (four bytes a pixel) first, and a lossy image's alpha plane, itself possibly lossless-coded,
   // is decoded whole as well (up to five bytes a pixel). Both keep some rows of their own.
-  const uint64_t pixels = static_cast<uint64_t>(features.width) * features.height;
   const uint64_t held = rgb_bytes(features.width, features.height) +
                         (features.format == 2 ? 4 * pixels
                          : features.has_alpha ? 5 * pixels

@@ -15,12 +15,26 @@
 namespace clipembed {
 namespace {
 
-std::vector<std::string> seed_files() {
+// The images of `folder` (not the expected outputs beside them).
+std::vector<std::string> inputs_in(const std::string& folder) {
   std::vector<std::string> seeds;
-  for (const auto& entry : std::filesystem::directory_iterator(testing::fixture_path("fuzz"))) {
-    if (entry.path().extension() != ".npy") seeds.push_back(entry.path().string());
+  for (const auto& entry : std::filesystem::directory_iterator(testing::fixture_path(folder))) {
+    const std::string name = entry.path().filename().string();
+    if (!name.ends_with(".npy") && !name.ends_with(".crop.png") && !name.ends_with(".json")) {
+      seeds.push_back(entry.path().string());
+    }
   }
   std::sort(seeds.begin(), seeds.end());
+  return seeds;
+}
+
+std::vector<std::string> seed_files() { return inputs_in("fuzz"); }
+
+// Every seed, and the decoders' corner cases (tests/fixtures/pillow: RLE BMPs, DIBs, GIF frames
+// past their screen, animated WebP).
+std::vector<std::string> mutation_seeds() {
+  std::vector<std::string> seeds = seed_files();
+  for (const std::string& path : inputs_in("pillow")) seeds.push_back(path);
   return seeds;
 }
 
@@ -74,7 +88,7 @@ TEST(DecodeFuzzTest, MutatedImagesNeverCrash) {
   DecodeOptions options;
   options.max_pixels = 4'000'000;  // Mutated headers may claim huge sizes; keep runs fast.
   int decoded = 0, refused = 0;
-  for (const std::string& path : seed_files()) {
+  for (const std::string& path : mutation_seeds()) {
     const std::vector<uint8_t> seed = io::read_file(path);
     for (int i = 0; i < kPerSeed; ++i) {
       const std::vector<uint8_t> bytes = mutate(seed, rng);
