@@ -96,6 +96,10 @@ class Embedder {
   // Error(kModelInvalid) when the model cannot be found or its config is invalid.
   virtual int dimension() const = 0;
 
+  // What the model can do (model.h): its family, towers, dimension and zero-shot rule. Loads the
+  // model if it is not loaded (waiting for it); throws the load error.
+  virtual ModelCapabilities capabilities() = 0;
+
   // The primitive: queues a group of inputs (one caller's request) as one unit of work. The
   // group is admitted whole or waits, in order, until the queue has room for all of it (up to
   // the deadline); a group larger than the whole queue fails at once with kRequestTooLarge, and

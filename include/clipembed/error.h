@@ -42,6 +42,8 @@ enum class ErrorCode {
   kInvalidText,          // A text is not valid UTF-8.
   kTextTooLarge,         // A text is longer than the configured limit.
   kUnsupportedModality,  // The model has no tower for the input (e.g. text to a vision-only model).
+  kNotAnImage,           // An input that must be an image is none of the forms an image takes.
+  kUrlInputsDisabled,    // A URL input where URLs are not accepted (a server's --no-url-inputs).
   kIndexInvalid,  // A search index is missing files, malformed, unfinished or built by another
                   // model.
   kInternal,      // A bug or an unexpected failure inside clipembed.

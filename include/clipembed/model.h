@@ -74,6 +74,31 @@ class Workspace {
   std::unique_ptr<Buffers> buffers_;
 };
 
+// How a model turns image-label logits into zero-shot scores.
+enum class ZeroShotRule {
+  kSoftmax,  // CLIP: a softmax over the labels of exp(logit_scale) * cosine (they sum to 1).
+  kSigmoid,  // SigLIP: sigmoid(exp(logit_scale) * cosine + logit_bias) per label, independent.
+};
+const char* zero_shot_rule_name(ZeroShotRule rule);  // "softmax" or "sigmoid".
+
+// What a model can do, in the one vocabulary of the C++ API, Python and the HTTP API (/info,
+// /v1/models): read from its config and weights, without touching the network.
+struct ModelCapabilities {
+  std::string family = "clip";  // The checkpoint's architecture, e.g. "clip".
+  int dimension = 0;
+  bool images = false;    // Has a vision tower.
+  bool texts = false;     // Has a text tower and its tokenizer.
+  float logit_scale = 0;  // exp(logit_scale): the temperature of the image-text logits.
+  float logit_bias = 0;   // Added to the logits (SigLIP); 0 for CLIP.
+  ZeroShotRule zero_shot = ZeroShotRule::kSoftmax;
+};
+
+// Zero-shot scores of one image against labels under a model's rule (unnormalised inputs are
+// fine: cosines are used). Throws kInvalidArgument when the dimensions differ.
+std::vector<float> zero_shot_scores(const ModelCapabilities& model,
+                                    std::span<const float> image_embedding,
+                                    std::span<const Embedding> label_embeddings);
+
 struct LoadOptions {
   InputLimits input;  // Limits applied when the model reads inputs (files, URLs, base64).
   Precision precision = Precision::kF32;
@@ -111,6 +136,7 @@ class ClipModel {
   const InputLimits& input_limits() const;
   // exp(logit_scale): the temperature of CLIP's image-text logits (100 for the OpenAI models).
   float logit_scale() const;
+  ModelCapabilities capabilities() const;
 
   // The crop the network sees for a decoded image.
   Image preprocess(const Image& image) const;
@@ -159,8 +185,9 @@ class ClipModel {
   void embed_token_ids(std::span<const std::vector<int32_t>> ids, float* out,
                        const EmbedOptions& options = {}, Workspace* workspace = nullptr) const;
 
-  // Zero-shot classification scores: softmax over labels of logit_scale() * cosine(image,
-  // label), as transformers' logits_per_image.softmax(-1). Inputs need not be normalized.
+  // Zero-shot classification scores under the model's rule (zero_shot_scores()): for CLIP the
+  // softmax over labels of logit_scale() * cosine(image, label), as transformers'
+  // logits_per_image.softmax(-1). Inputs need not be normalized.
   std::vector<float> label_probabilities(std::span<const float> image_embedding,
                                          std::span<const Embedding> label_embeddings) const;
 

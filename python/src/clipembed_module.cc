@@ -23,6 +23,7 @@
 #include "clipembed/version.h"
 #include "python_inputs.h"
 #include "python_model.h"
+#include "service/zero_shot.h"
 
 namespace py = pybind11;
 
@@ -101,12 +102,14 @@ class Model {
     return shape(run_texts(texts, normalize, mode), mode);
   }
 
+  // Zero-shot scores through the service core's one orchestration (service/zero_shot.h): the
+  // same prompts, template check and rule as the CLI's classify and the server's /v1/classify.
   py::array_t<float> classify(const py::iterable& images, const std::vector<std::string>& labels,
-                              const std::string& label_template) {
+                              const std::optional<std::string>& label_template) {
     std::vector<ImageInput> inputs = image_inputs(images);
-    std::vector<std::string> prompts;
-    prompts.reserve(labels.size());
-    for (const std::string& label : labels) prompts.push_back(label_prompt(label_template, label));
+    const ModelCapabilities capabilities = model_->capabilities();
+    const std::vector<std::string> prompts =
+        service::label_prompts(labels, label_template.value_or(""), capabilities);
     const auto dim = static_cast<size_t>(model_->dimension());
     py::array_t<float> scores({inputs.size(), labels.size()});
     float* out = scores.mutable_data();
@@ -124,7 +127,7 @@ class Model {
       }
       for (size_t i = 0; i < inputs.size(); ++i) {
         const std::vector<float> p =
-            model_->label_probabilities({image_rows.data() + i * dim, dim}, label_embeddings);
+            zero_shot_scores(capabilities, {image_rows.data() + i * dim, dim}, label_embeddings);
         std::copy(p.begin(), p.end(), out + i * labels.size());
       }
     }
@@ -335,10 +338,12 @@ list with None or the clipembed.Error of each item. Other objects raise TypeErro
            "Embeds texts (truncated to the model's context); returns float32 [N, dimension].\n"
            "errors works as in embed_images.")
       .def("classify", &Model::classify, py::arg("images"), py::arg("labels"),
-           py::arg("template") = "a photo of a {}.",
-           "Zero-shot label probabilities, float32 [N images, labels]: softmax over labels of\n"
-           "logit_scale * cosine(image, template with the label), as transformers'\n"
-           "logits_per_image.softmax(-1). Raises clipembed.Error for a bad image.")
+           py::arg("template") = py::none(),
+           "Zero-shot label scores, float32 [N images, labels], under the model's rule: for CLIP\n"
+           "the softmax over labels of logit_scale * cosine(image, template with the label), as\n"
+           "transformers' logits_per_image.softmax(-1). template: the text each label is put in\n"
+           "at its {} (default: the model family's, 'a photo of a {}.' for CLIP). Raises\n"
+           "clipembed.Error for a bad image or template.")
       .def("tokenize", &Model::tokenize, py::arg("text"),
            "The token ids of a text, as the Hugging Face fast tokenizer gives them.")
       .def("embed_images_async", &Model::embed_images_async, py::arg("items"),

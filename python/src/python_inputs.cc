@@ -6,6 +6,8 @@
 #include <exception>
 #include <utility>
 
+#include "service/inputs.h"
+
 namespace py = pybind11;
 
 namespace clipembed::python {
@@ -95,8 +97,7 @@ ImageInput image_input(const py::handle& item, size_t index) {
   if (py::isinstance<py::str>(item) || py::hasattr(item, "__fspath__")) {
     // The path's bytes, as the CLI takes its arguments: a name that is not UTF-8 (a str with
     // surrogate escapes, as os.listdir gives it) still names its file.
-    const std::string text = fs_path(item);
-    return is_url(text) ? ImageInput::url(text) : ImageInput::file(text);
+    return service::local_image(fs_path(item));
   }
   if (py::isinstance<py::array>(item))
     return array_input(py::reinterpret_borrow<py::array>(item), index);

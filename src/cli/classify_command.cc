@@ -1,7 +1,8 @@
 // `clipembed classify`: zero-shot labels for images, one JSON line each:
 //   {"path": ..., "labels": [{"label": ..., "score": ...}, ...]}  sorted by score
-// Scores are transformers' logits_per_image.softmax(-1): a softmax over the labels of
-// exp(logit_scale) * cosine(image, "template with the label"). Label texts are embedded once.
+// Through the service core's one orchestration (service/zero_shot.h): scores under the model's
+// rule (for CLIP transformers' logits_per_image.softmax(-1): a softmax over the labels of
+// exp(logit_scale) * cosine(image, "template with the label")). Label texts are embedded once.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
@@ -18,12 +19,13 @@
 #include "clipembed/hub.h"
 #include "clipembed/model.h"
 #include "io/json_text.h"
+#include "service/zero_shot.h"
 
 namespace clipembed::cli {
 namespace {
 
 struct ClassifyArgs {
-  std::string model, template_text = "a photo of a {}.";
+  std::string model, template_text;  // "" takes the model family's default template.
   std::vector<std::string> labels, labels_from, arguments;
   size_t top_k = 0;
   int threads = 0;
@@ -33,13 +35,10 @@ struct ClassifyArgs {
 };
 
 int run_classify(const ClassifyArgs& a) {
-  if (a.template_text.find("{}") == std::string::npos) {
-    std::fputs("clipembed classify: --template must hold {} where the label goes\n", stderr);
-    return kExitUsage;
-  }
   std::vector<std::string> labels;
   std::shared_ptr<const ClipModel> model;
   std::vector<Embedding> label_vectors;
+  ModelCapabilities capabilities;
   try {
     TextSource source(a.labels, a.labels_from);
     for (std::optional<std::string> l = source.next(); l; l = source.next()) {
@@ -59,10 +58,9 @@ int run_classify(const ClassifyArgs& a) {
     if (!model->has_vision()) {
       throw Error(ErrorCode::kUnsupportedModality, a.model + " has no vision tower");
     }
-    std::vector<std::string> prompts;
-    prompts.reserve(labels.size());
-    for (const std::string& l : labels) prompts.push_back(label_prompt(a.template_text, l));
-    label_vectors = model->embed_texts(prompts);
+    capabilities = model->capabilities();
+    label_vectors =
+        model->embed_texts(service::label_prompts(labels, a.template_text, capabilities));
   } catch (const Error& e) {
     return report_error("classify", e);
   }
@@ -75,11 +73,10 @@ int run_classify(const ClassifyArgs& a) {
       line += ", \"error\": {\"code\": " + io::json_string(code_name(r.code)) +
               ", \"message\": " + io::json_string(r.message) + "}}";
     } else {
-      const std::vector<float> scores = model->label_probabilities(
-          std::span<const float>(r.embedding, static_cast<size_t>(model->dimension())),
-          label_vectors);
       line += ", \"labels\": [";
-      const std::vector<LabelScore> ranked = rank_labels(labels, scores, a.top_k);
+      const std::vector<LabelScore> ranked = service::rank_labels_for(
+          capabilities, {r.embedding, static_cast<size_t>(capabilities.dimension)}, label_vectors,
+          labels, a.top_k);
       for (size_t i = 0; i < ranked.size(); ++i) {
         if (i != 0) line += ", ";
         line += "{\"label\": " + io::json_string(ranked[i].label) + ", \"score\": ";
@@ -106,7 +103,9 @@ int run_classify(const ClassifyArgs& a) {
 CommandRun add_classify_command(CLI::App& app) {
   auto args = std::make_shared<ClassifyArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "classify", "zero-shot labels for images: softmax of CLIP's image-text logits");
+      "classify",
+      "zero-shot labels for images: scores of the image-text logits under the model's rule "
+      "(softmax for CLIP)");
   add_model_option(*cmd, args->model);
   cmd->add_option("images", args->arguments, "image files, directories, URLs, or - for a list");
   cmd->add_option("--labels", args->labels, "labels, comma-separated")
@@ -115,8 +114,8 @@ CommandRun add_classify_command(CLI::App& app) {
   cmd->add_option("--labels-from", args->labels_from, "read one label per line")
       ->allow_extra_args(false);
   cmd->add_option("--template", args->template_text,
-                  "the text each label is put in ({} marks the label; default "
-                  "\"a photo of a {}.\")");
+                  "the text each label is put in ({} marks the label; default: the model "
+                  "family's, \"a photo of a {}.\" for CLIP)");
   cmd->add_option("--top-k", args->top_k, "print the K best labels (default: all)")
       ->check(CLI::Range(size_t{1}, size_t{1} << 20));
   cmd->add_flag("-r,--recursive", args->input_options.recursive,

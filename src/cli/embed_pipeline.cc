@@ -6,6 +6,7 @@
 
 #include "clipembed/runtime.h"
 #include "image/image_loader.h"
+#include "service/inputs.h"
 
 namespace clipembed::cli {
 namespace {
@@ -66,7 +67,7 @@ std::unique_ptr<Batch> start_batch(const ClipModel& model,
 }  // namespace
 
 ImageInput command_line_input(const std::string& argument) {
-  return is_url(argument) ? ImageInput::url(argument) : ImageInput::file(argument);
+  return service::local_image(argument);
 }
 
 void run_pipeline(const ClipModel& model, const std::function<std::optional<std::string>()>& next,

@@ -27,7 +27,8 @@ struct PipelineResult {
   const std::string& message;
 };
 
-// The input a command-line argument names: an http(s) URL, else a file path.
+// The input a command-line argument names, by the service's rule for local strings
+// (service/inputs.h): an http(s) URL, a data: URI, else a file path.
 ImageInput command_line_input(const std::string& argument);
 
 // Embeds every input `next` yields, in order, calling `emit` once per input in that order and

@@ -223,7 +223,7 @@ CommandRun add_serve_command(CLI::App& app) {
   };
   millis("--url-timeout-ms", "CLIPEMBED_URL_TIMEOUT_MS", o.pool.input.url.total_timeout,
          "URL download time limit (default 30000)");
-  millis("--deadline-ms", "CLIPEMBED_DEADLINE_MS", o.request_deadline,
+  millis("--deadline-ms", "CLIPEMBED_DEADLINE_MS", o.pool.request_deadline,
          "request deadline, then 504 (default 30000)");
   millis("--grace-ms", "CLIPEMBED_GRACE_MS", o.grace,
          "on SIGTERM, the time requests in flight get before the server exits (default 30000)");
@@ -242,7 +242,7 @@ CommandRun add_serve_command(CLI::App& app) {
                                                        {"json", server::LogFormat::kJson},
                                                        {"off", server::LogFormat::kOff}})),
       "CLIPEMBED_LOG_FORMAT");
-  env(cmd->add_flag("--allow-private-urls", o.allow_private_urls,
+  env(cmd->add_flag("--allow-private-urls", o.pool.input.url.allow_private_addresses,
                     "URL inputs may reach private, loopback and link-local addresses"),
       "CLIPEMBED_ALLOW_PRIVATE_URLS");
   env(cmd->add_flag_function(

@@ -54,6 +54,10 @@ std::string_view code_name(ErrorCode code) {
       return "text_too_large";
     case ErrorCode::kUnsupportedModality:
       return "unsupported_modality";
+    case ErrorCode::kNotAnImage:
+      return "not_an_image";
+    case ErrorCode::kUrlInputsDisabled:
+      return "url_inputs_disabled";
     case ErrorCode::kIndexInvalid:
       return "index_invalid";
     case ErrorCode::kInternal:

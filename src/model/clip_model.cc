@@ -101,6 +101,15 @@ Precision ClipModel::precision() const { return state_->options.precision; }
 const InputLimits& ClipModel::input_limits() const { return state_->options.input; }
 float ClipModel::logit_scale() const { return state_->logit_scale; }
 
+ModelCapabilities ClipModel::capabilities() const {
+  ModelCapabilities c;
+  c.dimension = dimension();
+  c.images = has_vision();
+  c.texts = has_text();
+  c.logit_scale = logit_scale();
+  return c;
+}
+
 const VisionConfig& ClipModel::vision_config() const {
   if (!has_vision()) {
     throw Error(ErrorCode::kUnsupportedModality,

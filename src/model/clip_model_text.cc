@@ -98,6 +98,16 @@ Embedding ClipModel::embed_text(std::string_view text, const EmbedOptions& optio
 
 std::vector<float> ClipModel::label_probabilities(
     std::span<const float> image_embedding, std::span<const Embedding> label_embeddings) const {
+  return zero_shot_scores(capabilities(), image_embedding, label_embeddings);
+}
+
+const char* zero_shot_rule_name(ZeroShotRule rule) {
+  return rule == ZeroShotRule::kSigmoid ? "sigmoid" : "softmax";
+}
+
+std::vector<float> zero_shot_scores(const ModelCapabilities& model,
+                                    std::span<const float> image_embedding,
+                                    std::span<const Embedding> label_embeddings) {
   auto norm = [](std::span<const float> v) {
     double s = 0;
     for (float x : v) s += double{x} * x;
@@ -113,16 +123,21 @@ std::vector<float> ClipModel::label_probabilities(
     double dot = 0;
     for (size_t k = 0; k < label.size(); ++k) dot += double{image_embedding[k]} * label[k];
     const double denominator = image_norm * norm(label);
-    logits[j] = state_->logit_scale * (denominator > 0 ? dot / denominator : 0.0);
+    logits[j] = double{model.logit_scale} * (denominator > 0 ? dot / denominator : 0.0) +
+                double{model.logit_bias};
+  }
+  std::vector<float> scores(logits.size());
+  if (model.zero_shot == ZeroShotRule::kSigmoid) {
+    for (size_t j = 0; j < logits.size(); ++j) {
+      scores[j] = static_cast<float>(1.0 / (1.0 + std::exp(-logits[j])));
+    }
+    return scores;
   }
   const double max = logits.empty() ? 0 : *std::max_element(logits.begin(), logits.end());
   double sum = 0;
   for (double& l : logits) sum += (l = std::exp(l - max));
-  std::vector<float> probabilities(logits.size());
-  for (size_t j = 0; j < logits.size(); ++j) {
-    probabilities[j] = static_cast<float>(logits[j] / sum);
-  }
-  return probabilities;
+  for (size_t j = 0; j < logits.size(); ++j) scores[j] = static_cast<float>(logits[j] / sum);
+  return scores;
 }
 
 std::string label_prompt(std::string_view label_template, std::string_view label) {

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "clipembed/runtime.h"
+#include "pool/fanout.h"
 
 namespace clipembed {
 namespace {
@@ -21,36 +22,14 @@ EmbeddingCallback to_promise(std::shared_ptr<std::promise<Embedding>> promise) {
   };
 }
 
-// One result per input of a group, gathered into one future.
+// One result per input of a group (pool/fanout.h), gathered into one future.
 std::future<std::vector<EmbeddingResult>> gather(Embedder& embedder, std::vector<EmbedInput> inputs,
                                                  const EmbedOptions& options) {
-  struct Gather {
-    std::mutex mutex;
-    std::vector<EmbeddingResult> results;
-    size_t remaining = 0;
-    std::promise<std::vector<EmbeddingResult>> promise;
-  };
-  auto state = std::make_shared<Gather>();
-  state->results.resize(inputs.size());
-  state->remaining = inputs.size();
-  auto future = state->promise.get_future();
-  if (inputs.empty()) {
-    state->promise.set_value({});
-    return future;
-  }
-  embedder.submit(std::move(inputs), options,
-                  [state](size_t i, Embedding* e, const Error* error, const EmbedTiming&) {
-                    std::unique_lock<std::mutex> lock(state->mutex);
-                    if (error != nullptr) {
-                      state->results[i].error = *error;
-                    } else {
-                      state->results[i].embedding = std::move(*e);
-                    }
-                    if (--state->remaining == 0) {
-                      lock.unlock();
-                      state->promise.set_value(std::move(state->results));
-                    }
-                  });
+  auto promise = std::make_shared<std::promise<std::vector<EmbeddingResult>>>();
+  auto future = promise->get_future();
+  pool::submit_group(
+      embedder, std::move(inputs), options, pool::FailurePolicy::kPerInput, nullptr,
+      [promise](pool::GroupOutcome& outcome) { promise->set_value(std::move(outcome.results)); });
   return future;
 }
 

@@ -137,6 +137,8 @@ class PooledEmbedder : public Embedder {
 
   int dimension() const override { return entry_->config().dimension(); }
 
+  ModelCapabilities capabilities() override { return entry_->loaded_model()->capabilities(); }
+
   // The request's finish: `done` for input `index` with the timing the request recorded. It
   // captures the request by reference, which is safe because a request only ever calls its own
   // finish.

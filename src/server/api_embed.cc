@@ -1,108 +1,18 @@
-// ApiHandler's embedding routes: /v1/embeddings, /embed, /v1/classify and /v1/search. Each submits
-// its inputs to the pool and answers from the callbacks: no thread waits for a model.
-#include <algorithm>
+// ApiHandler's embedding routes: /v1/embeddings, /embed, /v1/classify and /v1/search. Each reads
+// its request body, turns its strings into inputs by the service core's one rule
+// (service/inputs.h), submits them to the model's Embedder as one group that the first failure
+// ends (pool/fanout.h), and answers from the group's callback: no thread waits for a model.
 #include <mutex>
 
-#include "clipembed/input.h"
-#include "io/base64.h"
+#include "pool/fanout.h"
 #include "server/api_error.h"
 #include "server/api_handler.h"
 #include "server/embeddings_api.h"
+#include "service/inputs.h"
+#include "service/zero_shot.h"
 
 namespace clipembed::server {
 namespace {
-
-// The results of one request's inputs as they arrive. The last success answers with every
-// vector; the first failure answers at once and cancels the others (their queue places and
-// downloads are given up). Exactly one of the two happens.
-class Gather : public std::enable_shared_from_this<Gather> {
- public:
-  using Done = std::function<void(const ApiError* error, const std::vector<Embedding>& vectors,
-                                  const EmbedTiming& timing)>;
-
-  Gather(size_t count, std::shared_ptr<Cancellation> cancellation, bool single, Done done)
-      : vectors_(count),
-        remaining_(count),
-        single_(single),
-        cancellation_(std::move(cancellation)),
-        done_(std::move(done)) {}
-
-  // The callback of the group's inputs.
-  InputCallback callback() {
-    return [self = shared_from_this()](size_t i, Embedding* e, const Error* error,
-                                       const EmbedTiming& timing) {
-      self->arrive(i, e, error, timing);
-    };
-  }
-
- private:
-  void arrive(size_t i, Embedding* e, const Error* error, const EmbedTiming& timing) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    if (answered_) return;
-    // The request waited as long as its slowest input did (TEI's x-queue-time-ms and
-    // x-compute-time-ms), so the headers report the maxima.
-    timing_.queue_seconds = std::max(timing_.queue_seconds, timing.queue_seconds);
-    timing_.compute_seconds = std::max(timing_.compute_seconds, timing.compute_seconds);
-    if (error != nullptr) {
-      answered_ = true;
-      lock.unlock();
-      cancellation_->cancel();
-      const ApiError api =
-          api_error_for(*error, single_ ? "input" : "input[" + std::to_string(i) + "]");
-      done_(&api, {}, timing_);
-      return;
-    }
-    vectors_[i] = std::move(*e);
-    if (--remaining_ > 0) return;
-    answered_ = true;
-    lock.unlock();
-    try {
-      done_(nullptr, vectors_, timing_);
-    } catch (const std::exception&) {
-      // Building the answer failed (memory short for a large response): the client still gets
-      // one. This runs on a pool thread, where nothing else would catch it.
-      const ApiError error = api_error_for(
-          Error(ErrorCode::kMemoryExhausted, "not enough memory to build the answer now"), "");
-      done_(&error, {}, timing_);
-    }
-  }
-
-  mutable std::mutex mutex_;
-  std::vector<Embedding> vectors_;
-  size_t remaining_;
-  bool answered_ = false;
-  const bool single_;
-  EmbedTiming timing_;
-  const std::shared_ptr<Cancellation> cancellation_;
-  const Done done_;
-};
-
-// Malformed base64 in an image input is refused before anything is queued, like the other
-// up-front checks: otherwise, in a request with several bad inputs, which one the answer names
-// would depend on which one's decoding failed first.
-void check_base64_image(const std::string& input, InputForm form, const std::string& where) {
-  if (form == InputForm::kUrl) return;
-  try {
-    io::check_base64(input);
-  } catch (const Error& e) {
-    throw api_error_for(e, where);
-  }
-}
-
-// A request's image inputs are URLs, data URIs or base64, never paths on this machine.
-EmbedInput request_image(std::string input) {
-  return EmbedInput::image(is_url(input) ? ImageInput::url(std::move(input))
-                                         : ImageInput::base64(std::move(input)));
-}
-
-void check_text_size(const std::string& text, size_t limit, const std::string& where) {
-  if (text.size() > limit) {
-    throw ApiError{413, "invalid_request_error", "text_too_large",
-                   where + " has " + std::to_string(text.size()) + " bytes; the limit is " +
-                       std::to_string(limit) + " (--max-text-bytes)",
-                   0};
-  }
-}
 
 std::string millis(double seconds) {
   char buf[32];
@@ -151,11 +61,43 @@ std::string query_param(std::string_view target, std::string_view name) {
   return "";
 }
 
+// The inputs of `strings` by the service's rule, each error naming its place (`name`[i], or
+// `name` alone for a single string).
+// How a request names its inputs in errors: `name` alone for a single one, else name[i].
+std::function<std::string(size_t)> named(const std::string& name, bool single) {
+  return [name, single](size_t i) { return single ? name : name + "[" + std::to_string(i) + "]"; };
+}
+
+std::vector<EmbedInput> interpret_all(std::vector<std::string>& strings,
+                                      const service::InputRule& rule,
+                                      const ModelCapabilities& model, const std::string& name,
+                                      bool single = false) {
+  std::vector<EmbedInput> inputs;
+  inputs.reserve(strings.size());
+  for (size_t i = 0; i < strings.size(); ++i) {
+    inputs.push_back(
+        service::interpret_input(std::move(strings[i]), rule, model, named(name, single)(i)));
+  }
+  strings.clear();
+  strings.shrink_to_fit();  // The inputs hold their bytes now; the body's copies go.
+  return inputs;
+}
+
 }  // namespace
 
-void ApiHandler::submit(const std::string& model, std::vector<EmbedInput> inputs,
-                        const EmbedOptions& options, InputCallback done,
-                        const std::shared_ptr<Call>& call) {
+service::InputRule ApiHandler::input_rule(Modality modality) const {
+  service::InputRule rule;
+  rule.modality = modality;
+  rule.allow_urls = options_.allow_url_inputs;
+  rule.max_text_bytes = options_.max_text_bytes;
+  rule.max_base64_bytes = options_.pool.input.max_base64_bytes;
+  return rule;
+}
+
+void ApiHandler::submit(const std::shared_ptr<Call>& call,
+                        const std::shared_ptr<Embedder>& embedder, std::vector<EmbedInput> inputs,
+                        const EmbedOptions& options, Answer answer,
+                        std::function<std::string(size_t)> where) {
   const size_t queue = options_.pool.max_queued_inputs;
   if (inputs.size() > queue) {
     throw ApiError{413, "invalid_request_error", "request_too_large",
@@ -164,81 +106,60 @@ void ApiHandler::submit(const std::string& model, std::vector<EmbedInput> inputs
                        " inputs can ever admit; split it, or raise --max-queue",
                    0};
   }
-  pool_.embedder(model)->submit(std::move(inputs), options, std::move(done), call->cancellation);
+  pool::submit_group(
+      *embedder, std::move(inputs), options, pool::FailurePolicy::kFailFirst, call->cancellation,
+      [this, call, where = std::move(where),
+       answer = std::move(answer)](pool::GroupOutcome& outcome) {
+        if (outcome.failed) {
+          const size_t i = *outcome.failed;
+          return reply_error(call, api_error_for(*outcome.results[i].error, where(i)));
+        }
+        try {
+          std::vector<Embedding> vectors;
+          vectors.reserve(outcome.results.size());
+          for (EmbeddingResult& r : outcome.results) vectors.push_back(std::move(r.embedding));
+          answer(vectors, outcome.timing);
+        } catch (const std::exception&) {
+          // Building the answer failed (memory short for a large response): the client still
+          // gets one. This runs on a pool thread, where nothing else would catch it.
+          reply_error(call, api_error_for(Error(ErrorCode::kMemoryExhausted,
+                                                "not enough memory to build the answer now"),
+                                          ""));
+        }
+      });
 }
 
 void ApiHandler::embeddings(const std::shared_ptr<Call>& call) {
   EmbeddingsRequest request = parse_embeddings_request(call->request.body(), options_.max_items);
-  call->request.body().clear();  // The inputs now hold their bytes; the body is not needed.
+  call->request.body().clear();
   call->request.body().shrink_to_fit();
-  const ServedModel served = serving(request.model);
+  const Served served = serving(request.model);
   call->record.model = served.name;
   call->record.items = request.inputs.size();
-  const std::shared_ptr<const ClipModel> model = pool_.model(served.name);
-  if (request.dimensions && *request.dimensions != model->dimension()) {
+  const ModelCapabilities model = served.embedder->capabilities();
+  if (request.dimensions && *request.dimensions != model.dimension) {
     throw ApiError{400, "invalid_request_error", "unsupported_dimensions",
-                   "'dimensions' must be " + std::to_string(model->dimension()) + " for model '" +
+                   "'dimensions' must be " + std::to_string(model.dimension) + " for model '" +
                        served.name +
                        "': CLIP embeddings are not trained to be truncated (leave it out)",
                    0};
   }
-  // Each input's modality, decided before any is queued, so that a bad one costs nothing.
-  std::vector<bool> is_text(request.inputs.size());
-  for (size_t i = 0; i < request.inputs.size(); ++i) {
-    const std::string where = "input[" + std::to_string(i) + "]";
-    const InputForm form = input_form(request.inputs[i]);
-    bool text = request.modality == Modality::kText ||
-                (request.modality == Modality::kAuto && form == InputForm::kText);
-    if (request.modality == Modality::kImage && form == InputForm::kText) {
-      throw bad_request(where +
-                            ": not an image: expected an http(s) URL, a data: URI or base64 of " +
-                            "a JPEG, PNG, WebP, GIF or BMP file",
-                        "not_an_image");
-    }
-    if (text && !model->has_text()) {
-      // A text for a vision-only model (issue 12's unsupported_modality); when it was only taken
-      // for a text, the message says why and what an image must look like.
-      throw bad_request(
-          where +
-              (request.modality == Modality::kText
-                   ? ": a text"
-                   : ": taken for a text (it is not an http(s) URL, a data: URI or base64 of a "
-                     "JPEG, PNG, WebP, GIF or BMP file)") +
-              ", but model '" + served.name + "' has no text tower",
-          "unsupported_modality");
-    }
-    if (!text && !model->has_vision()) {
-      throw bad_request(where + ": an image, but model '" + served.name + "' has no vision tower",
-                        "unsupported_modality");
-    }
-    if (text) check_text_size(request.inputs[i], options_.max_text_bytes, where + ": a text");
-    if (!text && form == InputForm::kUrl && !options_.allow_url_inputs) {
-      throw bad_request(where + ": URL inputs are disabled on this server", "url_inputs_disabled");
-    }
-    if (!text) check_base64_image(request.inputs[i], form, where);
-    is_text[i] = text;
-  }
+  // Every input is checked (and base64 decoded) before any is queued, so a bad one costs nothing.
+  std::vector<EmbedInput> inputs =
+      interpret_all(request.inputs, input_rule(request.modality), model, "input");
   const bool base64 = request.base64_output;
-  const EmbedOptions embed{.normalize = request.normalize.value_or(options_.normalize)};
-  auto gather = std::make_shared<Gather>(
-      request.inputs.size(), call->cancellation, false,
-      [this, call, base64, name = served.name](
-          const ApiError* error, const std::vector<Embedding>& v, const EmbedTiming& timing) {
-        if (error != nullptr) return reply_error(call, *error);
-        reply(call, ok_json(embeddings_response(name, v, base64), timing));
-      });
-  std::vector<EmbedInput> group;
-  group.reserve(request.inputs.size());
-  for (size_t i = 0; i < request.inputs.size(); ++i) {
-    group.push_back(is_text[i] ? EmbedInput::text(std::move(request.inputs[i]))
-                               : request_image(std::move(request.inputs[i])));
-  }
-  submit(served.name, std::move(group), embed, gather->callback(), call);
+  submit(
+      call, served.embedder, std::move(inputs),
+      {.normalize = request.normalize.value_or(options_.normalize)},
+      [this, call, base64, name = served.name](std::vector<Embedding>& v, const EmbedTiming& t) {
+        reply(call, ok_json(embeddings_response(name, v, base64), t));
+      },
+      named("input", false));
 }
 
 void ApiHandler::raw_image(const std::shared_ptr<Call>& call) {
   const std::string_view target = call->request.target();
-  const ServedModel served = serving(query_param(target, "model"));
+  const Served served = serving(query_param(target, "model"));
   call->record.model = served.name;
   call->record.items = 1;
   const std::string format = query_param(target, "encoding_format");
@@ -249,76 +170,65 @@ void ApiHandler::raw_image(const std::shared_ptr<Call>& call) {
   if (!normalize.empty() && normalize != "true" && normalize != "false") {
     throw bad_request("normalize must be true or false");
   }
-  const EmbedOptions embed{.normalize =
-                               normalize.empty() ? options_.normalize : normalize == "true"};
   std::string& body = call->request.body();
-  ImageInput image = ImageInput::bytes(std::vector<uint8_t>(body.begin(), body.end()));
+  std::vector<EmbedInput> inputs;
+  inputs.push_back(
+      EmbedInput::image(ImageInput::bytes(std::vector<uint8_t>(body.begin(), body.end()))));
   body.clear();
   body.shrink_to_fit();
-  auto gather = std::make_shared<Gather>(
-      1, call->cancellation, true,
-      [this, call, base64 = format == "base64", name = served.name](
-          const ApiError* error, const std::vector<Embedding>& v, const EmbedTiming& timing) {
-        if (error != nullptr) return reply_error(call, *error);
-        reply(call, ok_json(embeddings_response(name, v, base64), timing));
-      });
-  std::vector<EmbedInput> group;
-  group.push_back(EmbedInput::image(std::move(image)));
-  submit(served.name, std::move(group), embed, gather->callback(), call);
+  submit(
+      call, served.embedder, std::move(inputs),
+      {.normalize = normalize.empty() ? options_.normalize : normalize == "true"},
+      [this, call, base64 = format == "base64", name = served.name](std::vector<Embedding>& v,
+                                                                    const EmbedTiming& t) {
+        reply(call, ok_json(embeddings_response(name, v, base64), t));
+      },
+      named("input", true));
 }
 
+// Images first, then one text per label, all in one group: the labels' vectors are computed with
+// the images' and shared by them.
 void ApiHandler::classify(const std::shared_ptr<Call>& call) {
   ClassifyRequest request = parse_classify_request(call->request.body(), options_.max_items);
-  const ServedModel served = serving(request.model);
+  const Served served = serving(request.model);
   call->record.model = served.name;
   call->record.items = request.images.size();
-  const std::shared_ptr<const ClipModel> model = pool_.model(served.name);
-  if (!model->has_text() || !model->has_vision()) {
+  const ModelCapabilities model = served.embedder->capabilities();
+  if (!model.texts || !model.images) {
     throw bad_request("model '" + served.name + "' needs both towers to classify",
                       "unsupported_modality");
   }
-  for (size_t i = 0; i < request.images.size(); ++i) {
-    const InputForm form = input_form(request.images[i]);
-    if (form == InputForm::kText) {
-      throw bad_request("image[" + std::to_string(i) + "]: not an image: expected an http(s) " +
-                            "URL, a data: URI or base64 of a JPEG, PNG, WebP, GIF or BMP file",
-                        "not_an_image");
-    }
-    if (form == InputForm::kUrl && !options_.allow_url_inputs) {
-      throw bad_request("image[" + std::to_string(i) + "]: URL inputs are disabled",
-                        "url_inputs_disabled");
-    }
-    check_base64_image(request.images[i], form, "image[" + std::to_string(i) + "]");
+  std::vector<std::string> prompts;
+  try {
+    prompts = service::label_prompts(request.labels, request.label_template, model);
+  } catch (const Error& e) {
+    throw bad_request(std::string("'template': ") + e.what());
   }
-  // Labels are texts like any other (their count is bounded as inputs are, by --max-items).
-  for (size_t j = 0; j < request.labels.size(); ++j) {
-    check_text_size(request.labels[j], options_.max_text_bytes,
-                    "labels[" + std::to_string(j) + "]");
+  const service::InputRule texts = input_rule(Modality::kText);
+  std::vector<EmbedInput> inputs =
+      interpret_all(request.images, input_rule(Modality::kImage), model, "image");
+  const size_t images = inputs.size();
+  for (size_t j = 0; j < prompts.size(); ++j) {
+    // Labels are texts like any other (their count is bounded as inputs are, by --max-items).
+    inputs.push_back(service::interpret_input(std::move(prompts[j]), texts, model,
+                                              "labels[" + std::to_string(j) + "]"));
   }
-  // Images first, then one text per label, all in one gather: the labels' vectors are computed
-  // with the images' and shared by them.
-  const size_t images = request.images.size();
   auto labels = std::make_shared<std::vector<std::string>>(std::move(request.labels));
-  auto gather = std::make_shared<Gather>(
-      images + labels->size(), call->cancellation, false,
+  submit(
+      call, served.embedder, std::move(inputs), {},
       [this, call, model, labels, images, top_k = request.top_k, name = served.name](
-          const ApiError* error, const std::vector<Embedding>& v, const EmbedTiming& timing) {
-        if (error != nullptr) return reply_error(call, *error);
+          std::vector<Embedding>& v, const EmbedTiming& timing) {
         const std::span<const Embedding> label_vectors(v.data() + images, labels->size());
         std::vector<std::vector<LabelScore>> ranked;
         for (size_t i = 0; i < images; ++i) {
-          ranked.push_back(
-              rank_labels(*labels, model->label_probabilities(v[i], label_vectors), top_k));
+          ranked.push_back(service::rank_labels_for(model, v[i], label_vectors, *labels, top_k));
         }
         reply(call, ok_json(classify_response(name, ranked), timing));
+      },
+      [images](size_t i) {
+        return i < images ? "image[" + std::to_string(i) + "]"
+                          : "labels[" + std::to_string(i - images) + "]";
       });
-  std::vector<EmbedInput> group;
-  group.reserve(images + labels->size());
-  for (std::string& input : request.images) group.push_back(request_image(std::move(input)));
-  for (const std::string& label : *labels) {
-    group.push_back(EmbedInput::text(label_prompt(request.label_template, label)));
-  }
-  submit(served.name, std::move(group), {}, gather->callback(), call);
 }
 
 // The query is embedded by the index's model in the pool like any input; its callback, on a
@@ -332,37 +242,24 @@ void ApiHandler::search(const std::shared_ptr<Call>& call) {
                                          : "no index named '" + request.index + "'",
                    0};
   }
-  const ServedModel served = serving(index->model);
+  const Served served = serving(index->model);
   call->record.model = served.name;
   call->record.items = 1;
-  auto gather = std::make_shared<Gather>(
-      1, call->cancellation, true,
-      [this, call, index, k = request.k, name = served.name](
-          const ApiError* error, const std::vector<Embedding>& v, const EmbedTiming& timing) {
-        if (error != nullptr) return reply_error(call, *error);
+  const ModelCapabilities model = served.embedder->capabilities();
+  std::vector<std::string> query = {request.text ? std::move(*request.text)
+                                                 : std::move(*request.image)};
+  const bool text = request.text.has_value();
+  const std::string where = text ? "query.text" : "query.image";
+  std::vector<EmbedInput> inputs = interpret_all(
+      query, input_rule(text ? Modality::kText : Modality::kImage), model, where, true);
+  submit(
+      call, served.embedder, std::move(inputs), {},
+      [this, call, index, k = request.k, name = served.name](std::vector<Embedding>& v,
+                                                             const EmbedTiming& timing) {
         reply(call, ok_json(search_response(index->name, name, index->index->search(v[0], k)[0]),
                             timing));
-      });
-  if (request.text) {
-    check_text_size(*request.text, options_.max_text_bytes, "the query text");
-    std::vector<EmbedInput> group;
-    group.push_back(EmbedInput::text(std::move(*request.text)));
-    return submit(served.name, std::move(group), {}, gather->callback(), call);
-  }
-  std::string& image = *request.image;
-  const InputForm form = input_form(image);
-  if (form == InputForm::kText) {
-    throw bad_request(
-        "query.image: not an image: expected an http(s) URL, a data: URI or base64 "
-        "of a JPEG, PNG, WebP, GIF or BMP file",
-        "not_an_image");
-  }
-  if (form == InputForm::kUrl && !options_.allow_url_inputs) {
-    throw bad_request("query.image: URL inputs are disabled", "url_inputs_disabled");
-  }
-  std::vector<EmbedInput> group;
-  group.push_back(request_image(std::move(image)));
-  submit(served.name, std::move(group), {}, gather->callback(), call);
+      },
+      named(where, true));
 }
 
 }  // namespace clipembed::server

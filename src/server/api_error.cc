@@ -25,6 +25,8 @@ ApiError api_error_for(const Error& error, const std::string& where) {
     case ErrorCode::kUrlForbidden:
     case ErrorCode::kInvalidText:
     case ErrorCode::kUnsupportedModality:
+    case ErrorCode::kNotAnImage:
+    case ErrorCode::kUrlInputsDisabled:
       e.status = 400;
       e.type = "invalid_request_error";
       break;

@@ -1,3 +1,6 @@
+// ApiHandler: the route table, the checks made on a request's header (route, method, key,
+// draining, in-flight cap, encodings), dispatch, and the routes that are not embeddings (models,
+// health, liveness, metrics). The embedding routes are in api_embed.cc.
 #include "server/api_handler.h"
 
 #include <openssl/crypto.h>
@@ -10,21 +13,6 @@ namespace clipembed::server {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-struct Route {
-  std::string_view path;
-  http::verb method;
-  bool api;  // Needs the API key, refused while draining, counted against max_in_flight.
-};
-
-constexpr Route kRoutes[] = {
-    {"/v1/embeddings", http::verb::post, true}, {"/embeddings", http::verb::post, true},
-    {"/v1/classify", http::verb::post, true},   {"/classify", http::verb::post, true},
-    {"/v1/search", http::verb::post, true},     {"/embed", http::verb::post, true},
-    {"/v1/models", http::verb::get, true},      {"/models", http::verb::get, true},
-    {"/health", http::verb::get, false},        {"/ready", http::verb::get, false},
-    {"/live", http::verb::get, false},          {"/metrics", http::verb::get, false},
-};
 
 std::array<unsigned char, 32> sha256(std::string_view text) {
   std::array<unsigned char, 32> digest{};
@@ -62,11 +50,37 @@ bool starts_with_ci(std::string_view text, std::string_view prefix) {
 
 }  // namespace
 
+// One row a route: its path, method, whether it is an API route (needs the key, is refused while
+// draining, counts against max_in_flight) and its handler. GET routes answer HEAD too.
+struct ApiHandler::Route {
+  std::string_view path;
+  http::verb method;
+  bool api;
+  void (ApiHandler::*handler)(const std::shared_ptr<Call>&);
+};
+
+const std::vector<ApiHandler::Route>& ApiHandler::routes() {
+  static const std::vector<Route> table = {
+      {"/v1/embeddings", http::verb::post, true, &ApiHandler::embeddings},
+      {"/embeddings", http::verb::post, true, &ApiHandler::embeddings},
+      {"/v1/classify", http::verb::post, true, &ApiHandler::classify},
+      {"/classify", http::verb::post, true, &ApiHandler::classify},
+      {"/v1/search", http::verb::post, true, &ApiHandler::search},
+      {"/embed", http::verb::post, true, &ApiHandler::raw_image},
+      {"/v1/models", http::verb::get, true, &ApiHandler::models},
+      {"/models", http::verb::get, true, &ApiHandler::models},
+      {"/health", http::verb::get, false, &ApiHandler::health},
+      {"/ready", http::verb::get, false, &ApiHandler::health},
+      {"/live", http::verb::get, false, &ApiHandler::liveness},
+      {"/metrics", http::verb::get, false, &ApiHandler::metrics},
+  };
+  return table;
+}
+
 ApiHandler::ApiHandler(const ServerOptions& options, const ServedModels& models,
                        const ServedIndexes& indexes, ModelPool& pool)
     : options_(options), models_(models), indexes_(indexes), pool_(pool) {
   if (!options_.api_key.empty()) key_digest_ = sha256(options_.api_key);
-  for (const ServedModel& m : models_.models()) loaded_[m.name] = false;
 }
 
 // The key is compared as SHA-256 digests in constant time: neither how much of it matched nor
@@ -86,7 +100,7 @@ std::optional<HttpResponse> ApiHandler::check(const HttpHeader& header, RequestR
   const std::string_view path = path_of(header.target());
   const Route* route = nullptr;
   bool path_known = false;
-  for (const Route& r : kRoutes) {
+  for (const Route& r : routes()) {
     if (r.path != path) continue;
     path_known = true;
     if (r.method == header.method() ||
@@ -108,7 +122,7 @@ std::optional<HttpResponse> ApiHandler::check(const HttpHeader& header, RequestR
     auto response =
         refuse(405, "method_not_allowed",
                std::string(path) + " does not take " + std::string(header.method_string()));
-    for (const Route& r : kRoutes) {
+    for (const Route& r : routes()) {
       if (r.path == path) response->set(http::field::allow, http::to_string(r.method));
     }
     return response;
@@ -162,20 +176,10 @@ void ApiHandler::handle(HttpRequest request, RequestRecord record,
   auto call = std::make_shared<Call>(
       Call{std::move(request), std::move(record), std::move(cancellation), std::move(respond)});
   try {
-    const std::string& route = call->record.route;
-    if (route == "/v1/embeddings" || route == "/embeddings") {
-      embeddings(call);
-    } else if (route == "/v1/classify" || route == "/classify") {
-      classify(call);
-    } else if (route == "/v1/search") {
-      search(call);
-    } else if (route == "/embed") {
-      raw_image(call);
-    } else if (route == "/v1/models" || route == "/models") {
-      models(call);
-    } else {
-      ops(call);
+    for (const Route& r : routes()) {
+      if (r.path == call->record.route) return (this->*r.handler)(call);
     }
+    throw ApiError{500, "server_error", "internal", "no handler for " + call->record.route, 0};
   } catch (const ApiError& e) {
     reply_error(call, e);
   } catch (const Error& e) {
@@ -225,16 +229,10 @@ bool ApiHandler::wait_idle(Clock::time_point deadline) {
   return idle_.wait_until(lock, deadline, [this] { return in_flight_.load() == 0; });
 }
 
-void ApiHandler::set_loaded(const std::string& name) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  loaded_[name] = true;
-}
+// "Loaded" is the pool's own word for it: the server keeps no second record.
+bool ApiHandler::loaded(const std::string& name) const { return pool_.stats(name).loaded; }
 
-bool ApiHandler::ready() const {
-  if (draining_) return false;
-  std::lock_guard<std::mutex> lock(mutex_);
-  return loaded_.at(models_.default_model().name);
-}
+bool ApiHandler::ready() const { return !draining_ && loaded(models_.default_model().name); }
 
 bool ApiHandler::live() const {
   for (const ServedModel& m : models_.models()) {
@@ -243,7 +241,7 @@ bool ApiHandler::live() const {
   return true;
 }
 
-ServedModel ApiHandler::serving(const std::string& requested) const {
+ApiHandler::Served ApiHandler::serving(const std::string& requested) const {
   const std::optional<ServedModel> model = models_.find(requested);
   if (!model) {
     std::string names;
@@ -254,36 +252,31 @@ ServedModel ApiHandler::serving(const std::string& requested) const {
     throw ApiError{404, "invalid_request_error", "model_not_found",
                    "model '" + requested + "' is not served here (served: " + names + ")", 0};
   }
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (!loaded_.at(model->name)) {
+  if (!loaded(model->name)) {
     throw ApiError{503, "service_unavailable", "model_loading",
                    "model '" + model->name + "' is still loading", 2};
   }
-  return *model;
+  return Served{model->name, pool_.embedder(model->name)};
 }
 
 void ApiHandler::models(const std::shared_ptr<Call>& call) {
   nlohmann::json data = nlohmann::json::array();
   for (const ServedModel& m : models_.models()) {
-    bool loaded = false;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      loaded = loaded_.at(m.name);
-    }
     const ModelStats stats = pool_.stats(m.name);
+    std::optional<ModelCapabilities> capabilities;
+    if (stats.loaded) capabilities = pool_.embedder(m.name)->capabilities();
     for (const std::string& name : models_.names_of(m.name)) {
       nlohmann::json entry = {{"id", name},
                               {"object", "model"},
                               {"owned_by", "clipembed"},
-                              {"ready", loaded},
+                              {"ready", stats.loaded},
                               {"workers", stats.workers}};
       if (name != m.name) entry["alias_of"] = m.name;
-      if (loaded) {
-        const auto model = pool_.model(m.name);
-        entry["dimension"] = model->dimension();
+      if (capabilities) {
+        entry["dimension"] = capabilities->dimension;
         entry["modalities"] = nlohmann::json::array();
-        if (model->has_vision()) entry["modalities"].push_back("image");
-        if (model->has_text()) entry["modalities"].push_back("text");
+        if (capabilities->images) entry["modalities"].push_back("image");
+        if (capabilities->texts) entry["modalities"].push_back("text");
       }
       data.push_back(std::move(entry));
     }
@@ -292,27 +285,27 @@ void ApiHandler::models(const std::shared_ptr<Call>& call) {
                                      -1, ' ', false, nlohmann::json::error_handler_t::replace)));
 }
 
-void ApiHandler::ops(const std::shared_ptr<Call>& call) {
-  const std::string& route = call->record.route;
-  if (route == "/metrics") {
-    ServerSnapshot snapshot;
-    for (const ServedModel& m : models_.models()) {
-      snapshot.models.emplace_back(m.name, pool_.stats(m.name));
-    }
-    snapshot.pool = pool_.pool_stats();
-    snapshot.in_flight = api_in_flight_.load();
-    snapshot.connections = connections_ ? connections_() : 0;
-    HttpResponse response(http::status::ok, 11);
-    response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-    response.body() = metrics_.render(snapshot);
-    return reply(call, std::move(response));
+void ApiHandler::metrics(const std::shared_ptr<Call>& call) {
+  ServerSnapshot snapshot;
+  for (const ServedModel& m : models_.models()) {
+    snapshot.models.emplace_back(m.name, pool_.stats(m.name));
   }
-  if (route == "/live") {
-    const bool ok = live();
-    return reply(call, json_response(ok ? 200 : 503,
-                                     ok ? R"({"status": "ok"})" : R"({"status": "stalled"})"));
-  }
-  // /ready and /health.
+  snapshot.pool = pool_.pool_stats();
+  snapshot.in_flight = api_in_flight_.load();
+  snapshot.connections = connections_ ? connections_() : 0;
+  HttpResponse response(http::status::ok, 11);
+  response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+  response.body() = metrics_.render(snapshot);
+  reply(call, std::move(response));
+}
+
+void ApiHandler::liveness(const std::shared_ptr<Call>& call) {
+  const bool ok = live();
+  reply(call,
+        json_response(ok ? 200 : 503, ok ? R"({"status": "ok"})" : R"({"status": "stalled"})"));
+}
+
+void ApiHandler::health(const std::shared_ptr<Call>& call) {
   const bool ok = ready();
   HttpResponse response = json_response(
       ok ? 200 : 503, ok ? R"({"status": "ok"})"

@@ -1,19 +1,23 @@
-// Internal: the HTTP API of `clipembed serve`, behind the connections (http_connection.h).
+// Internal: the HTTP API of `clipembed serve`, behind the connections (http_connection.h). Its
+// routes are one table (api_handler.cc), each row carrying its handler:
 //   POST /v1/embeddings, /embeddings   images and texts, OpenAI's shape (embeddings_api.h)
 //   POST /v1/classify, /classify       zero-shot labels for images
 //   POST /v1/search                    ranked paths of an index (--index) for a text or image
-//   POST /embed                        one raw image as the body;
-//   ?model=&encoding_format=&normalize= GET  /v1/models, /models           the served names, with
-//   their dimension GET  /ready, /health               200 once the default model is loaded and not
-//   draining GET  /live                         200 while the compute path makes progress
-//   (--stall-seconds) GET  /metrics                      Prometheus text (metrics.h)
-// Handlers never wait: inputs go to the pool with a callback, and the answer is sent from the
-// callback of the last input (or of the first failure, which cancels the rest).
+//   POST /embed                        one raw image as the body (?model=&encoding_format=
+//                                      &normalize=)
+//   GET  /v1/models, /models           the served names, with their dimension
+//   GET  /ready, /health               200 once the default model is loaded and not draining
+//   GET  /live                         200 while the compute path makes progress
+//                                      (--stall-seconds)
+//   GET  /metrics                      Prometheus text (metrics.h)
+// The embedding routes go through the service core (service/): its input rule and zero-shot
+// orchestration, over the model's Embedder and its capabilities; no route reaches the model
+// itself. Handlers never wait: a request's inputs go to the pool as one group with a callback,
+// and the answer is sent from it.
 #pragma once
 
 #include <atomic>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,6 +29,7 @@
 #include "server/served_indexes.h"
 #include "server/served_models.h"
 #include "server/server_options.h"
+#include "service/inputs.h"
 
 namespace clipembed::server {
 
@@ -40,8 +45,6 @@ class ApiHandler : public HttpHandler {
   HttpResponse error_response(int status, const std::string& code,
                               const std::string& message) override;
 
-  // The loader says a model is in memory.
-  void set_loaded(const std::string& name);
   // From now on API requests get 503 and /ready fails.
   void start_draining() { draining_ = true; }
   // Waits until no request is being answered, or `deadline`; true when none is.
@@ -52,7 +55,6 @@ class ApiHandler : public HttpHandler {
   bool ready() const;
   bool live() const;
 
- private:
   // One request's context for the handlers below.
   struct Call {
     HttpRequest request;
@@ -60,19 +62,38 @@ class ApiHandler : public HttpHandler {
     std::shared_ptr<Cancellation> cancellation;
     Respond respond;
   };
+
+ private:
+  using Answer = std::function<void(std::vector<Embedding>& vectors, const EmbedTiming& timing)>;
+  struct Route;
+  static const std::vector<Route>& routes();
+
+  // The routes' handlers (api_embed.cc: the embedding routes).
   void embeddings(const std::shared_ptr<Call>& call);
   void raw_image(const std::shared_ptr<Call>& call);
   void classify(const std::shared_ptr<Call>& call);
   void search(const std::shared_ptr<Call>& call);
   void models(const std::shared_ptr<Call>& call);
-  void ops(const std::shared_ptr<Call>& call);
+  void health(const std::shared_ptr<Call>& call);  // /ready and /health.
+  void liveness(const std::shared_ptr<Call>& call);
+  void metrics(const std::shared_ptr<Call>& call);
 
-  // Queues a request's inputs on a model as one group (the pool admits it whole or lets it wait
-  // its turn); a group larger than the whole queue is refused at once (ApiError 413).
-  void submit(const std::string& model, std::vector<EmbedInput> inputs, const EmbedOptions& options,
-              InputCallback done, const std::shared_ptr<Call>& call);
-  // The model a request names, loaded ("" is the default); throws ApiError 404 or 503.
-  ServedModel serving(const std::string& requested) const;
+  // A request's model: its served name and Embedder, once it is loaded ("" is the default);
+  // throws ApiError 404 (not served) or 503 (still loading).
+  struct Served {
+    std::string name;
+    std::shared_ptr<Embedder> embedder;
+  };
+  Served serving(const std::string& requested) const;
+  bool loaded(const std::string& name) const;
+  // The service's input rule for a request of `modality`, under the server's limits.
+  service::InputRule input_rule(service::Modality modality) const;
+  // Queues a request's inputs on its model as one group (the pool admits it whole or lets it
+  // wait its turn; the first failure answers, naming the input by `where`); a group larger than
+  // the whole queue is refused at once (ApiError 413). `answer` gets the vectors in order.
+  void submit(const std::shared_ptr<Call>& call, const std::shared_ptr<Embedder>& embedder,
+              std::vector<EmbedInput> inputs, const EmbedOptions& options, Answer answer,
+              std::function<std::string(size_t)> where);
   void reply(const std::shared_ptr<Call>& call, HttpResponse response);
   void reply_error(const std::shared_ptr<Call>& call, const ApiError& error);
   bool authorized(const HttpHeader& header) const;
@@ -90,8 +111,7 @@ class ApiHandler : public HttpHandler {
   std::atomic<int> in_flight_{0};
   std::atomic<int> api_in_flight_{0};
   mutable std::mutex mutex_;
-  std::condition_variable idle_;        // in_flight_ reached 0.
-  std::map<std::string, bool> loaded_;  // By name; guarded by mutex_.
+  std::condition_variable idle_;  // in_flight_ reached 0.
 };
 
 }  // namespace clipembed::server

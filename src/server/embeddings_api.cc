@@ -3,7 +3,6 @@
 #include <map>
 
 #include "clipembed/input.h"
-#include "image/image_loader.h"
 #include "io/base64.h"
 #include "io/json_text.h"
 #include "server/request_json.h"
@@ -93,12 +92,7 @@ ClassifyRequest parse_classify_request(std::string_view body, size_t max_items) 
   request.images = strings(fields, fields.count("image") != 0 ? "image" : "input",
                            "an image as a data: URI, base64 or an http(s) URL", "missing_input");
   request.labels = strings(fields, "labels", "a label", "missing_labels");
-  if (fields.count("template") != 0) {
-    request.label_template = optional_string(fields, "template");
-    if (request.label_template.find("{}") == std::string::npos) {
-      throw bad_request("'template' must contain {} where the label goes");
-    }
-  }
+  request.label_template = optional_string(fields, "template");
   if (const JsonField* f = find(fields, "top_k")) {
     if (f->kind != JsonField::Kind::kInteger || f->number < 1) {
       throw bad_request("'top_k' must be a positive integer");
@@ -146,13 +140,6 @@ std::string search_response(const std::string& index, const std::string& model,
   }
   out += "]}";
   return out;
-}
-
-InputForm input_form(std::string_view input) {
-  if (is_url(input)) return InputForm::kUrl;
-  if (input.substr(0, 5) == "data:") return InputForm::kDataUri;
-  if (image::is_base64_image(input)) return InputForm::kBase64Image;
-  return InputForm::kText;
 }
 
 std::string embeddings_response(const std::string& model,

@@ -12,8 +12,8 @@
 // POST /v1/classify: {"model": M, "image": STRING | [STRING...], "labels": [STRING...],
 //   "template": "a photo of a {}.", "top_k": K}
 //   -> {"object": "list", "model": M, "data": [{"index": i, "labels": [{"label", "score"}...]}]}
-// with the same rule as `clipembed classify`: scores are the softmax over labels of
-// exp(logit_scale) * cosine, sorted by score.
+// with the same rule as `clipembed classify` (service/zero_shot.h): scores under the model's rule
+// (a softmax over labels for CLIP), sorted by score.
 #pragma once
 
 #include <cstddef>
@@ -25,10 +25,11 @@
 #include "clipembed/index.h"
 #include "clipembed/model.h"
 #include "server/api_error.h"
+#include "service/inputs.h"
 
 namespace clipembed::server {
 
-enum class Modality { kAuto, kImage, kText };
+using service::Modality;
 
 struct EmbeddingsRequest {
   std::string model;  // "" when the request names none (the server's default applies).
@@ -43,8 +44,8 @@ struct ClassifyRequest {
   std::string model;
   std::vector<std::string> images;
   std::vector<std::string> labels;
-  std::string label_template = "a photo of a {}.";
-  size_t top_k = 0;  // 0: every label.
+  std::string label_template;  // "" takes the model's default (service/zero_shot.h).
+  size_t top_k = 0;            // 0: every label.
 };
 
 // POST /v1/search: {"index": NAME, "query": {"text": T} | {"image": IMAGE}, "k": 10}.
@@ -59,10 +60,6 @@ EmbeddingsRequest parse_embeddings_request(std::string_view body, size_t max_ite
 ClassifyRequest parse_classify_request(std::string_view body, size_t max_items);
 // Throws ApiError 400 unless the query is one text or one image and 1 <= k <= max_k.
 SearchRequest parse_search_request(std::string_view body, size_t max_k);
-
-// What an input string is, by its form.
-enum class InputForm { kUrl, kDataUri, kBase64Image, kText };
-InputForm input_form(std::string_view input);
 
 // `vectors`: one per input, in order. (usage counts stay 0: images have no tokens, and texts are
 // tokenized inside the pool.)

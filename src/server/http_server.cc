@@ -19,8 +19,6 @@ EmbeddingServer::EmbeddingServer(ServerOptions options)
       models_(options_.models, options_.aliases),
       indexes_(options_.indexes, models_, options_.pool.precision) {
   PoolOptions& pool = options_.pool;
-  pool.request_deadline = options_.request_deadline;
-  pool.input.url.allow_private_addresses = options_.allow_private_urls;
   // A server keeps its models resident: /ready promises they are loaded.
   pool.idle_model_timeout = std::chrono::hours(24 * 365);
   pool.model_directories = models_.directories();
@@ -61,7 +59,6 @@ void EmbeddingServer::load_models() {
       }
       try {
         pool_->load(m.name);
-        handler_->set_loaded(m.name);
         break;
       } catch (const Error& e) {
         write_event_log(transient(e) ? "warning" : "error",

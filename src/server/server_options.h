@@ -28,15 +28,15 @@ struct ServerOptions {
   int max_in_flight = 1024;          // API requests being answered at once; more get 503.
   size_t max_items = 2048;           // Inputs per request (OpenAI's limit).
   size_t max_text_bytes = 1u << 20;  // Bytes of one text input.
-  std::chrono::milliseconds request_deadline{30000};
   std::chrono::milliseconds grace{30000};  // Draining on SIGTERM: the bound on the whole exit.
   double stall_seconds = 60;  // /live fails once queued work waits this long without progress.
   bool allow_url_inputs = true;
-  bool allow_private_urls = false;  // URL inputs may reach private/loopback/link-local hosts.
-  bool normalize = true;            // Unit vectors unless a request says "normalize": false.
+  bool normalize = true;  // Unit vectors unless a request says "normalize": false.
   LogFormat log_format = LogFormat::kText;
-  HttpLimits http;   // Header, body and connection limits and timeouts.
-  PoolOptions pool;  // Workers, batching, queue, decode budget, image pixel and URL limits.
+  HttpLimits http;  // Header, body and connection limits and timeouts.
+  // Workers, batching, the queue and a request's deadline, the decode budget, image pixel and URL
+  // limits (whether URL inputs may reach private addresses too).
+  PoolOptions pool;
 };
 
 }  // namespace clipembed::server

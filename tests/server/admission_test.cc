@@ -83,7 +83,7 @@ TEST(AdmissionTest, RequestLargerThanTheQueueIs413) {
 TEST(AdmissionTest, RequestsWaitForRoomAnd429OnlyWhenTheWaitingLineIsFull) {
   testing::HttpTestServer images;
   ServerOptions o = defaults();
-  o.allow_private_urls = true;
+  o.pool.input.url.allow_private_addresses = true;
   o.pool.max_queued_inputs = 4;
   Served s(o);
   // Four slow downloads hold the whole queue.

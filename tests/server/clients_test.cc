@@ -91,7 +91,7 @@ TEST(ClientsTest, OpenAiSdkSequenceWithRetryOnOneConnection) {
   ServerOptions o = options("tiny");
   o.api_key = "sk-test";
   o.max_in_flight = 1;
-  o.allow_private_urls = true;
+  o.pool.input.url.allow_private_addresses = true;
   Served s(o);
   // One request holds the only slot, so the SDK's first try gets 503 (answered before its body
   // is read); the SDK then retries on the same keep-alive connection.

@@ -29,9 +29,9 @@ using Clock = std::chrono::steady_clock;
 TEST(HostileClientTest, SlowUrlsOverTheQueueLeaveNothingRunning) {
   testing::HttpTestServer images;
   ServerOptions o = options();
-  o.allow_private_urls = true;
+  o.pool.input.url.allow_private_addresses = true;
   o.pool.max_queued_inputs = 2;
-  o.request_deadline = milliseconds(2000);
+  o.pool.request_deadline = milliseconds(2000);
   Served s(o);
   json inputs = json::array();
   for (int i = 0; i < 8; ++i) inputs.push_back(images.url("/drip?ms=10000&i=" + std::to_string(i)));
@@ -52,8 +52,8 @@ TEST(HostileClientTest, SlowUrlsOverTheQueueLeaveNothingRunning) {
 TEST(HostileClientTest, SlowUrlsPastTheDeadlineAre504AndAborted) {
   testing::HttpTestServer images;
   ServerOptions o = options();
-  o.allow_private_urls = true;
-  o.request_deadline = milliseconds(2000);
+  o.pool.input.url.allow_private_addresses = true;
+  o.pool.request_deadline = milliseconds(2000);
   o.pool.max_url_downloads = 4;
   Served s(o);
   json inputs = json::array();
@@ -180,7 +180,7 @@ TEST(HostileClientTest, MaxConnectionsAnswers503) {
 TEST(HostileClientTest, ClientHangingUpCancelsItsRequest) {
   testing::HttpTestServer images;
   ServerOptions o = options();
-  o.allow_private_urls = true;
+  o.pool.input.url.allow_private_addresses = true;
   Served s(o);
   {
     RawConnection c(s.port());

@@ -226,7 +226,7 @@ TEST(HttpServerTest, EveryErrorHasItsStatusAndJsonShape) {
 TEST(HttpServerTest, PrivateUrlsWhenAllowedAndNoUrlsWhenDisabled) {
   testing::HttpTestServer images;
   ServerOptions allowed = tiny_options();
-  allowed.allow_private_urls = true;
+  allowed.pool.input.url.allow_private_addresses = true;
   {
     Served s(allowed);
     auto c = s.client();
@@ -250,8 +250,8 @@ TEST(HttpServerTest, PrivateUrlsWhenAllowedAndNoUrlsWhenDisabled) {
 TEST(HttpServerTest, DeadlineAnswers504) {
   testing::HttpTestServer images;
   ServerOptions o = tiny_options();
-  o.allow_private_urls = true;
-  o.request_deadline = std::chrono::milliseconds(300);
+  o.pool.input.url.allow_private_addresses = true;
+  o.pool.request_deadline = std::chrono::milliseconds(300);
   Served s(o);
   auto c = s.client();
   int status = 0;
@@ -286,7 +286,7 @@ TEST(HttpServerTest, ApiKeyGuardsTheApiButNotHealth) {
 TEST(HttpServerTest, DrainingAnswers503AndFinishesInFlightRequests) {
   testing::HttpTestServer images;
   ServerOptions o = tiny_options();
-  o.allow_private_urls = true;
+  o.pool.input.url.allow_private_addresses = true;
   Served s(o);
   auto slow_client = s.client();
   int slow_status = 0;
