@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -108,6 +109,15 @@ struct LoadOptions {
   bool text = true;
 };
 
+// The one batch path for many inputs (ClipModel::embed_image_stream / embed_text_stream).
+struct StreamOptions {
+  size_t batch_size = 16;  // Inputs per forward pass.
+  EmbedOptions embed;
+};
+// What became of input `index` (0, 1, ... in the order the source gave them): its vector
+// (dimension() floats, valid during the call) or its error (one of the two is null).
+using StreamSink = std::function<void(size_t index, const float* embedding, const Error* error)>;
+
 class ClipModel {
  public:
   // Loads a model directory. Throws Error: kIo for unreadable files, kModelInvalid for
@@ -160,6 +170,21 @@ class ClipModel {
   void embed_texts_into(std::span<const std::string> texts, float* out,
                         const EmbedOptions& options = {},
                         std::vector<std::optional<Error>>* errors = nullptr) const;
+
+  // The library's one batcher for many inputs: embeds every input `next` yields (nullopt ends
+  // the stream), calling `sink` once per input in the order they came, and `batch_done` (if
+  // set) after each batch's results. While batch k runs through the network, batch k+1 is read,
+  // decoded and cropped (or tokenized) on the runtime's other threads, so reading fills the
+  // forward pass's idle moments; at most two batches are in flight, so memory does not depend on
+  // the number of inputs. A bad input fails alone (its error goes to the sink); an error of the
+  // network itself is thrown. embed_images(), embed_texts(), their _into forms, the CLI and
+  // Python all go through these. Vectors are batch-invariant, as everywhere.
+  void embed_image_stream(const std::function<std::optional<ImageInput>()>& next,
+                          const StreamSink& sink, const StreamOptions& options = {},
+                          const std::function<void()>& batch_done = {}) const;
+  void embed_text_stream(const std::function<std::optional<std::string>()>& next,
+                         const StreamSink& sink, const StreamOptions& options = {},
+                         const std::function<void()>& batch_done = {}) const;
 
   // The one image batch path: runs preprocessed crops (preprocess()) through the network as one
   // batch and writes crops.size() x dimension() floats to `out`. Every image embedding ends here.

@@ -54,7 +54,7 @@ int run_classify(const ClassifyArgs& a) {
       return kExitUsage;
     }
     start_runtime(a.threads);
-    model = ClipModel::load(locate_model(a.model), {.input = {}, .precision = a.precision});
+    model = ClipModel::load(locate_model(a.model), {.input = a.input, .precision = a.precision});
     if (!model->has_vision()) {
       throw Error(ErrorCode::kUnsupportedModality, a.model + " has no vision tower");
     }
@@ -90,7 +90,7 @@ int run_classify(const ClassifyArgs& a) {
   try {
     run_pipeline(
         *model, [&] { return inputs.next(); },
-        {.batch_size = 16, .normalize = false, .limits = a.input}, emit,
+        {.batch_size = 16, .normalize = false}, emit,
         [] { std::fflush(stdout); });
   } catch (const Error& e) {
     return report_error("classify", e);

@@ -65,7 +65,7 @@ int run_embed(const EmbedArgs& a) {
   try {
     model = ClipModel::load(
         locate_model(a.model),
-        LoadOptions{.input = {}, .precision = a.precision, .vision = true, .text = false});
+        LoadOptions{.input = a.input, .precision = a.precision, .vision = true, .text = false});
     output = make_embed_output(a.output_path, a.output_format, model->dimension(),
                                a.resume ? &done : nullptr);
   } catch (const Error& e) {
@@ -113,7 +113,7 @@ int run_embed(const EmbedArgs& a) {
   };
   try {
     run_pipeline(*model, next,
-                 {.batch_size = a.batch_size, .normalize = a.normalize, .limits = a.input}, emit,
+                 {.batch_size = a.batch_size, .normalize = a.normalize}, emit,
                  batch_done);
     if (shard) {
       output->flush();

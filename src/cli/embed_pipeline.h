@@ -1,4 +1,6 @@
-// Internal: the decode -> forward pipeline behind `clipembed embed` and `clipembed bench --images`.
+// Internal: the CLI's adapter over the library's one batch path (ClipModel::embed_image_stream)
+// for `clipembed embed`, `classify`, `index` and `bench --images`: command-line strings in, the
+// string with its result out.
 #pragma once
 
 #include <cstddef>
@@ -15,7 +17,6 @@ namespace clipembed::cli {
 struct PipelineOptions {
   size_t batch_size = 16;  // Images per forward pass.
   bool normalize = false;
-  InputLimits limits;  // How files and URLs are read.
 };
 
 // What became of one input: `embedding` (model dimension floats) on success, else null with the
@@ -31,13 +32,10 @@ struct PipelineResult {
 // (service/inputs.h): an http(s) URL, a data: URI, else a file path.
 ImageInput command_line_input(const std::string& argument);
 
-// Embeds every input `next` yields, in order, calling `emit` once per input in that order and
-// `batch_done` after each batch's results. Runs on the shared runtime:
-// while batch k runs through the network, batch k+1 is read, decoded and cropped by the runtime's
-// other threads (its decode tasks are queued behind the forward pass, whose own helper chunks
-// queue after them), so decoding fills the gaps of the forward pass instead of taking turns with
-// it. At most two batches are in flight, so memory does not depend on the number of inputs.
-// Vectors are batch-invariant: each equals the single-image result bit for bit. An error in the
+// Embeds every input `next` yields, in order, under the model's input limits (files and URLs are
+// read as LoadOptions::input says), calling `emit` once per input in that order and `batch_done`
+// after each batch's results: ClipModel::embed_image_stream, which overlaps the reading of batch
+// k+1 with batch k's forward pass and keeps at most two batches in flight. An error in the
 // network itself (not in one input) is thrown.
 void run_pipeline(const ClipModel& model, const std::function<std::optional<std::string>()>& next,
                   const PipelineOptions& options,

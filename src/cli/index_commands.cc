@@ -86,7 +86,7 @@ int run_index(const IndexArgs& a, bool build) {
     }
   };
   try {
-    run_pipeline(*model, next, {.batch_size = a.batch_size, .normalize = true, .limits = a.input},
+    run_pipeline(*model, next, {.batch_size = a.batch_size, .normalize = true},
                  emit, [&] {
                    writer->flush();
                    progress.update(processed, failed);

@@ -62,7 +62,7 @@ void bench_pipeline(const ClipModel& model, const std::string& dir, size_t limit
           if (next == files.size()) return std::nullopt;
           return files[next++];
         },
-        {.batch_size = batch_size, .normalize = false, .limits = {}}, [](const PipelineResult&) {},
+        {.batch_size = batch_size, .normalize = false}, [](const PipelineResult&) {},
         [] {});
     return files.size() / seconds_since(start);
   };

@@ -1,6 +1,7 @@
 // `clipembed tokenize` and `clipembed embed-text`: the text tower from the command line.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <deque>
 #include <memory>
 #include <span>
 #include <string>
@@ -91,42 +92,27 @@ int run_embed_text(const TextArgs& a) {
   }
   const auto dim = static_cast<size_t>(model->dimension());
   size_t failed = 0;
-  Workspace workspace;
   try {
     TextSource source(a.texts, a.texts_from);
-    bool more = true;
-    while (more) {
-      // One batch: texts that tokenize go through the network together; the others fail alone.
-      std::vector<std::string> batch;
-      std::vector<std::vector<int32_t>> ids;
-      std::vector<std::optional<Error>> errors;
-      while (batch.size() < kTextBatch) {
-        std::optional<std::string> text = source.next();
-        if (!text) {
-          more = false;
-          break;
-        }
-        batch.push_back(std::move(*text));
-        try {
-          ids.push_back(model->tokenize(batch.back()));
-          errors.emplace_back();
-        } catch (const Error& e) {
-          errors.emplace_back(e);
-        }
-      }
-      std::vector<float> vectors(ids.size() * dim);
-      model->embed_token_ids(ids, vectors.data(), {.normalize = a.normalize}, &workspace);
-      size_t row = 0;
-      for (size_t i = 0; i < batch.size(); ++i) {
-        if (errors[i]) {
-          ++failed;
-          output->failure(batch[i], code_name(errors[i]->code()), errors[i]->what());
-        } else {
-          output->success(batch[i], std::span<const float>(vectors.data() + dim * row++, dim));
-        }
-      }
-      output->flush();
-    }
+    // The stream answers in input order, so the texts in flight wait in order beside it.
+    std::deque<std::string> pending;
+    model->embed_text_stream(
+        [&]() -> std::optional<std::string> {
+          std::optional<std::string> text = source.next();
+          if (text) pending.push_back(*text);
+          return text;
+        },
+        [&](size_t, const float* embedding, const Error* error) {
+          const std::string text = std::move(pending.front());
+          pending.pop_front();
+          if (embedding != nullptr) {
+            output->success(text, std::span<const float>(embedding, dim));
+          } else {
+            ++failed;
+            output->failure(text, code_name(error->code()), error->what());
+          }
+        },
+        {.batch_size = kTextBatch, .embed = {.normalize = a.normalize}}, [&] { output->flush(); });
   } catch (const Error& e) {
     return report_error("embed-text", e);
   }

@@ -6,7 +6,6 @@
 #include "clipembed/error.h"
 #include "clipembed/model.h"
 #include "clipembed/runtime.h"
-#include "image/image_loader.h"
 #include "model/clip_model_state.h"
 #include "model/safetensors.h"
 
@@ -180,48 +179,28 @@ void ClipModel::embed_images_into(std::span<const ImageInput> inputs, float* out
   vision_config();
   const auto dim = static_cast<size_t>(dimension());
   if (errors != nullptr) errors->assign(inputs.size(), std::nullopt);
-  Workspace workspace;
-  std::vector<float> batch_out;
-  for (size_t start = 0; start < inputs.size(); start += kMaxForwardBatch) {
-    const size_t count = std::min(kMaxForwardBatch, inputs.size() - start);
-    std::vector<Image> crops(count);
-    std::vector<std::optional<Error>> failed(count);  // Each index written by one chunk only.
-    shared_runtime().parallel_for(0, static_cast<int64_t>(count), [&](int64_t b, int64_t e) {
-      for (auto i = static_cast<size_t>(b); i < static_cast<size_t>(e); ++i) {
-        try {
-          crops[i] = preprocess(image::load_image(inputs[start + i], state_->options.input));
-        } catch (const Error& err) {
-          failed[i] = err;
+  size_t taken = 0;
+  std::optional<std::pair<size_t, Error>> first_failure;
+  embed_image_stream(
+      [&]() -> std::optional<ImageInput> {
+        // Without `errors` the first failure ends the call: nothing more is read.
+        if (taken == inputs.size() || first_failure) return std::nullopt;
+        return inputs[taken++];
+      },
+      [&](size_t i, const float* embedding, const Error* error) {
+        if (embedding != nullptr) {
+          std::copy_n(embedding, dim, out + i * dim);
+        } else if (errors != nullptr) {
+          (*errors)[i] = *error;
+        } else if (!first_failure) {
+          first_failure.emplace(i, *error);
         }
-      }
-    });
-    for (size_t i = 0; i < count; ++i) {
-      if (!failed[i]) continue;
-      // The lowest failing index is thrown, whichever chunk failed first.
-      if (errors == nullptr) {
-        if (inputs.size() == 1) throw *failed[i];
-        throw Error(failed[i]->code(),
-                    "input " + std::to_string(start + i) + ": " + failed[i]->what());
-      }
-      (*errors)[start + i] = failed[i];
-    }
-    // The good crops of the batch run as one pass; when all are good their rows are contiguous
-    // in `out` and are written in place.
-    std::vector<const Image*> batch;
-    for (size_t i = 0; i < count; ++i) {
-      if (!failed[i]) batch.push_back(&crops[i]);
-    }
-    if (batch.empty()) continue;
-    if (batch.size() == count) {
-      embed_crops(batch, out + start * dim, options, &workspace);
-      continue;
-    }
-    batch_out.resize(batch.size() * dim);
-    embed_crops(batch, batch_out.data(), options, &workspace);
-    for (size_t i = 0, row = 0; i < count; ++i) {
-      if (failed[i]) continue;
-      std::copy_n(batch_out.data() + row++ * dim, dim, out + (start + i) * dim);
-    }
+      },
+      {.batch_size = kMaxForwardBatch, .embed = options});
+  if (first_failure) {
+    const auto& [i, error] = *first_failure;
+    if (inputs.size() == 1) throw error;
+    throw Error(error.code(), "input " + std::to_string(i) + ": " + error.what());
   }
 }
 

@@ -51,35 +51,27 @@ void ClipModel::embed_texts_into(std::span<const std::string> texts, float* out,
   if (!has_text()) throw Error(state_->text_missing_code, state_->text_missing);
   const auto dim = static_cast<size_t>(dimension());
   if (errors != nullptr) errors->assign(texts.size(), std::nullopt);
-  Workspace workspace;
-  std::vector<float> batch_out;
-  for (size_t start = 0; start < texts.size(); start += kMaxTextBatch) {
-    const size_t count = std::min(kMaxTextBatch, texts.size() - start);
-    std::vector<std::vector<int32_t>> ids;
-    std::vector<size_t> rows;  // The batch's texts that tokenized, by index in `texts`.
-    for (size_t at = start; at < start + count; ++at) {
-      try {
-        ids.push_back(tokenize(texts[at]));
-        rows.push_back(at);
-      } catch (const Error& e) {
-        if (errors != nullptr) {
-          (*errors)[at] = e;
-          continue;
+  size_t taken = 0;
+  std::optional<std::pair<size_t, Error>> first_failure;
+  embed_text_stream(
+      [&]() -> std::optional<std::string> {
+        if (taken == texts.size() || first_failure) return std::nullopt;
+        return texts[taken++];
+      },
+      [&](size_t i, const float* embedding, const Error* error) {
+        if (embedding != nullptr) {
+          std::copy_n(embedding, dim, out + i * dim);
+        } else if (errors != nullptr) {
+          (*errors)[i] = *error;
+        } else if (!first_failure) {
+          first_failure.emplace(i, *error);
         }
-        if (texts.size() == 1) throw;
-        throw Error(e.code(), "text " + std::to_string(at) + ": " + e.what());
-      }
-    }
-    if (ids.empty()) continue;
-    if (ids.size() == count) {
-      embed_token_ids(ids, out + start * dim, options, &workspace);
-      continue;
-    }
-    batch_out.resize(ids.size() * dim);
-    embed_token_ids(ids, batch_out.data(), options, &workspace);
-    for (size_t r = 0; r < rows.size(); ++r) {
-      std::copy_n(batch_out.data() + r * dim, dim, out + rows[r] * dim);
-    }
+      },
+      {.batch_size = kMaxTextBatch, .embed = options});
+  if (first_failure) {
+    const auto& [i, error] = *first_failure;
+    if (texts.size() == 1) throw error;
+    throw Error(error.code(), "text " + std::to_string(i) + ": " + error.what());
   }
 }
 

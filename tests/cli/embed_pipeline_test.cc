@@ -33,7 +33,7 @@ Collected run(const ClipModel& model, const std::vector<std::string>& inputs, si
     }
     c.codes.push_back(r.code);
   };
-  run_pipeline(model, next, {.batch_size = batch_size, .normalize = false, .limits = {}}, emit,
+  run_pipeline(model, next, {.batch_size = batch_size, .normalize = false}, emit,
                [&] { ++c.batches; });
   return c;
 }
@@ -84,7 +84,7 @@ TEST(EmbedPipelineTest, AnExceptionFromTheCallerUnwindsWhileTheNextBatchIsDecodi
   // must finish before their slots are freed (ASan would catch a use after free).
   auto emit = [](const PipelineResult&) { throw std::runtime_error("disk full"); };
   EXPECT_THROW(
-      run_pipeline(*model, next, {.batch_size = 4, .normalize = false, .limits = {}}, emit, [] {}),
+      run_pipeline(*model, next, {.batch_size = 4, .normalize = false}, emit, [] {}),
       std::runtime_error);
 }
 
