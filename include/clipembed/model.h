@@ -111,7 +111,9 @@ struct LoadOptions {
 
 // The one batch path for many inputs (ClipModel::embed_image_stream / embed_text_stream).
 struct StreamOptions {
-  size_t batch_size = 16;  // Inputs per forward pass.
+  // Inputs per forward pass; 0 is the model's own choice (16 images, 64 texts: larger batches
+  // gain nothing on a CPU and hold more memory).
+  size_t batch_size = 0;
   EmbedOptions embed;
 };
 // What became of input `index` (0, 1, ... in the order the source gave them): its vector

@@ -30,10 +30,6 @@ namespace py = pybind11;
 namespace clipembed::python {
 namespace {
 
-// Items per call into the library when errors raise: a bad item stops the call within this many
-// items instead of after the whole list.
-constexpr size_t kRaiseChunk = 256;
-
 enum class ErrorMode { kRaise, kMask };
 
 ErrorMode parse_errors(const std::string& errors) {
@@ -153,10 +149,11 @@ class Model {
   }
 
  private:
-  // Runs `compute` (rows into a NumPy array made here, GIL released while computing) chunk by
-  // chunk; with kRaise it stops after the first chunk with a failure and raises the lowest one.
-  template <typename Item, typename Compute>
-  Outcome run(const std::vector<Item>& items, ErrorMode mode, Compute compute) {
+  // Runs `stream` (the model's batcher for this modality) over `items` into a NumPy array made
+  // here, the GIL released meanwhile; a failed item's row is NaN. With kRaise the first failure
+  // (the lowest index, as results come in order) ends the reading and is raised.
+  template <typename Item, typename Stream>
+  Outcome run(const std::vector<Item>& items, ErrorMode mode, Stream stream) {
     const auto dim = static_cast<size_t>(model_->dimension());
     Outcome outcome{py::array_t<float>({items.size(), dim}), {}};
     float* out = outcome.rows.mutable_data();
@@ -164,18 +161,23 @@ class Model {
     std::optional<size_t> first_failure;
     {
       py::gil_scoped_release unlocked;
-      const size_t chunk = mode == ErrorMode::kRaise ? kRaiseChunk : items.size();
-      std::vector<std::optional<Error>> errors;
-      for (size_t start = 0; start < items.size() && !first_failure; start += chunk) {
-        const size_t count = std::min(chunk, items.size() - start);
-        compute(std::span<const Item>(items.data() + start, count), out + start * dim, &errors);
-        for (size_t i = 0; i < count; ++i) {
-          if (!errors[i]) continue;
-          if (!first_failure) first_failure = start + i;
-          std::fill_n(out + (start + i) * dim, dim, std::numeric_limits<float>::quiet_NaN());
-          outcome.errors[start + i] = std::move(errors[i]);
-        }
-      }
+      size_t taken = 0;
+      stream(
+          [&]() -> std::optional<Item> {
+            if (taken == items.size() || (mode == ErrorMode::kRaise && first_failure)) {
+              return std::nullopt;
+            }
+            return items[taken++];
+          },
+          [&](size_t i, const float* embedding, const Error* error) {
+            if (embedding != nullptr) {
+              std::copy_n(embedding, dim, out + i * dim);
+              return;
+            }
+            if (!first_failure) first_failure = i;
+            std::fill_n(out + i * dim, dim, std::numeric_limits<float>::quiet_NaN());
+            outcome.errors[i] = *error;
+          });
     }
     if (mode == ErrorMode::kRaise && first_failure) {
       raise_error(*outcome.errors[*first_failure], static_cast<long>(*first_failure));
@@ -184,14 +186,14 @@ class Model {
   }
 
   Outcome run_images(const std::vector<ImageInput>& inputs, bool normalize, ErrorMode mode) {
-    return run(inputs, mode, [&](std::span<const ImageInput> part, float* out, auto* errors) {
-      model_->embed_images_into(part, out, {.normalize = normalize}, errors);
+    return run(inputs, mode, [&](const auto& next, const StreamSink& sink) {
+      model_->embed_image_stream(next, sink, {.embed = {.normalize = normalize}});
     });
   }
 
   Outcome run_texts(const std::vector<std::string>& texts, bool normalize, ErrorMode mode) {
-    return run(texts, mode, [&](std::span<const std::string> part, float* out, auto* errors) {
-      model_->embed_texts_into(part, out, {.normalize = normalize}, errors);
+    return run(texts, mode, [&](const auto& next, const StreamSink& sink) {
+      model_->embed_text_stream(next, sink, {.embed = {.normalize = normalize}});
     });
   }
 

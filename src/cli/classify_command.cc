@@ -89,8 +89,7 @@ int run_classify(const ClassifyArgs& a) {
   };
   try {
     run_pipeline(
-        *model, [&] { return inputs.next(); },
-        {.batch_size = 16, .normalize = false}, emit,
+        *model, [&] { return inputs.next(); }, {.batch_size = 16, .normalize = false}, emit,
         [] { std::fflush(stdout); });
   } catch (const Error& e) {
     return report_error("classify", e);

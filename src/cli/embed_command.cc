@@ -112,8 +112,7 @@ int run_embed(const EmbedArgs& a) {
     progress.update(processed, failed);
   };
   try {
-    run_pipeline(*model, next,
-                 {.batch_size = a.batch_size, .normalize = a.normalize}, emit,
+    run_pipeline(*model, next, {.batch_size = a.batch_size, .normalize = a.normalize}, emit,
                  batch_done);
     if (shard) {
       output->flush();

@@ -27,8 +27,8 @@ void run_pipeline(const ClipModel& model, const std::function<std::optional<std:
         const std::string input = std::move(pending.front());
         pending.pop_front();
         const std::string message = error != nullptr ? error->what() : "";
-        emit(PipelineResult{input, embedding, error != nullptr ? error->code() : ErrorCode::kInternal,
-                            message});
+        emit(PipelineResult{input, embedding,
+                            error != nullptr ? error->code() : ErrorCode::kInternal, message});
       },
       {.batch_size = options.batch_size, .embed = {.normalize = options.normalize}}, batch_done);
 }

@@ -86,11 +86,10 @@ int run_index(const IndexArgs& a, bool build) {
     }
   };
   try {
-    run_pipeline(*model, next, {.batch_size = a.batch_size, .normalize = true},
-                 emit, [&] {
-                   writer->flush();
-                   progress.update(processed, failed);
-                 });
+    run_pipeline(*model, next, {.batch_size = a.batch_size, .normalize = true}, emit, [&] {
+      writer->flush();
+      progress.update(processed, failed);
+    });
     const IndexInfo info = writer->finish();
     progress.finish(processed, failed);
     if (!a.quiet) {

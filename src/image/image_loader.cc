@@ -82,6 +82,8 @@ uint64_t fetch_url(const std::string& url, const UrlLimits& limits,
   return io::UrlFetcher::instance().fetch(url, url_options(limits), std::move(done));
 }
 
+void cancel_fetch(uint64_t id) { io::UrlFetcher::instance().cancel(id); }
+
 namespace {
 
 DecodeLimits decode_limits(const InputLimits& limits, DecodeMemory* memory) {

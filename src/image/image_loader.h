@@ -24,9 +24,13 @@ Image load_image(const ImageInput& input, const InputLimits& limits,
 
 // The asynchronous half of a URL input, for callers that must not wait (the pool): downloads on
 // the I/O thread and calls `done` there exactly once with the body or the error. Returns the
-// download's id (io::UrlFetcher::cancel stops it).
+// download's id for cancel_fetch().
 uint64_t fetch_url(const std::string& url, const UrlLimits& limits,
                    std::function<void(std::vector<uint8_t>* body, const Error* error)> done);
+
+// Stops the download fetch_url() returned `id` for, if it still runs (0 and finished ids are
+// ignored); its `done` then runs with kCancelled, on the I/O thread.
+void cancel_fetch(uint64_t id);
 
 // True when `text` is plain base64 whose first bytes are a known image format's signature (JPEG,
 // PNG, WebP, GIF, BMP): how the server tells an image sent as base64 from a text. Decodes only

@@ -12,10 +12,6 @@
 namespace clipembed {
 namespace {
 
-// Images per forward pass inside embed_images(): bounds activation memory for long lists while
-// keeping the matrix products large.
-constexpr size_t kMaxForwardBatch = 16;
-
 // transformers' logit_scale_init_value, for checkpoints without the tensor (a single tower).
 constexpr float kInitialLogitScale = 2.6592f;
 
@@ -196,7 +192,7 @@ void ClipModel::embed_images_into(std::span<const ImageInput> inputs, float* out
           first_failure.emplace(i, *error);
         }
       },
-      {.batch_size = kMaxForwardBatch, .embed = options});
+      {.embed = options});
   if (first_failure) {
     const auto& [i, error] = *first_failure;
     if (inputs.size() == 1) throw error;

@@ -10,14 +10,6 @@
 #include "model/clip_model_state.h"
 
 namespace clipembed {
-namespace {
-
-// Texts per forward pass inside embed_texts(): a text is at most 77 rows, so this keeps the
-// products large and the activations small.
-constexpr size_t kMaxTextBatch = 64;
-
-}  // namespace
-
 std::vector<int32_t> ClipModel::tokenize(std::string_view text) const {
   if (!has_text()) throw Error(state_->text_missing_code, state_->text_missing);
   return state_->tokenizer->encode(
@@ -67,7 +59,7 @@ void ClipModel::embed_texts_into(std::span<const std::string> texts, float* out,
           first_failure.emplace(i, *error);
         }
       },
-      {.batch_size = kMaxTextBatch, .embed = options});
+      {.embed = options});
   if (first_failure) {
     const auto& [i, error] = *first_failure;
     if (texts.size() == 1) throw error;

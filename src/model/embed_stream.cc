@@ -28,6 +28,17 @@ Image crop_of_download(const ClipModel& model, const std::string& url,
 
 namespace {
 
+// Images per forward pass when the caller leaves it to the model: bounds activation memory for
+// long lists while keeping the matrix products large.
+constexpr size_t kImageBatch = 16;
+// Texts per forward pass likewise: a text is at most 77 rows, so this keeps the products large
+// and the activations small.
+constexpr size_t kTextBatch = 64;
+
+size_t batch_size_or(size_t requested, size_t model_choice) {
+  return requested == 0 ? model_choice : requested;
+}
+
 // One input of a batch: what it is, and once its task has run, what it became.
 template <typename Input, typename Prepared>
 struct Slot {
@@ -101,8 +112,7 @@ void run_stream(const std::function<std::optional<Input>()>& next, const StreamS
     vectors.resize(prepared.size() * dim);
     // The forward pass is queued first, then the next batch's tasks: one runtime thread starts
     // the pass while the others prepare, then join the pass's remaining chunks.
-    std::future<void> pass =
-        runtime.submit([&] { forward(prepared, vectors.data(), workspace); });
+    std::future<void> pass = runtime.submit([&] { forward(prepared, vectors.data(), workspace); });
     std::unique_ptr<BatchT> upcoming = start_batch();
     runtime.wait(pass);
     size_t row = 0;
@@ -125,7 +135,7 @@ void ClipModel::embed_image_stream(const std::function<std::optional<ImageInput>
                                    const std::function<void()>& batch_done) const {
   vision_config();
   run_stream<ImageInput, Image>(
-      next, sink, std::max<size_t>(1, options.batch_size), static_cast<size_t>(dimension()),
+      next, sink, batch_size_or(options.batch_size, kImageBatch), static_cast<size_t>(dimension()),
       batch_done, [this](const ImageInput& input) { return model::crop_of(*this, input); },
       [this, &options](std::vector<Image*>& crops, float* out, Workspace& workspace) {
         const std::vector<const Image*> batch(crops.begin(), crops.end());
@@ -138,7 +148,7 @@ void ClipModel::embed_text_stream(const std::function<std::optional<std::string>
                                   const std::function<void()>& batch_done) const {
   tokenize("");  // Says at once why a model cannot take texts.
   run_stream<std::string, std::vector<int32_t>>(
-      next, sink, std::max<size_t>(1, options.batch_size), static_cast<size_t>(dimension()),
+      next, sink, batch_size_or(options.batch_size, kTextBatch), static_cast<size_t>(dimension()),
       batch_done, [this](const std::string& text) { return tokenize(text); },
       [this, &options](std::vector<std::vector<int32_t>*>& ids, float* out, Workspace& workspace) {
         std::vector<std::vector<int32_t>> batch;

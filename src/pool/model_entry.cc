@@ -4,7 +4,7 @@
 
 #include "clipembed/hub.h"
 #include "clipembed/runtime.h"
-#include "io/url_fetcher.h"
+#include "image/image_loader.h"
 
 namespace clipembed::pool {
 namespace {
@@ -13,7 +13,7 @@ std::string mib(uint64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) 
 
 // Ends a request that will not be embedded; a download still running for it stops.
 void end_request(const RequestPtr& r, ErrorCode code, const std::string& message) {
-  io::UrlFetcher::instance().cancel(r->download.exchange(0));
+  image::cancel_fetch(r->download.exchange(0));
   const Error error(code, message);
   r->finish(nullptr, &error);
 }

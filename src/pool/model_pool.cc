@@ -8,6 +8,7 @@
 #include "clipembed/pool.h"
 #include "clipembed/runtime.h"
 #include "image/image_loader.h"
+#include "model/input_crop.h"
 #include "pool/memory_budget.h"
 #include "pool/model_entry.h"
 
@@ -178,7 +179,7 @@ class PooledEmbedder : public Embedder {
       } else {
         request->produce = [input, impl](const ClipModel& model) {
           DecodeReservation reservation(impl->decode_budget);
-          return model.preprocess(image::load_image(input, impl->options.input, &reservation));
+          return model::crop_of(model, input, &reservation);
         };
       }
       group.push_back(std::move(request));
@@ -219,8 +220,7 @@ class PooledEmbedder : public Embedder {
             auto bytes = std::make_shared<std::vector<uint8_t>>(std::move(*body));
             request->produce = [bytes, url = request->url, impl](const ClipModel& model) {
               DecodeReservation reservation(impl->decode_budget);
-              return model.preprocess(
-                  image::decode_downloaded(url, *bytes, impl->options.input, &reservation));
+              return model::crop_of_download(model, url, *bytes, &reservation);
             };
             entry->start(request);
           });

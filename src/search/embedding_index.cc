@@ -29,8 +29,9 @@ namespace fs = std::filesystem;
 
 constexpr char kVectors[] = "/vectors.npy";
 constexpr char kFaiss[] = "/index.faiss";
-// Inputs per embed_images_into() call in EmbeddingIndex::add(): progress is flushed after each.
-constexpr size_t kAddChunk = 256;
+// Images per forward pass in EmbeddingIndex::add(), as the CLI's default: progress is made
+// durable after each.
+constexpr size_t kAddBatch = 16;
 
 // The rows of vectors.npy, memory-mapped read-only.
 class MappedVectors {
@@ -174,23 +175,23 @@ IndexInfo EmbeddingIndex::add(const std::string& directory, const ClipModel& mod
     }
     if (!writer.present(input.text())) todo.push_back(input);
   }
+  // The model's one batcher: reading overlaps the forward pass, and what each batch added is
+  // made durable before the next, so an interrupted add resumes where it stopped.
   const auto dim = static_cast<size_t>(model.dimension());
-  std::vector<float> rows;
-  std::vector<std::optional<Error>> errors;
-  for (size_t start = 0; start < todo.size(); start += kAddChunk) {
-    const std::span<const ImageInput> part(todo.data() + start,
-                                           std::min(kAddChunk, todo.size() - start));
-    rows.resize(part.size() * dim);
-    model.embed_images_into(part, rows.data(), {.normalize = true}, &errors);
-    for (size_t i = 0; i < part.size(); ++i) {
-      if (errors[i]) {
-        writer.add_failure(part[i].text(), code_name(errors[i]->code()), errors[i]->what());
-      } else {
-        writer.add(part[i].text(), {rows.data() + i * dim, dim});
-      }
-    }
-    writer.flush();
-  }
+  size_t next = 0;
+  model.embed_image_stream(
+      [&]() -> std::optional<ImageInput> {
+        if (next == todo.size()) return std::nullopt;
+        return todo[next++];
+      },
+      [&](size_t i, const float* embedding, const Error* error) {
+        if (error != nullptr) {
+          writer.add_failure(todo[i].text(), code_name(error->code()), error->what());
+        } else {
+          writer.add(todo[i].text(), {embedding, dim});
+        }
+      },
+      {.batch_size = kAddBatch, .embed = {.normalize = true}}, [&] { writer.flush(); });
   return writer.finish();
 }
 

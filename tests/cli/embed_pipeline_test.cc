@@ -83,9 +83,8 @@ TEST(EmbedPipelineTest, AnExceptionFromTheCallerUnwindsWhileTheNextBatchIsDecodi
   // The first result throws while the second batch's decode tasks are queued or running; they
   // must finish before their slots are freed (ASan would catch a use after free).
   auto emit = [](const PipelineResult&) { throw std::runtime_error("disk full"); };
-  EXPECT_THROW(
-      run_pipeline(*model, next, {.batch_size = 4, .normalize = false}, emit, [] {}),
-      std::runtime_error);
+  EXPECT_THROW(run_pipeline(*model, next, {.batch_size = 4, .normalize = false}, emit, [] {}),
+               std::runtime_error);
 }
 
 }  // namespace
