@@ -6,8 +6,10 @@
 //   auto model = clipembed::ClipModel::load(config);    // no second read of the configs
 //
 // A directory holds config.json (CLIPModel: both towers; CLIPVisionModel(WithProjection) or
-// CLIPTextModel(WithProjection): one), model.safetensors, preprocessor_config.json with a vision
-// tower, and tokenizer files (tokenizer.json, or vocab.json + merges.txt) for the text tower.
+// CLIPTextModel(WithProjection): one; SiglipModel, SiglipVisionModel, SiglipTextModel likewise),
+// model.safetensors, preprocessor_config.json with a vision tower, and tokenizer files for the
+// text tower (CLIP: tokenizer.json, or vocab.json + merges.txt; SigLIP: spiece.model; SigLIP 2:
+// tokenizer.model beside its tokenizer.json).
 // Missing keys take transformers' defaults, as transformers omits values equal to them.
 //
 // Threading rule: configs are plain values.
@@ -21,7 +23,16 @@
 
 namespace clipembed {
 
-enum class HiddenAct { kQuickGelu, kGelu };
+enum class HiddenAct { kQuickGelu, kGelu, kGeluTanh /* gelu_pytorch_tanh */ };
+
+// The architecture a directory holds (config.json's model_type). It decides each tower's
+// layout and pooling, the tokenizer, the preprocessing and the zero-shot rule:
+// - kClip: transformers' CLIPModel (class token, pre-LayerNorm, projections, causal text mask
+//   pooled at the end token, softmax over labels).
+// - kSiglip: SiglipModel, SigLIP and SigLIP 2 (no class token, an attention-pooling head, text
+//   without a causal mask pooled at the last position through a Linear head, sigmoid per label).
+enum class ModelFamily { kClip, kSiglip };
+const char* model_family_name(ModelFamily family);  // "clip" or "siglip".
 
 struct VisionConfig {
   int hidden_size = 768;
@@ -37,14 +48,16 @@ struct VisionConfig {
   // True for CLIPVisionModel(WithProjection) configs, whose checkpoints may lack the projection
   // (a plain CLIPVisionModel then yields its pooled output); false for a full CLIPModel.
   bool vision_only = false;
+  ModelFamily family = ModelFamily::kClip;
 
   // Parses config.json text: a CLIPModel config (vision_config + top-level projection_dim) or a
-  // vision-only config. Missing keys take CLIPVisionConfig's defaults. Throws
+  // vision-only config (or SigLIP's). Missing keys take the family's defaults. Throws
   // Error(kModelInvalid) naming `source`.
   static VisionConfig parse(const std::string& json_text, const std::string& source);
 
   int grid() const { return image_size / patch_size; }
-  int num_positions() const { return grid() * grid() + 1; }
+  // One per patch (the pixels past the last whole patch are not used), plus CLIP's class token.
+  int num_positions() const { return grid() * grid() + (family == ModelFamily::kClip ? 1 : 0); }
   int64_t parameter_count() const;
 };
 
@@ -63,9 +76,12 @@ struct TextConfig {
   // first position holding eos_token_id.
   int eos_token_id = 49407;
   bool text_only = false;  // A CLIPTextModel(WithProjection) config.
+  // kSiglip: texts are padded to max_position_embeddings and pooled at the last position.
+  ModelFamily family = ModelFamily::kClip;
 
   // Parses config.json text: a CLIPModel config (text_config + top-level projection_dim) or a
-  // text-only config. Missing keys take CLIPTextConfig's defaults. Throws Error(kModelInvalid).
+  // text-only config (or SigLIP's). Missing keys take the family's defaults. Throws
+  // Error(kModelInvalid).
   static TextConfig parse(const std::string& json_text, const std::string& source);
 
   int64_t parameter_count() const;
@@ -73,6 +89,7 @@ struct TextConfig {
 
 struct ModelConfig {
   std::string directory;
+  ModelFamily family = ModelFamily::kClip;
   std::optional<VisionConfig> vision;
   std::optional<PreprocessConfig> preprocess;  // Present with the vision tower.
   std::optional<TextConfig> text;

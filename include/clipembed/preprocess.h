@@ -1,4 +1,5 @@
-// clipembed/preprocess.h: the preprocessing of transformers' CLIPImageProcessor.
+// clipembed/preprocess.h: the preprocessing of transformers' CLIPImageProcessor and
+// SiglipImageProcessor (the latter squashes to height x width, without a crop).
 //
 //   clipembed::PreprocessConfig pre = clipembed::PreprocessConfig::parse_file(
 //       "model/preprocessor_config.json");
@@ -18,6 +19,7 @@ namespace clipembed {
 
 struct PreprocessConfig {
   bool do_resize = true;
+  int resample = 3;  // Pillow's filter: 3 bicubic (CLIP, SigLIP), 2 bilinear (SigLIP 2).
   // Resize target: the shortest edge becomes `shortest_edge` (the long edge is scaled with
   // truncation, as transformers does), or, when shortest_edge is 0, exactly height x width.
   int shortest_edge = 224;
@@ -32,9 +34,11 @@ struct PreprocessConfig {
   std::array<float, 3> mean = {0.48145466f, 0.4578275f, 0.40821073f};
   std::array<float, 3> std = {0.26862954f, 0.26130258f, 0.27577711f};
 
-  // Parses preprocessor_config.json text; missing keys keep CLIPImageProcessor's defaults.
-  // Throws Error(kModelInvalid) on malformed JSON or values, kUnsupported for a resample filter
-  // other than bicubic (3). `source` names the file in messages.
+  // Parses preprocessor_config.json text; missing keys keep the defaults of the processor it
+  // names (image_processor_type: CLIPImageProcessor's, or SiglipImageProcessor's: 224 x 224, no
+  // crop, mean and std 0.5). Throws Error(kModelInvalid) on malformed JSON or values,
+  // kUnsupported for a resample filter other than bilinear (2) or bicubic (3). `source` names the
+  // file in messages.
   static PreprocessConfig parse(const std::string& json_text, const std::string& source);
   static PreprocessConfig parse_file(const std::string& path);
 
@@ -43,8 +47,8 @@ struct PreprocessConfig {
   int output_width() const;
 };
 
-// Resize (Pillow-exact bicubic) and center crop, in 8-bit RGB: byte-identical to the image that
-// CLIPImageProcessor rescales and normalises.
+// Resize (Pillow-exact, with the config's filter) and center crop, in 8-bit RGB: byte-identical
+// to the image that the processor rescales and normalises.
 Image resize_and_crop(const Image& image, const PreprocessConfig& config);
 
 // Rescales and normalises a crop of output size into `out`, channels first (3 x H x W floats).

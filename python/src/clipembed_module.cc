@@ -76,6 +76,9 @@ class Model {
   bool has_vision() const { return model_->has_vision(); }
   bool has_text() const { return model_->has_text(); }
   float logit_scale() const { return model_->logit_scale(); }
+  float logit_bias() const { return model_->capabilities().logit_bias; }
+  std::string family() const { return model_->capabilities().family; }
+  std::string zero_shot() const { return zero_shot_rule_name(model_->capabilities().zero_shot); }
 
   py::object config() const {
     py::object open = py::module_::import("builtins").attr("open");
@@ -325,7 +328,13 @@ Raises clipembed.Error (code "model_invalid", "io", ...) when the model cannot b
       .def_property_readonly("has_vision", &Model::has_vision, "True when images can be embedded.")
       .def_property_readonly("has_text", &Model::has_text, "True when texts can be embedded.")
       .def_property_readonly("logit_scale", &Model::logit_scale,
-                             "exp(logit_scale), CLIP's temperature.")
+                             "exp(logit_scale), the logits' temperature.")
+      .def_property_readonly("logit_bias", &Model::logit_bias,
+                             "SigLIP's logit_bias, added to the logits (0.0 for CLIP).")
+      .def_property_readonly("family", &Model::family, "\"clip\" or \"siglip\".")
+      .def_property_readonly("zero_shot", &Model::zero_shot,
+                             "How classify() scores labels: \"softmax\" (CLIP) or \"sigmoid\" "
+                             "(SigLIP).")
       .def("embed_images", &Model::embed_images, py::arg("items"), py::arg("normalize") = false,
            py::arg("errors") = "raise",
            R"doc(Embeds images; returns a float32 array [N, dimension], row i for item i.
@@ -343,8 +352,11 @@ list with None or the clipembed.Error of each item. Other objects raise TypeErro
            py::arg("template") = py::none(),
            "Zero-shot label scores, float32 [N images, labels], under the model's rule: for CLIP\n"
            "the softmax over labels of logit_scale * cosine(image, template with the label), as\n"
-           "transformers' logits_per_image.softmax(-1). template: the text each label is put in\n"
-           "at its {} (default: the model family's, 'a photo of a {}.' for CLIP). Raises\n"
+           "transformers' logits_per_image.softmax(-1); for SigLIP the sigmoid of each label's\n"
+           "logit (logit_scale * cosine + logit_bias: independent, they need not sum to 1).\n"
+           "template: the text each label is put in\n"
+           "at its {} (default: the model family's, 'a photo of a {}.' for CLIP,\n"
+           "'This is a photo of {}.' for SigLIP). Raises\n"
            "clipembed.Error for a bad image or template.")
       .def("tokenize", &Model::tokenize, py::arg("text"),
            "The token ids of a text, as the Hugging Face fast tokenizer gives them.")

@@ -2,7 +2,8 @@
 //   {"path": ..., "labels": [{"label": ..., "score": ...}, ...]}  sorted by score
 // Through the service core's one orchestration (service/zero_shot.h): scores under the model's
 // rule (for CLIP transformers' logits_per_image.softmax(-1): a softmax over the labels of
-// exp(logit_scale) * cosine(image, "template with the label")). Label texts are embedded once.
+// exp(logit_scale) * cosine(image, "template with the label"); for SigLIP the sigmoid of each
+// logit, plus logit_bias). Label texts are embedded once.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
@@ -59,6 +60,12 @@ int run_classify(const ClassifyArgs& a) {
       throw Error(ErrorCode::kUnsupportedModality, a.model + " has no vision tower");
     }
     capabilities = model->capabilities();
+    // The scores' rule, once: SigLIP's are independent probabilities that need not sum to 1.
+    std::fprintf(stderr, "clipembed classify: %s model: scores are %s\n",
+                 capabilities.family.c_str(),
+                 capabilities.zero_shot == ZeroShotRule::kSigmoid
+                     ? "each label's own probability (sigmoid of its logit; they need not sum to 1)"
+                     : "a softmax over the labels (they sum to 1)");
     label_vectors =
         model->embed_texts(service::label_prompts(labels, a.template_text, capabilities));
   } catch (const Error& e) {
@@ -104,7 +111,7 @@ CommandRun add_classify_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "classify",
       "zero-shot labels for images: scores of the image-text logits under the model's rule "
-      "(softmax for CLIP)");
+      "(a softmax for CLIP, a sigmoid per label for SigLIP)");
   add_model_option(*cmd, args->model);
   cmd->add_option("images", args->arguments, "image files, directories, URLs, or - for a list");
   cmd->add_option("--labels", args->labels, "labels, comma-separated")
@@ -112,9 +119,10 @@ CommandRun add_classify_command(CLI::App& app) {
       ->allow_extra_args(false);
   cmd->add_option("--labels-from", args->labels_from, "read one label per line")
       ->allow_extra_args(false);
-  cmd->add_option("--template", args->template_text,
-                  "the text each label is put in ({} marks the label; default: the model "
-                  "family's, \"a photo of a {}.\" for CLIP)");
+  cmd->add_option(
+      "--template", args->template_text,
+      "the text each label is put in ({} marks the label; default: the model "
+      "family's, \"a photo of a {}.\" for CLIP, \"This is a photo of {}.\" for SigLIP)");
   cmd->add_option("--top-k", args->top_k, "print the K best labels (default: all)")
       ->check(CLI::Range(size_t{1}, size_t{1} << 20));
   cmd->add_flag("-r,--recursive", args->input_options.recursive,

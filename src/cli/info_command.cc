@@ -10,11 +10,37 @@
 #include "clipembed/hub.h"
 #include "clipembed/model.h"
 #include "clipembed/pool.h"
+#include "clipembed/preprocess.h"
 
 namespace clipembed::cli {
 namespace {
 
-const char* act_name(HiddenAct act) { return act == HiddenAct::kGelu ? "gelu" : "quick_gelu"; }
+const char* act_name(HiddenAct act) {
+  switch (act) {
+    case HiddenAct::kGelu:
+      return "gelu";
+    case HiddenAct::kGeluTanh:
+      return "gelu_pytorch_tanh";
+    case HiddenAct::kQuickGelu:
+      break;
+  }
+  return "quick_gelu";
+}
+
+const char* filter_name(int resample) { return resample == 2 ? "bilinear" : "bicubic"; }
+
+// How the model turns an image into the pixels it sees.
+std::string preprocessing_of(const PreprocessConfig& p) {
+  char line[256];
+  if (p.do_center_crop) {
+    std::snprintf(line, sizeof line, "shortest edge %d, %s, center crop %dx%d", p.shortest_edge,
+                  filter_name(p.resample), p.crop_width, p.crop_height);
+  } else {
+    std::snprintf(line, sizeof line, "resize to %dx%d (aspect not kept), %s", p.output_width(),
+                  p.output_height(), filter_name(p.resample));
+  }
+  return line;
+}
 
 int run_info(const std::string& ref) {
   try {
@@ -22,22 +48,27 @@ int run_info(const std::string& ref) {
     auto model = ClipModel::load(config);  // Checks the weights, and tells their dtype.
     const MemoryEstimate one = estimate_memory(config, 1), eight = estimate_memory(config, 8);
     const MemoryEstimate int8 = estimate_memory(config, 8, Precision::kInt8);
+    const ModelCapabilities caps = model->capabilities();
     std::printf("model:          %s\n", ref.c_str());
     std::printf("directory:      %s\n", config.directory.c_str());
+    std::printf("family:         %s (zero-shot: %s%s)\n", caps.family.c_str(),
+                zero_shot_rule_name(caps.zero_shot),
+                caps.zero_shot == ZeroShotRule::kSigmoid
+                    ? " of each label's logit, independent probabilities"
+                    : " over the labels");
     if (config.vision) {
       const VisionConfig& c = *config.vision;
       const PreprocessConfig& p = *config.preprocess;
       std::printf(
           "vision tower:   ViT, %d layers, width %d, %d heads, MLP %d, patch %d, image %d, "
-          "%s, %lld parameters\n",
+          "%s, %s, %lld parameters\n",
           c.num_hidden_layers, c.hidden_size, c.num_attention_heads, c.intermediate_size,
           c.patch_size, c.image_size, act_name(c.hidden_act),
+          c.family == ModelFamily::kSiglip ? "attention-pooling head" : "class token",
           static_cast<long long>(c.parameter_count()));
-      std::printf(
-          "preprocessing:  shortest edge %d, bicubic, center crop %dx%d, mean %.4f/%.4f/%.4f, "
-          "std %.4f/%.4f/%.4f\n",
-          p.shortest_edge, p.crop_width, p.crop_height, p.mean[0], p.mean[1], p.mean[2], p.std[0],
-          p.std[1], p.std[2]);
+      std::printf("preprocessing:  %s, mean %.4f/%.4f/%.4f, std %.4f/%.4f/%.4f\n",
+                  preprocessing_of(p).c_str(), p.mean[0], p.mean[1], p.mean[2], p.std[0], p.std[1],
+                  p.std[2]);
     } else {
       std::printf("vision tower:   none\n");
     }

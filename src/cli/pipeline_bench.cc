@@ -67,6 +67,7 @@ void bench_pipeline(const ClipModel& model, const std::string& dir, size_t limit
   };
   // The library's own entry point, at the model's batch size, on the same files.
   std::vector<ImageInput> inputs;
+  inputs.reserve(files.size());
   for (const std::string& f : files) inputs.push_back(command_line_input(f));
   auto library = [&] {
     const auto start = std::chrono::steady_clock::now();

@@ -55,8 +55,17 @@ PreprocessConfig PreprocessConfig::parse(const std::string& text, const std::str
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) bad(source, "not a JSON object");
   PreprocessConfig c;
+  // SiglipImageProcessor has no crop and other defaults; it ignores a do_center_crop key.
+  const bool siglip = j.contains("image_processor_type") && j["image_processor_type"].is_string() &&
+                      j["image_processor_type"].get<std::string>() == "SiglipImageProcessor";
+  if (siglip) {
+    c.do_center_crop = false;
+    c.shortest_edge = 0;
+    c.resize_height = c.resize_width = 224;
+    c.mean = c.std = {0.5f, 0.5f, 0.5f};
+  }
   c.do_resize = flag(j, "do_resize", c.do_resize, source);
-  c.do_center_crop = flag(j, "do_center_crop", c.do_center_crop, source);
+  if (!siglip) c.do_center_crop = flag(j, "do_center_crop", c.do_center_crop, source);
   c.do_rescale = flag(j, "do_rescale", c.do_rescale, source);
   c.do_normalize = flag(j, "do_normalize", c.do_normalize, source);
   if (j.contains("size") && !j["size"].is_null()) {
@@ -95,10 +104,11 @@ PreprocessConfig PreprocessConfig::parse(const std::string& text, const std::str
   }
   if (j.contains("resample") && !j["resample"].is_null()) {
     if (!j["resample"].is_number_integer()) bad(source, "'resample' must be an integer");
-    if (j["resample"].get<int>() != 3) {
+    c.resample = j["resample"].get<int>();
+    if (c.resample != 2 && c.resample != 3) {
       throw Error(ErrorCode::kUnsupported,
-                  source + ": only bicubic resampling (resample = 3) is supported, got " +
-                      j["resample"].dump());
+                  source + ": resample " + j["resample"].dump() +
+                      " is not supported (2 bilinear, 3 bicubic: Pillow's filters)");
     }
   }
   return c;
@@ -138,7 +148,7 @@ Image resize_and_crop(const Image& image, const PreprocessConfig& config) {
   }
   if (!config.do_center_crop) {
     if (!config.do_resize) return image;
-    return image::resize_bicubic(image, w, h);
+    return image::resize(image, w, h, static_cast<image::Filter>(config.resample));
   }
   // transformers' center_crop: offsets (size - crop) // 2, zero padding where the image is smaller.
   const int64_t top = floor_div2(int64_t{h} - config.crop_height);
@@ -149,7 +159,7 @@ Image resize_and_crop(const Image& image, const PreprocessConfig& config) {
       static_cast<int>(std::min<int64_t>(w, left + config.crop_width) - std::max<int64_t>(0, left)),
       static_cast<int>(std::min<int64_t>(h, top + config.crop_height) - std::max<int64_t>(0, top))};
   // Without do_resize, w x h is the image's size, so no pass runs and this copies the window.
-  Image src = image::resize_bicubic(image, w, h, kept);
+  Image src = image::resize(image, w, h, static_cast<image::Filter>(config.resample), kept);
   if (kept.width == config.crop_width && kept.height == config.crop_height) {
     return src;  // The usual case: the crop lies inside the resized image.
   }

@@ -17,6 +17,11 @@ namespace {
 
 constexpr int kPrecisionBits = kernels::kResampleBits;  // 32 - 8 - 2, as Pillow's.
 
+double bilinear(double x) {
+  if (x < 0.0) x = -x;
+  return x < 1.0 ? 1.0 - x : 0.0;
+}
+
 double bicubic(double x) {
   constexpr double a = -0.5;
   if (x < 0.0) x = -x;
@@ -32,11 +37,12 @@ struct Coefficients {
   std::vector<int32_t> weights;  // out_size x taps_capacity
 };
 
-Coefficients precompute(int in_size, int out_size) {
-  constexpr double kSupport = 2.0;
+Coefficients precompute(int in_size, int out_size, Filter filter) {
+  const double kernel_support = filter == Filter::kBilinear ? 1.0 : 2.0;
+  double (*const kernel)(double) = filter == Filter::kBilinear ? bilinear : bicubic;
   const double scale = static_cast<double>(in_size) / out_size;
   const double filter_scale = scale < 1.0 ? 1.0 : scale;
-  const double support = kSupport * filter_scale;
+  const double support = kernel_support * filter_scale;
   Coefficients c;
   // Rounded up to whole groups of four taps, zero past each output's count (kernels/resample.h).
   c.taps_capacity = (static_cast<int>(std::ceil(support)) * 2 + 1 + 3) / 4 * 4;
@@ -55,7 +61,7 @@ Coefficients precompute(int in_size, int out_size) {
     xmax -= xmin;
     double total = 0.0;
     for (int x = 0; x < xmax; ++x) {
-      k[x] = bicubic((x + xmin - center + 0.5) * ss);
+      k[x] = kernel((x + xmin - center + 0.5) * ss);
       total += k[x];
     }
     for (int x = 0; x < xmax; ++x) {
@@ -78,11 +84,11 @@ constexpr size_t kKeptScratchBytes = size_t{4} << 20;
 
 }  // namespace
 
-Image resize_bicubic(const Image& in, int width, int height) {
-  return resize_bicubic(in, width, height, Window{0, 0, width, height});
+Image resize(const Image& in, int width, int height, Filter filter) {
+  return resize(in, width, height, filter, Window{0, 0, width, height});
 }
 
-Image resize_bicubic(const Image& in, int width, int height, const Window& window) {
+Image resize(const Image& in, int width, int height, Filter filter, const Window& window) {
   const bool need_horizontal = width != in.width;
   const bool need_vertical = height != in.height;
   const kernels::Isa isa = kernels::active_isa();
@@ -97,7 +103,7 @@ Image resize_bicubic(const Image& in, int width, int height, const Window& windo
   Coefficients vertical;
   int row_begin = window.y, row_end = window.y + window.height;
   if (need_vertical) {
-    vertical = precompute(in.height, height);
+    vertical = precompute(in.height, height, filter);
     const int last = window.y + window.height - 1;
     row_begin = vertical.first[window.y];
     row_end = vertical.first[last] + vertical.count[last];
@@ -106,7 +112,7 @@ Image resize_bicubic(const Image& in, int width, int height, const Window& windo
   thread_local std::vector<uint8_t> scratch;
   if (need_horizontal) {
     // The window's columns of the horizontal pass: its coefficients from column window.x on.
-    const Coefficients horizontal = precompute(in.width, width);
+    const Coefficients horizontal = precompute(in.width, width, filter);
     const int* first = horizontal.first.data() + window.x;
     const int* count = horizontal.count.data() + window.x;
     const int32_t* weights =

@@ -51,12 +51,21 @@ static inline __m256 gelu(__m256 x) {
                        _mm256_add_ps(_mm256_set1_ps(1.0f), erf));
 }
 
+static inline __m256 gelu_tanh(__m256 x) {
+  const __m256 t =
+      _mm256_fmadd_ps(_mm256_mul_ps(x, x), _mm256_set1_ps(0.044715f), _mm256_set1_ps(1.0f));
+  const __m256 e = exp(_mm256_mul_ps(_mm256_mul_ps(x, t), _mm256_set1_ps(-1.5957691216057308f)));
+  return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+}
+
 static inline __m256 activate(__m256 x, Activation act) {
   switch (act) {
     case Activation::kQuickGelu:
       return quick_gelu(x);
     case Activation::kGelu:
       return gelu(x);
+    case Activation::kGeluTanh:
+      return gelu_tanh(x);
     case Activation::kNone:
       break;
   }

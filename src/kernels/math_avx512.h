@@ -51,12 +51,21 @@ static inline __m512 gelu(__m512 x) {
                        _mm512_add_ps(_mm512_set1_ps(1.0f), erf));
 }
 
+static inline __m512 gelu_tanh(__m512 x) {
+  const __m512 t =
+      _mm512_fmadd_ps(_mm512_mul_ps(x, x), _mm512_set1_ps(0.044715f), _mm512_set1_ps(1.0f));
+  const __m512 e = exp(_mm512_mul_ps(_mm512_mul_ps(x, t), _mm512_set1_ps(-1.5957691216057308f)));
+  return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+}
+
 static inline __m512 activate(__m512 x, Activation act) {
   switch (act) {
     case Activation::kQuickGelu:
       return quick_gelu(x);
     case Activation::kGelu:
       return gelu(x);
+    case Activation::kGeluTanh:
+      return gelu_tanh(x);
     case Activation::kNone:
       break;
   }

@@ -55,12 +55,22 @@ static inline float gelu(float x) {
   return (0.5f * x) * (1.0f + erf);
 }
 
+// 0.5 x (1 + tanh(u)) with u = sqrt(2/pi) (x + 0.044715 x^3), transformers' gelu_pytorch_tanh,
+// computed as x * sigmoid(2u) = x / (1 + e^(-2u)) (the same value, without tanh's cancellation
+// near 0 and with the exp every path already has).
+static inline float gelu_tanh(float x) {
+  const float t = std::fma(x * x, 0.044715f, 1.0f);
+  return x / (1.0f + exp((x * t) * -1.5957691216057308f));
+}
+
 static inline float activate(float x, Activation act) {
   switch (act) {
     case Activation::kQuickGelu:
       return quick_gelu(x);
     case Activation::kGelu:
       return gelu(x);
+    case Activation::kGeluTanh:
+      return gelu_tanh(x);
     case Activation::kNone:
       break;
   }

@@ -54,7 +54,8 @@ std::shared_ptr<const ClipModel> ClipModel::load(const ModelConfig& config,
   model::WeightFile& weights = *state->weights;
   Runtime& runtime = shared_runtime();
   if (config.vision && options.vision) {
-    state->weights_dtype = weights.stored_dtype("vision_model.embeddings.class_embedding");
+    state->weights_dtype =
+        weights.stored_dtype("vision_model.embeddings.position_embedding.weight");
     state->vision = std::make_unique<model::VisionTransformer>(
         runtime, weights, *state->config.vision, options.precision);
   }
@@ -67,7 +68,7 @@ std::shared_ptr<const ClipModel> ClipModel::load(const ModelConfig& config,
     state->text_missing = config.text_unavailable;
     state->text_missing_code = ErrorCode::kModelInvalid;
   } else {
-    state->tokenizer = text::Tokenizer::load(config.directory);
+    state->tokenizer = text::Tokenizer::load(config.directory, config.family);
     if (state->tokenizer->vocabulary_size() > config.text->vocab_size) {
       throw Error(ErrorCode::kModelInvalid,
                   config.directory + ": the tokenizer has " +
@@ -81,8 +82,8 @@ std::shared_ptr<const ClipModel> ClipModel::load(const ModelConfig& config,
     state->text =
         std::make_unique<model::TextTransformer>(runtime, weights, *config.text, options.precision);
   }
-  state->logit_scale =
-      std::exp(weights.has("logit_scale") ? *weights.bind("logit_scale", {}) : kInitialLogitScale);
+  state->logit_scale = std::exp(weights.scalar("logit_scale", kInitialLogitScale));
+  state->logit_bias = weights.scalar("logit_bias", 0.0f);
   return std::shared_ptr<const ClipModel>(new ClipModel(std::move(state)));
 }
 
@@ -102,6 +103,11 @@ ModelCapabilities ClipModel::capabilities() const {
   c.images = has_vision();
   c.texts = has_text();
   c.logit_scale = logit_scale();
+  c.family = model_family_name(state_->config.family);
+  if (state_->config.family == ModelFamily::kSiglip) {
+    c.logit_bias = state_->logit_bias;
+    c.zero_shot = ZeroShotRule::kSigmoid;
+  }
   return c;
 }
 

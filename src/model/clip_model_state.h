@@ -27,6 +27,7 @@ struct ClipModel::State {
   LoadOptions options;
   std::string weights_dtype;
   float logit_scale = 0;  // exp() of the checkpoint's logit_scale.
+  float logit_bias = 0;   // SigLIP's logit_bias (0 for CLIP).
   std::unique_ptr<model::WeightFile> weights;
   std::unique_ptr<model::VisionTransformer> vision;  // Null without a vision tower.
   std::unique_ptr<model::TextTransformer> text;      // Null without a usable text tower.

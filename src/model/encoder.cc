@@ -4,11 +4,9 @@
 #include <array>
 
 namespace clipembed::model {
-namespace {
 
-// Packs a product and releases the float32 weights it was packed from.
-ops::Dense build(Runtime& runtime, WeightFile& weights, std::span<const ops::LinearWeights> parts,
-                 Precision precision) {
+ops::Dense pack_dense(Runtime& runtime, WeightFile& weights,
+                      std::span<const ops::LinearWeights> parts, Precision precision) {
   ops::Dense dense = precision == Precision::kInt8 ? ops::Dense::int8(runtime, parts)
                                                    : ops::Dense::float32(runtime, parts);
   for (const ops::LinearWeights& p : parts) {
@@ -16,8 +14,6 @@ ops::Dense build(Runtime& runtime, WeightFile& weights, std::span<const ops::Lin
   }
   return dense;
 }
-
-}  // namespace
 
 Encoder::Encoder(Runtime& runtime, WeightFile& weights, const std::string& prefix,
                  const EncoderShape& shape, Precision precision, bool float32_attention)
@@ -39,13 +35,13 @@ Encoder::Encoder(Runtime& runtime, WeightFile& weights, const std::string& prefi
     const std::array<ops::LinearWeights, 3> qkv{linear("self_attn.q_proj", d, d),
                                                 linear("self_attn.k_proj", d, d),
                                                 linear("self_attn.v_proj", d, d)};
-    layer.qkv = build(runtime, weights, qkv, attention);
+    layer.qkv = pack_dense(runtime, weights, qkv, attention);
     const ops::LinearWeights out = linear("self_attn.out_proj", d, d);
-    layer.out = build(runtime, weights, {&out, 1}, attention);
+    layer.out = pack_dense(runtime, weights, {&out, 1}, attention);
     const ops::LinearWeights fc1 = linear("mlp.fc1", f, d);
-    layer.fc1 = build(runtime, weights, {&fc1, 1}, precision);
+    layer.fc1 = pack_dense(runtime, weights, {&fc1, 1}, precision);
     const ops::LinearWeights fc2 = linear("mlp.fc2", d, f);
-    layer.fc2 = build(runtime, weights, {&fc2, 1}, precision);
+    layer.fc2 = pack_dense(runtime, weights, {&fc2, 1}, precision);
     layers_.push_back(std::move(layer));
   }
 }
@@ -76,8 +72,7 @@ void Encoder::run(Runtime& runtime, float* x, std::span<const int64_t> item_star
                   ops::AttentionMask mask, std::span<const int64_t> pooled_rows,
                   EncoderActivations& buffers) const {
   const int64_t d = shape_.hidden, f = shape_.intermediate, rows = item_starts.back();
-  const ops::Activation act =
-      shape_.act == HiddenAct::kGelu ? ops::Activation::kGelu : ops::Activation::kQuickGelu;
+  const ops::Activation act = activation_of(shape_.act);
   // The products' inputs (h, attn, mlp) at padded strides: see ops::activation_stride.
   const int64_t hd = ops::activation_stride(d), fd = ops::activation_stride(f);
   float* h = sized(buffers.h, rows * hd);

@@ -1,5 +1,6 @@
-// Internal: the one pre-LayerNorm transformer encoder of CLIP's towers, for every precision:
-// vision (no mask) and text (causal mask) run the same layer loop over ops::Dense layers.
+// Internal: the one pre-LayerNorm transformer encoder of every tower (CLIP's and SigLIP's name
+// their layers alike), for every precision: vision (no mask) and text (CLIP's causal mask, none
+// for SigLIP) run the same layer loop over ops::Dense layers.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,19 @@ struct LayerNormWeights {
   const float* beta = nullptr;
 };
 
+// The kernels' activation for a config's hidden_act.
+inline ops::Activation activation_of(HiddenAct act) {
+  switch (act) {
+    case HiddenAct::kGelu:
+      return ops::Activation::kGelu;
+    case HiddenAct::kGeluTanh:
+      return ops::Activation::kGeluTanh;
+    case HiddenAct::kQuickGelu:
+      break;
+  }
+  return ops::Activation::kQuickGelu;
+}
+
 struct EncoderShape {
   int64_t hidden = 0;
   int64_t intermediate = 0;
@@ -29,6 +43,11 @@ struct EncoderShape {
   HiddenAct act = HiddenAct::kQuickGelu;
   float eps = 1e-5f;
 };
+
+// Packs a product (parts stacked by output) in `precision` and releases the float32 weights it
+// was packed from.
+ops::Dense pack_dense(Runtime& runtime, WeightFile& weights,
+                      std::span<const ops::LinearWeights> parts, Precision precision);
 
 // Immutable after load; any number of threads may run() at once, each with its own activations.
 class Encoder {

@@ -21,6 +21,18 @@ ops::Dense bind_projection(Runtime& runtime, WeightFile& weights, const TextConf
   return dense;
 }
 
+bool is_siglip(const TextConfig& c) { return c.family == ModelFamily::kSiglip; }
+
+ops::Dense bind_head(Runtime& runtime, WeightFile& weights, const TextConfig& c) {
+  if (!is_siglip(c)) return {};
+  const ops::LinearWeights w{weights.bind(kText + "head.weight", {c.hidden_size, c.hidden_size}),
+                             weights.bind(kText + "head.bias", {c.hidden_size}), c.hidden_size,
+                             c.hidden_size};
+  ops::Dense dense = ops::Dense::float32(runtime, {&w, 1});
+  weights.release(w.weight, static_cast<size_t>(w.in * w.out));
+  return dense;
+}
+
 }  // namespace
 
 EncoderShape TextTransformer::encoder_shape(const TextConfig& c) {
@@ -39,16 +51,18 @@ TextTransformer::TextTransformer(Runtime& runtime, WeightFile& weights, const Te
                /*float32_attention=*/true),
       final_ln_{weights.bind(kText + "final_layer_norm.weight", {c.hidden_size}),
                 weights.bind(kText + "final_layer_norm.bias", {c.hidden_size})},
-      projection_(bind_projection(runtime, weights, c)) {}
+      projection_(bind_projection(runtime, weights, c)),
+      head_(bind_head(runtime, weights, c)) {}
 
 int64_t TextTransformer::activation_bytes(const TextConfig& c, int64_t texts, Precision precision) {
   const int64_t rows = texts * c.max_position_embeddings, d = c.hidden_size;
-  return (rows * d + texts * d) * int64_t{sizeof(float)} +
+  return (rows * d + texts * d) * int64_t{sizeof(float)} +  // x, the pooled rows.
          Encoder::activation_bytes(encoder_shape(c), rows, precision);
 }
 
 int64_t TextTransformer::pooled_position(std::span<const int32_t> ids) const {
   if (ids.empty()) return 0;
+  if (is_siglip(config_)) return static_cast<int64_t>(ids.size()) - 1;
   if (config_.eos_token_id == 2) {
     // transformers' legacy rule (input_ids.argmax(-1)): the first position of the highest id.
     return std::max_element(ids.begin(), ids.end()) - ids.begin();
@@ -72,6 +86,8 @@ void TextTransformer::forward(Runtime& runtime, std::span<const std::vector<int3
                                                    std::to_string(c.max_position_embeddings));
     }
     const int64_t pooled = pooled_position(t);
+    // CLIP: the rows after the pooled one cannot change it under the causal mask. SigLIP: no
+    // mask, and the pooled row is the last anyway.
     starts[i + 1] = starts[i] + pooled + 1;
     pooled_rows[static_cast<size_t>(i)] = starts[i] + pooled;
   }
@@ -93,7 +109,9 @@ void TextTransformer::forward(Runtime& runtime, std::span<const std::vector<int3
     }
   }
   const std::span<const int64_t> items(starts, static_cast<size_t>(texts + 1));
-  encoder_.run(runtime, x, items, ops::AttentionMask::kCausal, pooled_rows, buffers.encoder);
+  encoder_.run(runtime, x, items,
+               is_siglip(c) ? ops::AttentionMask::kNone : ops::AttentionMask::kCausal, pooled_rows,
+               buffers.encoder);
 
   float* pooled = sized(buffers.pooled, texts * d);
   for (int64_t i = 0; i < texts; ++i) {
@@ -102,11 +120,12 @@ void TextTransformer::forward(Runtime& runtime, std::span<const std::vector<int3
   }
   ops::layer_norm(runtime, pooled, pooled, texts, d, final_ln_.gamma, final_ln_.beta,
                   c.layer_norm_eps);
-  if (projection_.out() == 0) {
+  const ops::Dense& last = is_siglip(c) ? head_ : projection_;
+  if (last.out() == 0) {
     std::memcpy(out, pooled, static_cast<size_t>(texts * d) * sizeof(float));
     return;
   }
-  projection_.apply(runtime, pooled, texts, out, {}, buffers.encoder.dense);
+  last.apply(runtime, pooled, texts, out, {}, buffers.encoder.dense);
 }
 
 }  // namespace clipembed::model

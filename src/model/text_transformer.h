@@ -1,6 +1,8 @@
-// Internal: CLIP's text tower (transformers' CLIPTextModelWithProjection): token and position
-// embeddings, the encoder with a causal mask, the final layer norm at the end token, and the text
-// projection.
+// Internal: the text tower of both families. CLIP's (CLIPTextModelWithProjection): token and
+// position embeddings, the encoder with a causal mask, the final layer norm at the end token, and
+// the text projection. SigLIP's (SiglipTextModel): the same embeddings, the encoder without a
+// mask (texts come padded, and the padding takes part), the final layer norm at the last
+// position, and a Linear head.
 #pragma once
 
 #include <cstdint>
@@ -30,13 +32,14 @@ class TextTransformer {
     return config_.projection_dim > 0 ? config_.projection_dim : config_.hidden_size;
   }
 
-  // The position whose hidden state is pooled (see TextConfig::eos_token_id).
+  // The position whose hidden state is pooled (CLIP: see TextConfig::eos_token_id; SigLIP: the
+  // last).
   int64_t pooled_position(std::span<const int32_t> ids) const;
 
-  // Embeds texts given as token ids (each within the context and the vocabulary). Only the rows
-  // up to each text's pooled position are computed: with the causal mask nothing after it can
-  // change it, so a text's vector is the same in any batch (bit for bit: items run their float32
-  // products on their own). out: texts x output_dimension().
+  // Embeds texts given as token ids (each within the context and the vocabulary). CLIP: only the
+  // rows up to each text's pooled position are computed (with the causal mask nothing after it
+  // can change it). A text's vector is the same in any batch (bit for bit: items run their
+  // float32 products on their own). out: texts x output_dimension().
   void forward(Runtime& runtime, std::span<const std::vector<int32_t>> ids, float* out,
                TextActivations& buffers) const;
 
@@ -52,6 +55,7 @@ class TextTransformer {
   Encoder encoder_;
   LayerNormWeights final_ln_;
   ops::Dense projection_;  // [projection_dim x D], no bias; empty when absent.
+  ops::Dense head_;        // SigLIP's [D x D] with bias; empty for CLIP.
 };
 
 }  // namespace clipembed::model

@@ -1,5 +1,7 @@
-// Internal: CLIP's vision tower (transformers' CLIPVisionModelWithProjection): patch and position
-// embeddings, the encoder, the pooled class token and the visual projection.
+// Internal: the vision tower of both families. CLIP's (CLIPVisionModelWithProjection): patch and
+// position embeddings with a class token, pre-LayerNorm, the encoder, the pooled class token and
+// the visual projection. SigLIP's (SiglipVisionModel): patch embedding with a bias, position
+// embeddings, the encoder, post-LayerNorm on every token and the attention-pooling head.
 #pragma once
 
 #include <cstdint>
@@ -37,16 +39,32 @@ class VisionTransformer {
   // Bytes of activations forward() allocates for a batch of `count` images.
   static int64_t activation_bytes(const VisionConfig& config, int64_t count, Precision precision);
   static EncoderShape encoder_shape(const VisionConfig& config);
-  size_t owned_bytes() const { return encoder_.owned_bytes(); }
+  size_t owned_bytes() const;
 
  private:
+  // SigLIP's SiglipMultiheadAttentionPoolingHead: one learned probe attends (nn.MultiheadAttention,
+  // stacked q/k/v) to the post-LayerNorm tokens; no residual around the attention, then
+  // a + mlp(layer_norm(a)).
+  struct PoolingHead {
+    const float* probe = nullptr;  // [D]: the one query.
+    ops::Dense qkv;                // in_proj: [3D x D] with bias, rows q, k, v.
+    ops::Dense out;                // out_proj.
+    LayerNormWeights ln;
+    ops::Dense fc1, fc2;
+  };
+  PoolingHead bind_head(Runtime& runtime, WeightFile& weights, Precision precision) const;
+  // SigLIP: x holds the encoder's output rows; writes each image's embedding to `out`.
+  void pool_with_head(Runtime& runtime, const float* x, int64_t count, float* out,
+                      VisionActivations& buffers) const;
+
   const VisionConfig config_;
-  const float* class_embedding_ = nullptr;     // [D]
+  const float* class_embedding_ = nullptr;     // [D]; CLIP only.
   const float* position_embedding_ = nullptr;  // [positions x D]
-  ops::Dense patch_;                           // [D x 3*P*P], no bias
-  LayerNormWeights pre_ln_, post_ln_;
+  ops::Dense patch_;                           // [D x 3*P*P], with a bias for SigLIP.
+  LayerNormWeights pre_ln_, post_ln_;          // pre_ln_: CLIP only.
   Encoder encoder_;
-  ops::Dense projection_;  // [projection_dim x D], no bias; empty when absent.
+  ops::Dense projection_;  // [projection_dim x D], no bias; empty when absent (always for SigLIP).
+  PoolingHead head_;       // SigLIP only.
 };
 
 }  // namespace clipembed::model

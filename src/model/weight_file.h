@@ -22,6 +22,13 @@ class WeightFile {
   // file and the tensor when it is missing or has another shape or an unsupported dtype.
   const float* bind(const std::string& name, const std::vector<int64_t>& shape);
   bool has(const std::string& name) const { return file_->find(name) != nullptr; }
+  // A scalar stored with shape [] or [1] (CLIP and SigLIP write logit_scale each their way), or
+  // `fallback` when absent.
+  float scalar(const std::string& name, float fallback) {
+    const TensorInfo* t = file_->find(name);
+    if (t == nullptr) return fallback;
+    return *bind(name, t->shape.empty() ? std::vector<int64_t>{} : std::vector<int64_t>{1});
+  }
   // The dtype a tensor is stored in ("F32", "F16", "BF16", ...), or "" when it is missing.
   std::string stored_dtype(const std::string& name) const;
 

@@ -5,7 +5,9 @@
 namespace clipembed::service {
 
 std::string default_label_template(const ModelCapabilities& model) {
-  (void)model;
+  // transformers' zero-shot-image-classification pipeline formats SigLIP's labels this way (its
+  // default hypothesis_template for that family); CLIP's prompts follow the CLIP paper.
+  if (model.family == "siglip") return "This is a photo of {}.";
   return "a photo of a {}.";
 }
 

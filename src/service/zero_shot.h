@@ -14,7 +14,8 @@
 namespace clipembed::service {
 
 // The template a family's reference pipeline puts labels in when none is given
-// ("a photo of a {}." for CLIP).
+// ("a photo of a {}." for CLIP, "This is a photo of {}." for SigLIP, as transformers' zero-shot
+// pipeline).
 std::string default_label_template(const ModelCapabilities& model);
 
 // The texts to embed for `labels`: each put in `label_template` at its "{}" (the empty template

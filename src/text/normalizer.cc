@@ -8,9 +8,7 @@
 #include "clipembed/error.h"
 
 namespace clipembed::text {
-namespace {
 
-// Decodes the code point at text[i]; sets `length` to its byte count. The text is valid UTF-8.
 char32_t decode_at(std::string_view text, size_t i, size_t* length) {
   utf8proc_int32_t c = 0;
   const utf8proc_ssize_t n = utf8proc_iterate(reinterpret_cast<const uint8_t*>(text.data() + i),
@@ -24,6 +22,27 @@ void append_utf8(std::string& out, char32_t c) {
   const utf8proc_ssize_t n = utf8proc_encode_char(static_cast<utf8proc_int32_t>(c), buffer);
   out.append(reinterpret_cast<const char*>(buffer), static_cast<size_t>(n));
 }
+
+void append_lowercase(std::string& out, char32_t c) {
+  if (c == 0x130) {  // The one unconditional lowercase mapping to two code points.
+    out += 'i';
+    append_utf8(out, 0x307);
+  } else {
+    append_utf8(out, static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))));
+  }
+}
+
+void check_utf8(std::string_view text) {
+  const utf8proc_ssize_t n =
+      utf8proc_decompose(reinterpret_cast<const uint8_t*>(text.data()),
+                         static_cast<utf8proc_ssize_t>(text.size()), nullptr, 0, UTF8PROC_STABLE);
+  if (n < 0) {
+    throw Error(ErrorCode::kInvalidText,
+                std::string("the text is not valid UTF-8 (") + utf8proc_errmsg(n) + ")");
+  }
+}
+
+namespace {
 
 bool is_letter(char32_t c) {
   const utf8proc_category_t k = utf8proc_category(static_cast<utf8proc_int32_t>(c));
@@ -79,12 +98,7 @@ std::string normalize(std::string_view text) {
       continue;
     }
     in_space = false;
-    if (c == 0x130) {  // The one unconditional lowercase mapping to two code points.
-      out += 'i';
-      append_utf8(out, 0x307);
-    } else {
-      append_utf8(out, static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))));
-    }
+    append_lowercase(out, c);
   }
   return out;
 }

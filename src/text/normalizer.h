@@ -24,4 +24,13 @@ std::vector<std::string_view> split_pieces(std::string_view text);
 // True for the code points of Unicode's White_Space property.
 bool is_white_space(char32_t c);
 
+// The code point at text[i] of valid UTF-8; sets `length` to its byte count.
+char32_t decode_at(std::string_view text, size_t i, size_t* length);
+void append_utf8(std::string& out, char32_t c);
+// Appends `c` lowercased on its own (full mapping: U+0130 becomes "i" + U+0307; no context, so
+// capital sigma is always U+03C3), as both Rust's and Python's lowercase of one character.
+void append_lowercase(std::string& out, char32_t c);
+// Throws Error(kInvalidText) unless `text` is valid UTF-8.
+void check_utf8(std::string_view text);
+
 }  // namespace clipembed::text

@@ -1,58 +1,36 @@
-// Internal: CLIP's tokenizer with the semantics of the Hugging Face fast tokenizer in
-// tokenizer.json (docs/design.md says where transformers' slow tokenizer and OpenAI's differ):
-// normalize, split out <|startoftext|> / <|endoftext|>, split the rest with CLIP's pattern, map
-// each piece's bytes to characters (GPT-2's byte-level table), byte-pair-encode it with a
-// "</w>" end-of-word suffix, and frame the ids with the start and end tokens, truncated to the
-// model's context (start, the first context - 2 tokens, end).
+// Internal: the one tokenizer interface the text tower uses, whatever the family's tokenizer:
+// CLIP's byte-level BPE (clip_tokenizer.h), SigLIP's SentencePiece unigram and SigLIP 2's Gemma
+// BPE (sentencepiece_tokenizer.h). load() picks the one a model directory holds.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
+
+#include "clipembed/config.h"
 
 namespace clipembed::text {
 
-// Immutable after load apart from its BPE cache (guarded); encode() may be called from any
-// number of threads at once.
+// Immutable after load; encode() may be called from any number of threads at once.
 class Tokenizer {
  public:
-  // Reads tokenizer.json in `directory`, else vocab.json + merges.txt (the same result). Throws
-  // Error(kModelInvalid) naming the missing or malformed files.
-  static std::unique_ptr<Tokenizer> load(const std::string& directory);
-  // The tokenizer files `directory` lacks, as a message ("" when it has them).
-  static std::string missing_files(const std::string& directory);
+  virtual ~Tokenizer() = default;
 
-  // The ids of `text`, framed and truncated to `context` ids (>= 2). Throws Error(kInvalidText)
-  // for invalid UTF-8.
-  std::vector<int32_t> encode(std::string_view text, size_t context) const;
+  // The tokenizer of a `family` model in `directory`. Throws Error(kModelInvalid) naming the
+  // missing or malformed files.
+  static std::unique_ptr<Tokenizer> load(const std::string& directory, ModelFamily family);
+  // The tokenizer files `directory` lacks for `family`, as a message ("" when it has them).
+  static std::string missing_files(const std::string& directory, ModelFamily family);
 
-  int32_t start_id() const { return start_id_; }
-  int32_t end_id() const { return end_id_; }
+  // The ids the model takes for `text`, framed as the family's reference frames them and
+  // truncated to `context` ids (SigLIP's are also padded to it). Throws Error(kInvalidText) for
+  // invalid UTF-8.
+  virtual std::vector<int32_t> encode(std::string_view text, size_t context) const = 0;
   // One past the largest id the tokenizer produces.
-  int32_t vocabulary_size() const { return vocabulary_size_; }
-
- private:
-  Tokenizer() = default;
-  void finish_load();
-  // Appends the ids of one pre-tokenized piece (raw UTF-8) to `ids`.
-  void encode_piece(std::string_view piece, std::vector<int32_t>& ids) const;
-  std::vector<int32_t> byte_pair_encode(const std::vector<int32_t>& symbols) const;
-
-  std::unordered_map<std::string, int32_t> vocabulary_;
-  // (left id << 32 | right id) -> (rank, merged id).
-  std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merges_;
-  int32_t byte_ids_[256] = {};      // The id of each byte's character.
-  int32_t byte_end_ids_[256] = {};  // The same with "</w>" (the last character of a piece).
-  int32_t start_id_ = -1, end_id_ = -1, vocabulary_size_ = 0;
-  std::vector<std::pair<std::string, std::string>> merge_strings_;  // Until finish_load().
-
-  // Words seen before (short ones only), bounded: cleared when full.
-  mutable std::mutex cache_mutex_;
-  mutable std::unordered_map<std::string, std::vector<int32_t>> cache_;
+  virtual int32_t vocabulary_size() const = 0;
 };
 
 }  // namespace clipembed::text

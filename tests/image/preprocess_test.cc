@@ -98,9 +98,10 @@ TEST(PreprocessTest, ParsesSizeFormsAndRejectsOtherResampling) {
   c = PreprocessConfig::parse(R"({"size": {"height": 10, "width": 20}})", "x.json");
   EXPECT_EQ(c.shortest_edge, 0);
   EXPECT_EQ(c.resize_width, 20);
+  EXPECT_EQ(PreprocessConfig::parse(R"({"resample": 2})", "x.json").resample, 2);
   try {
-    PreprocessConfig::parse(R"({"resample": 2})", "x.json");
-    FAIL() << "bilinear accepted";
+    PreprocessConfig::parse(R"({"resample": 0})", "x.json");
+    FAIL() << "nearest accepted";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
   }

@@ -20,7 +20,7 @@ TEST_P(ResizeTest, MatchesPillowByteForByte) {
   const Image src = read_image_file(fixture_path("resize/src_37x23.png"));
   const Image expected = read_image_file(
       fixture_path("resize/bicubic_" + std::to_string(w) + "x" + std::to_string(h) + ".png"));
-  const Image actual = image::resize_bicubic(src, w, h);
+  const Image actual = image::resize(src, w, h, image::Filter::kBicubic);
   ASSERT_EQ(actual.width, w);
   ASSERT_EQ(actual.height, h);
   EXPECT_EQ(actual.rgb, expected.rgb);
@@ -37,11 +37,11 @@ TEST(ResizeTest, AWindowIsThatPartOfTheWholeResize) {
   const Image src = read_image_file(fixture_path("resize/src_37x23.png"));
   for (const auto& [w, h] : {std::pair{224, 139}, std::pair{11, 7}, std::pair{37, 5},
                              std::pair{13, 23}, std::pair{37, 23}}) {
-    const Image whole = image::resize_bicubic(src, w, h);
+    const Image whole = image::resize(src, w, h, image::Filter::kBicubic);
     for (const image::Window window :
          {image::Window{0, 0, w, h}, image::Window{w / 3, h / 4, w / 2 + 1, h / 2 + 1},
           image::Window{w - 1, h - 1, 1, 1}, image::Window{0, h / 2, w, 1}}) {
-      const Image part = image::resize_bicubic(src, w, h, window);
+      const Image part = image::resize(src, w, h, image::Filter::kBicubic, window);
       ASSERT_EQ(part.width, window.width);
       ASSERT_EQ(part.height, window.height);
       for (int y = 0; y < window.height; ++y) {
@@ -56,7 +56,7 @@ TEST(ResizeTest, AWindowIsThatPartOfTheWholeResize) {
 
 TEST(ResizeTest, SameSizeIsACopy) {
   const Image src = read_image_file(fixture_path("resize/src_37x23.png"));
-  EXPECT_EQ(image::resize_bicubic(src, 37, 23).rgb, src.rgb);
+  EXPECT_EQ(image::resize(src, 37, 23, image::Filter::kBicubic).rgb, src.rgb);
 }
 
 }  // namespace

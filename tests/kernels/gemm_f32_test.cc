@@ -59,7 +59,8 @@ TEST(GemmF32Test, EverySimdPathEqualsTheScalarReferenceBitForBit) {
         const Epilogue epilogues[] = {{nullptr, Activation::kNone, false},
                                       {p.bias.data(), Activation::kNone, true},
                                       {p.bias.data(), Activation::kQuickGelu, false},
-                                      {p.bias.data(), Activation::kGelu, false}};
+                                      {p.bias.data(), Activation::kGelu, false},
+                                      {p.bias.data(), Activation::kGeluTanh, false}};
         for (const Epilogue& e : epilogues) {
           const std::vector<float> reference = p.run(Isa::kScalar, e);
           for (Isa isa : testing::simd_paths()) {
@@ -128,6 +129,7 @@ TEST(GemmF32Test, PortableAndFmaBuildsOfTheReferenceAgree) {
   if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "this CPU has no FMA";
   const Problem p(13, 40, 77, 17);
   for (const Epilogue& e : {Epilogue{p.bias.data(), Activation::kGelu, false},
+                            Epilogue{p.bias.data(), Activation::kGeluTanh, false},
                             Epilogue{p.bias.data(), Activation::kNone, true}}) {
     std::vector<float> portable = p.y0, fma = p.y0;
     gemm_f32_scalar_portable(p.m, p.n, p.k, p.a.data(), p.k, p.packed.data(), 0, panel_count(p.n),
@@ -207,6 +209,9 @@ TEST(KernelMathTest, ActivationsMatchTorch) {
     const double g = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
     EXPECT_NEAR(scalar::quick_gelu(v), q, 2e-6 * (1 + std::abs(q))) << v;
     EXPECT_NEAR(scalar::gelu(v), g, 2e-6 * (1 + std::abs(g))) << v;
+    const double u = std::sqrt(2.0 / M_PI) * (v + 0.044715 * double{v} * v * v);
+    const double t = 0.5 * v * (1.0 + std::tanh(u));
+    EXPECT_NEAR(scalar::gelu_tanh(v), t, 2e-6 * (1 + std::abs(t))) << v;
   }
 }
 

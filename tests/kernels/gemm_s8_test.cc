@@ -85,7 +85,8 @@ TEST(GemmS8Test, EverySimdPathEqualsTheScalarReferenceBitForBit) {
         const Problem p(m, n, k, static_cast<uint32_t>(m * 1000 + n * 10 + k));
         for (const auto& [act, accumulate] :
              {std::pair{Activation::kNone, false}, std::pair{Activation::kNone, true},
-              std::pair{Activation::kQuickGelu, false}, std::pair{Activation::kGelu, false}}) {
+              std::pair{Activation::kQuickGelu, false}, std::pair{Activation::kGelu, false},
+              std::pair{Activation::kGeluTanh, false}}) {
           const std::vector<float> reference = p.run(Isa::kScalar, p.epilogue(act, accumulate));
           for (Isa isa : testing::simd_paths()) {
             ASSERT_TRUE(same_bits(p.run(isa, p.epilogue(act, accumulate)), reference))

@@ -277,6 +277,45 @@ TEST(ClientsTest, ClassifyEqualsTheCli) {
   EXPECT_NE(bad->body.find("image[1]: invalid base64"), std::string::npos) << bad->body;
 }
 
+// A SigLIP model behind the same routes: its text vectors and its sigmoid label scores are the
+// CLI's, bit for bit.
+TEST(ClientsTest, SiglipServesTheCliVectorsAndScores) {
+  for (const char* name : {"tiny-siglip", "tiny-siglip2"}) {
+    const std::string dir = fixture_path(std::string("siglip/models/") + name);
+    ServerOptions o = options("tiny");
+    o.models = {dir};
+    Served s(o);
+    RawConnection c(s.port());
+    c.send(http_request("POST", "/v1/embeddings",
+                        json{{"input", json::array({"a photo of a cat", "A Photo, OF a CAT!"})},
+                             {"modality", "text"},
+                             {"normalize", false},
+                             {"encoding_format", "float"}}
+                            .dump()));
+    const auto texts = c.read_response();
+    ASSERT_TRUE(texts);
+    ASSERT_EQ(texts->status, 200) << texts->body;
+    const auto cli_texts =
+        cli_lines("embed-text --model " + dir + " 'a photo of a cat' 'A Photo, OF a CAT!'");
+    ASSERT_EQ(cli_texts.size(), 2u);
+    for (size_t i = 0; i < 2; ++i) {
+      EXPECT_EQ(json::parse(texts->body)["data"][i]["embedding"], cli_texts[i]["embedding"])
+          << name;
+    }
+    c.send(http_request("POST", "/v1/classify",
+                        json{{"image", base64_file("images/square.jpg")},
+                             {"labels", json::array({"cat", "dog", "car"})}}
+                            .dump()));
+    const auto labels = c.read_response();
+    ASSERT_TRUE(labels);
+    ASSERT_EQ(labels->status, 200) << labels->body;
+    const auto cli = cli_lines("classify --model " + dir + " --labels cat,dog,car " +
+                               fixture_path("images/square.jpg"));
+    ASSERT_EQ(cli.size(), 1u);
+    EXPECT_EQ(json::parse(labels->body)["data"][0]["labels"], cli[0]["labels"]) << name;
+  }
+}
+
 // /live turns 503 when queued work makes no progress for --stall-seconds: here every runtime
 // thread is held by a task that waits for the test, so the compute path is stuck for sure.
 TEST(ClientsTest, LiveFailsWhenTheComputePathIsStuck) {

@@ -1,5 +1,5 @@
 // The tokenizer against the ids Hugging Face's Rust tokenizer computes (tests/fixtures/text).
-#include "text/tokenizer.h"
+#include "text/clip_tokenizer.h"
 
 #include <gtest/gtest.h>
 
@@ -24,12 +24,12 @@ nlohmann::json token_entries() {
 class TokenizerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    from_json_ = Tokenizer::load(fixture_path("tokenizer")).release();
+    from_json_ = ClipTokenizer::load(fixture_path("tokenizer")).release();
   }
   static void TearDownTestSuite() { delete from_json_; }
-  static Tokenizer* from_json_;
+  static ClipTokenizer* from_json_;
 };
-Tokenizer* TokenizerTest::from_json_ = nullptr;
+ClipTokenizer* TokenizerTest::from_json_ = nullptr;
 
 TEST_F(TokenizerTest, NormalizedTextAndPiecesEqualTheReference) {
   for (const nlohmann::json& e : token_entries()) {
@@ -59,7 +59,7 @@ TEST_F(TokenizerTest, VocabAndMergesGiveTheSameIds) {
     std::filesystem::copy_file(fixture_path(std::string("tokenizer/") + f), dir + "/" + f,
                                std::filesystem::copy_options::overwrite_existing);
   }
-  const auto slow_files = Tokenizer::load(dir);
+  const auto slow_files = ClipTokenizer::load(dir);
   for (const nlohmann::json& e : token_entries()) {
     EXPECT_EQ(slow_files->encode(e["text"].get<std::string>(), 77),
               e["ids"].get<std::vector<int32_t>>())
@@ -103,7 +103,7 @@ TEST_F(TokenizerTest, AMegabyteIsTruncatedQuickly) {
 
 TEST(TokenizerFilesTest, MissingFilesAreNamed) {
   try {
-    Tokenizer::load(fixture_path("models/tiny"));
+    ClipTokenizer::load(fixture_path("models/tiny"));
     ADD_FAILURE();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kModelInvalid);
