@@ -1,6 +1,5 @@
 # The two commands of the README: `make run` and `make test`. Everything else is a helper.
 JOBS ?= $(shell nproc)
-MODEL ?= tests/fixtures/models/tiny
 CLI := build/src/clipembed
 PYTHON := /usr/bin/python3
 
@@ -13,9 +12,12 @@ build: setup
 	cmake --preset release >/dev/null
 	cmake --build --preset release -j $(JOBS)
 
-# Embeds the sample images in examples/images with the bundled tiny model, one JSON line each.
-run: build
-	$(CLI) embed --model $(MODEL) --normalize examples/images/*
+# Builds only the CLI, then shows it on a small, really trained CLIP (examples/models/shapes-clip):
+# an embedding, an index of examples/shapes, text and image search, zero-shot labels.
+run: setup
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS) --target clipembed_cli
+	./scripts/first_run
 
 test: test-release
 
