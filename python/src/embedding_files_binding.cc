@@ -55,7 +55,9 @@ void write_embedding_files(
                     "input " + std::to_string(i) + " failed but has no error");
       }
       records[i].code = file_text(error.attr("code"));
-      records[i].message = file_text(error.attr("message"));
+      records[i].message = py::hasattr(error, "_message_bytes")
+                               ? error.attr("_message_bytes").cast<std::string>()
+                               : file_text(error.attr("message"));
     }
   }
   const auto dim = static_cast<size_t>(rows.shape(1));

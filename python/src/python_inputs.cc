@@ -32,6 +32,9 @@ void set_error(const Error& error, long index) {
   py::object instance = py::reinterpret_borrow<py::object>(error_type)(text_of(message));
   instance.attr("code") = std::string(code_name(error.code()));
   instance.attr("message") = text_of(error.what());
+  // The message's exact bytes, for the files the CLI's writer makes from it (message escapes a
+  // file name's bytes that are not UTF-8 as \xNN for printing; the files keep the bytes).
+  instance.attr("_message_bytes") = py::bytes(error.what());
   instance.attr("index") = index >= 0 ? py::object(py::int_(index)) : py::object(py::none());
   PyErr_SetObject(error_type, instance.ptr());
 }

@@ -135,6 +135,24 @@ def test_a_partition_is_the_cli_output_byte_for_byte(collection, tmp_path):
     assert mismatch.value.code == "invalid_argument"
 
 
+def test_a_name_that_is_not_utf8_is_written_as_the_cli_writes_it(tmp_path):
+    # The error message quotes the file name: the partition's .errors.jsonl holds its bytes as
+    # the CLI's does (\udcff), not the \xff of the message printed in Python.
+    broken = os.path.join(str(tmp_path), os.fsdecode(b"\xff-truncated.jpg"))
+    shutil.copyfile(image("truncated.jpg"), broken)
+    items = [image("square.jpg"), broken]
+    (tmp_path / "list.txt").write_bytes(b"".join(os.fsencode(i) + b"\n" for i in items))
+    subprocess.run([str(CLI), "embed", "-q", "--model", str(MODEL), "--files-from",
+                    str(tmp_path / "list.txt"), "--output", str(tmp_path / "cli.npy")], check=False)
+    model = clipembed.Model(str(MODEL))
+    rows, ok, errors = model.embed_images(items, errors="mask")
+    assert "\\xff-truncated.jpg" in errors[1].message
+    clipembed._clipembed._write_embedding_files(str(tmp_path / "part.npy"), rows, items, ok, errors)
+    for suffix in ["", ".paths.txt", ".errors.jsonl"]:
+        assert (tmp_path / f"part.npy{suffix}").read_bytes() == \
+            (tmp_path / f"cli.npy{suffix}").read_bytes(), suffix
+
+
 def test_three_shards_merge_to_the_unsharded_bytes(collection, tmp_path):
     listing = tmp_path / "inputs.txt"
     listing.write_text("".join(f"{p}\n" for p in collection))

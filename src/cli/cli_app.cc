@@ -44,6 +44,20 @@ int run_cli(int argc, char** argv) {
   add(add_bench_command);
   add(add_download_command);
   add(add_serve_command);
+  // An unknown command is named (CLI11 would only say that a subcommand is required).
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (const CLI::App* command : app.get_subcommands({})) {
+      known = known || command->get_name() == argv[1];
+      names += (names.empty() ? "" : ", ") + command->get_name();
+    }
+    if (!known) {
+      std::fprintf(stderr, "clipembed: unknown command '%s' (commands: %s; see clipembed --help)\n",
+                   argv[1], names.c_str());
+      return kExitUsage;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

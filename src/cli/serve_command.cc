@@ -237,10 +237,21 @@ CommandRun add_serve_command(CLI::App& app) {
       "CLIPEMBED_STALL_SECONDS")
       ->check(CLI::Range(0.001, 86400.0));
   env(cmd->add_option("--log-format", o.log_format, "access log on stderr: text, json or off")
-          ->transform(CLI::CheckedTransformer(
-              std::map<std::string, server::LogFormat>{{"text", server::LogFormat::kText},
-                                                       {"json", server::LogFormat::kJson},
-                                                       {"off", server::LogFormat::kOff}})),
+          ->transform(CLI::Validator(
+              [](std::string& value) -> std::string {
+                // Names to the enum's value, and a message naming the choices (CLI11's own
+                // transformer prints the enum's numbers).
+                const std::map<std::string, server::LogFormat> names{
+                    {"text", server::LogFormat::kText},
+                    {"json", server::LogFormat::kJson},
+                    {"off", server::LogFormat::kOff}};
+                const auto it = names.find(value);
+                if (it == names.end()) return "'" + value + "' is not text, json or off";
+                value = std::to_string(static_cast<int>(it->second));
+                return {};
+              },
+              "", "log format"))
+          ->type_name("{text,json,off}"),
       "CLIPEMBED_LOG_FORMAT");
   env(cmd->add_flag("--allow-private-urls", o.pool.input.url.allow_private_addresses,
                     "URL inputs may reach private, loopback and link-local addresses"),

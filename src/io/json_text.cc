@@ -87,6 +87,11 @@ std::string json_string(std::string_view text) {
       default:
         if (static_cast<uint8_t>(c) < 0x20 || c == 0x7F) {
           append_escape(out, static_cast<uint8_t>(c));
+        } else if (length == 3 && text.substr(i, 2) == "\xE2\x80" &&
+                   (text[i + 2] == '\xA8' || text[i + 2] == '\xA9')) {
+          // U+2028 and U+2029 are line breaks to Python's str.splitlines() and to JavaScript
+          // before ES2019: escaped, a JSON line stays one line for every reader.
+          append_escape(out, text[i + 2] == '\xA8' ? 0x2028u : 0x2029u);
         } else {
           out.append(text.substr(i, length));
         }

@@ -252,7 +252,9 @@ TEST(CliTest, ExitCodes) {
           .exit_code,
       0);
   EXPECT_EQ(run("embed").exit_code, 2);
-  EXPECT_EQ(run("frobnicate").exit_code, 2);
+  const Result unknown = run("frobnicate", true);
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.out.find("unknown command 'frobnicate'"), std::string::npos) << unknown.out;
   EXPECT_EQ(run("embed --model /nonexistent " + fixture_path("images/square.jpg")).exit_code, 2);
 }
 
@@ -275,6 +277,10 @@ TEST(CliTest, EveryCommandAnswersHelpAndNumbersAreChecked) {
   // The version line names the kernels in use, and CLIPEMBED_ISA forces them (bench/compare reads
   // it to learn which paths this CPU has).
   EXPECT_NE(run("--version", false, "CLIPEMBED_ISA=scalar").out.find("kernels scalar"),
+            std::string::npos);
+  // Choices are shown and checked by name.
+  EXPECT_NE(run("serve --help").out.find("--log-format {text,json,off}"), std::string::npos);
+  EXPECT_NE(run("serve --log-format bogus", true).out.find("'bogus' is not text, json or off"),
             std::string::npos);
   const std::string model = " --model " + fixture_path("models/tiny") + " ";
   for (const char* bad : {"embed --batch-size 0", "embed --batch-size abc", "embed --threads -2",

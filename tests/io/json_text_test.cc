@@ -32,12 +32,17 @@ TEST(JsonTextTest, StringsAreEscapedAndInvalidUtf8KeptAsSurrogateEscapes) {
   EXPECT_EQ(json_string("caf\xff"), R"("caf\udcff")");
   // Valid multi-byte UTF-8 stays as it is.
   EXPECT_EQ(json_string("caf\xC3\xA9"), "\"caf\xC3\xA9\"");
+  // Line and paragraph separators are escaped: str.splitlines() would split the line at them.
+  EXPECT_EQ(json_string("a\xE2\x80\xA8"
+                        "b\xE2\x80\xA9"),
+            R"("a\u2028b\u2029")");
 }
 
 TEST(JsonTextTest, ParsedStringsGiveBackTheExactBytes) {
   for (const std::string& bytes :
        {std::string("plain"), std::string("q\"b\\n\nt\t"), std::string("caf\xff\xfe"),
-        std::string("\xC3\xA9\x80"), std::string("nul\0byte", 8)}) {
+        std::string("\xC3\xA9\x80"), std::string("nul\0byte", 8),
+        std::string("line\xE2\x80\xA8sep\xE2\x80\xA9")}) {
     EXPECT_EQ(parse_json_string(json_string(bytes)), bytes);
   }
   EXPECT_EQ(parse_json_string(R"("\u00e9")"), "\xC3\xA9");
