@@ -40,23 +40,7 @@ std::string query_param(std::string_view target, std::string_view name) {
     rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
     const size_t eq = pair.find('=');
     if (pair.substr(0, eq) != name) continue;
-    const std::string_view raw = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
-    auto hex = [](char c) {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
-    std::string value;
-    for (size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '%' && i + 2 < raw.size() && hex(raw[i + 1]) >= 0 && hex(raw[i + 2]) >= 0) {
-        value += static_cast<char>(hex(raw[i + 1]) * 16 + hex(raw[i + 2]));
-        i += 2;
-      } else {
-        value += raw[i] == '+' ? ' ' : raw[i];
-      }
-    }
-    return value;
+    return percent_decoded(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
   }
   return "";
 }

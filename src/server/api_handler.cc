@@ -9,6 +9,8 @@
 #include <boost/beast/core/string.hpp>
 #include <nlohmann/json.hpp>
 
+#include "clipembed/version.h"
+
 namespace clipembed::server {
 namespace {
 
@@ -57,7 +59,32 @@ struct ApiHandler::Route {
   http::verb method;
   bool api;
   void (ApiHandler::*handler)(const std::shared_ptr<Call>&);
+  bool prefix = false;  // The path is a prefix: the rest of the target is the handler's.
+
+  bool matches(std::string_view target_path) const {
+    return prefix ? target_path.size() > path.size() && target_path.starts_with(path)
+                  : target_path == path;
+  }
 };
+
+std::string percent_decoded(std::string_view raw, bool plus_is_space) {
+  auto hex = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string value;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '%' && i + 2 < raw.size() && hex(raw[i + 1]) >= 0 && hex(raw[i + 2]) >= 0) {
+      value += static_cast<char>(hex(raw[i + 1]) * 16 + hex(raw[i + 2]));
+      i += 2;
+    } else {
+      value += plus_is_space && raw[i] == '+' ? ' ' : raw[i];
+    }
+  }
+  return value;
+}
 
 const std::vector<ApiHandler::Route>& ApiHandler::routes() {
   static const std::vector<Route> table = {
@@ -69,6 +96,9 @@ const std::vector<ApiHandler::Route>& ApiHandler::routes() {
       {"/embed", http::verb::post, true, &ApiHandler::raw_image},
       {"/v1/models", http::verb::get, true, &ApiHandler::models},
       {"/models", http::verb::get, true, &ApiHandler::models},
+      {"/v1/models/", http::verb::get, true, &ApiHandler::model, true},
+      {"/models/", http::verb::get, true, &ApiHandler::model, true},
+      {"/info", http::verb::get, true, &ApiHandler::info},
       {"/health", http::verb::get, false, &ApiHandler::health},
       {"/ready", http::verb::get, false, &ApiHandler::health},
       {"/live", http::verb::get, false, &ApiHandler::liveness},
@@ -101,7 +131,7 @@ std::optional<HttpResponse> ApiHandler::check(const HttpHeader& header, RequestR
   const Route* route = nullptr;
   bool path_known = false;
   for (const Route& r : routes()) {
-    if (r.path != path) continue;
+    if (!r.matches(path)) continue;
     path_known = true;
     if (r.method == header.method() ||
         (r.method == http::verb::get && header.method() == http::verb::head)) {
@@ -123,7 +153,7 @@ std::optional<HttpResponse> ApiHandler::check(const HttpHeader& header, RequestR
         refuse(405, "method_not_allowed",
                std::string(path) + " does not take " + std::string(header.method_string()));
     for (const Route& r : routes()) {
-      if (r.path == path) response->set(http::field::allow, http::to_string(r.method));
+      if (r.matches(path)) response->set(http::field::allow, http::to_string(r.method));
     }
     return response;
   }
@@ -259,30 +289,66 @@ ApiHandler::Served ApiHandler::serving(const std::string& requested) const {
   return Served{model->name, pool_.embedder(model->name)};
 }
 
+nlohmann::json ApiHandler::model_entry(const std::string& name, const std::string& served) const {
+  const ModelStats stats = pool_.stats(served);
+  nlohmann::json entry = {{"id", name},
+                          {"object", "model"},
+                          {"owned_by", "clipembed"},
+                          {"ready", stats.loaded},
+                          {"workers", stats.workers}};
+  if (name != served) entry["alias_of"] = served;
+  if (stats.loaded) {
+    const ModelCapabilities c = pool_.embedder(served)->capabilities();
+    entry["family"] = c.family;
+    entry["dimension"] = c.dimension;
+    entry["modalities"] = nlohmann::json::array();
+    if (c.images) entry["modalities"].push_back("image");
+    if (c.texts) entry["modalities"].push_back("text");
+    entry["zero_shot"] = zero_shot_rule_name(c.zero_shot);
+  }
+  return entry;
+}
+
+namespace {
+
+std::string json_text(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
 void ApiHandler::models(const std::shared_ptr<Call>& call) {
   nlohmann::json data = nlohmann::json::array();
   for (const ServedModel& m : models_.models()) {
-    const ModelStats stats = pool_.stats(m.name);
-    std::optional<ModelCapabilities> capabilities;
-    if (stats.loaded) capabilities = pool_.embedder(m.name)->capabilities();
     for (const std::string& name : models_.names_of(m.name)) {
-      nlohmann::json entry = {{"id", name},
-                              {"object", "model"},
-                              {"owned_by", "clipembed"},
-                              {"ready", stats.loaded},
-                              {"workers", stats.workers}};
-      if (name != m.name) entry["alias_of"] = m.name;
-      if (capabilities) {
-        entry["dimension"] = capabilities->dimension;
-        entry["modalities"] = nlohmann::json::array();
-        if (capabilities->images) entry["modalities"].push_back("image");
-        if (capabilities->texts) entry["modalities"].push_back("text");
-      }
-      data.push_back(std::move(entry));
+      data.push_back(model_entry(name, m.name));
     }
   }
-  reply(call, json_response(200, nlohmann::json{{"object", "list"}, {"data", data}}.dump(
-                                     -1, ' ', false, nlohmann::json::error_handler_t::replace)));
+  reply(call, json_response(200, json_text(nlohmann::json{{"object", "list"}, {"data", data}})));
+}
+
+void ApiHandler::model(const std::shared_ptr<Call>& call) {
+  // Everything after the route's prefix is the id (a hub id holds a slash).
+  const std::string_view path = path_of(call->request.target());
+  const std::string_view prefix = path.starts_with("/v1/models/") ? "/v1/models/" : "/models/";
+  const std::string id = percent_decoded(path.substr(prefix.size()), false);
+  const std::optional<ServedModel> m = id.empty() ? std::nullopt : models_.find(id);
+  if (!m) {
+    throw ApiError{404, "invalid_request_error", "model_not_found",
+                   "model '" + id + "' is not served here (GET /v1/models lists them)", 0};
+  }
+  reply(call, json_response(200, json_text(model_entry(id, m->name))));
+}
+
+void ApiHandler::info(const std::shared_ptr<Call>& call) {
+  const ServedModel& m = models_.default_model();
+  nlohmann::json body = model_entry(m.name, m.name);
+  body["version"] = version();
+  body["precision"] = precision_name(options_.pool.precision);
+  body["max_items_per_request"] = options_.max_items;
+  body["max_body_bytes"] = options_.http.max_body_bytes;
+  body["models"] = models_.models().size();
+  reply(call, json_response(200, json_text(body)));
 }
 
 void ApiHandler::metrics(const std::shared_ptr<Call>& call) {

@@ -5,7 +5,9 @@
 //   POST /v1/search                    ranked paths of an index (--index) for a text or image
 //   POST /embed                        one raw image as the body (?model=&encoding_format=
 //                                      &normalize=)
-//   GET  /v1/models, /models           the served names, with their dimension
+//   GET  /v1/models, /models           the served names, with their family and dimension
+//   GET  /v1/models/{id}, /models/{id} one of them (the OpenAI SDK's models.retrieve)
+//   GET  /info                         the default model, its limits and the version (TEI's)
 //   GET  /ready, /health               200 once the default model is loaded and not draining
 //   GET  /live                         200 while the compute path makes progress
 //                                      (--stall-seconds)
@@ -20,7 +22,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "clipembed/pool.h"
 #include "server/api_error.h"
@@ -32,6 +36,9 @@
 #include "service/inputs.h"
 
 namespace clipembed::server {
+
+// `raw` with its %XX escapes decoded (and '+' read as a space in a query string).
+std::string percent_decoded(std::string_view raw, bool plus_is_space);
 
 class ApiHandler : public HttpHandler {
  public:
@@ -74,6 +81,10 @@ class ApiHandler : public HttpHandler {
   void classify(const std::shared_ptr<Call>& call);
   void search(const std::shared_ptr<Call>& call);
   void models(const std::shared_ptr<Call>& call);
+  void model(const std::shared_ptr<Call>& call);  // /v1/models/{id}
+  void info(const std::shared_ptr<Call>& call);
+  // One served name's entry in /v1/models (with its capabilities once loaded).
+  nlohmann::json model_entry(const std::string& name, const std::string& served) const;
   void health(const std::shared_ptr<Call>& call);  // /ready and /health.
   void liveness(const std::shared_ptr<Call>& call);
   void metrics(const std::shared_ptr<Call>& call);

@@ -277,6 +277,42 @@ TEST(ClientsTest, ClassifyEqualsTheCli) {
   EXPECT_NE(bad->body.find("image[1]: invalid base64"), std::string::npos) << bad->body;
 }
 
+// The OpenAI SDK's models.retrieve (GET /v1/models/{id}) and TEI's GET /info: the served model
+// with its family, dimension, modalities and zero-shot rule; an unknown id is a 404.
+TEST(ClientsTest, ModelRetrieveAndInfoDescribeTheServedModel) {
+  ServerOptions o = options("tiny-clip");
+  o.models = {"clip-small=" + fixture_path("models/tiny-clip")};
+  Served s(o);
+  RawConnection c(s.port());
+  for (const char* target : {"/v1/models/clip-small", "/models/clip%2Dsmall"}) {
+    c.send(http_request("GET", target));
+    const auto r = c.read_response();
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << target << ": " << r->body;
+    const json body = json::parse(r->body);
+    EXPECT_EQ(body["id"], "clip-small") << target;
+    EXPECT_EQ(body["object"], "model");
+    EXPECT_EQ(body["family"], "clip");
+    EXPECT_EQ(body["dimension"], 16);
+    EXPECT_EQ(body["modalities"], json::array({"image", "text"}));
+    EXPECT_EQ(body["zero_shot"], "softmax");
+  }
+  c.send(http_request("GET", "/v1/models/openai/clip-vit-base-patch32"));
+  const auto missing = c.read_response();
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_NE(missing->body.find("model_not_found"), std::string::npos) << missing->body;
+  c.send(http_request("GET", "/info"));
+  const auto info = c.read_response();
+  ASSERT_TRUE(info);
+  ASSERT_EQ(info->status, 200) << info->body;
+  const json body = json::parse(info->body);
+  EXPECT_EQ(body["id"], "clip-small");
+  EXPECT_EQ(body["precision"], "fp32");
+  EXPECT_EQ(body["max_items_per_request"], 2048);
+  EXPECT_EQ(body["version"].get<std::string>().rfind("0.", 0), 0u) << info->body;
+}
+
 // A SigLIP model behind the same routes: its text vectors and its sigmoid label scores are the
 // CLI's, bit for bit.
 TEST(ClientsTest, SiglipServesTheCliVectorsAndScores) {
