@@ -179,31 +179,10 @@ void ClipModel::embed_images_into(std::span<const ImageInput> inputs, float* out
                                   const EmbedOptions& options,
                                   std::vector<std::optional<Error>>* errors) const {
   vision_config();
-  const auto dim = static_cast<size_t>(dimension());
-  if (errors != nullptr) errors->assign(inputs.size(), std::nullopt);
-  size_t taken = 0;
-  std::optional<std::pair<size_t, Error>> first_failure;
-  embed_image_stream(
-      [&]() -> std::optional<ImageInput> {
-        // Without `errors` the first failure ends the call: nothing more is read.
-        if (taken == inputs.size() || first_failure) return std::nullopt;
-        return inputs[taken++];
-      },
-      [&](size_t i, const float* embedding, const Error* error) {
-        if (embedding != nullptr) {
-          std::copy_n(embedding, dim, out + i * dim);
-        } else if (errors != nullptr) {
-          (*errors)[i] = *error;
-        } else if (!first_failure) {
-          first_failure.emplace(i, *error);
-        }
-      },
-      {.embed = options});
-  if (first_failure) {
-    const auto& [i, error] = *first_failure;
-    if (inputs.size() == 1) throw error;
-    throw Error(error.code(), "input " + std::to_string(i) + ": " + error.what());
-  }
+  stream_into(inputs, static_cast<size_t>(dimension()), out, errors, "input",
+              [&](const auto& next, const auto& sink) {
+                embed_image_stream(next, sink, {.embed = options});
+              });
 }
 
 std::vector<Embedding> ClipModel::embed_images(std::span<const ImageInput> inputs,

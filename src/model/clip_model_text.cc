@@ -41,30 +41,10 @@ void ClipModel::embed_texts_into(std::span<const std::string> texts, float* out,
                                  const EmbedOptions& options,
                                  std::vector<std::optional<Error>>* errors) const {
   if (!has_text()) throw Error(state_->text_missing_code, state_->text_missing);
-  const auto dim = static_cast<size_t>(dimension());
-  if (errors != nullptr) errors->assign(texts.size(), std::nullopt);
-  size_t taken = 0;
-  std::optional<std::pair<size_t, Error>> first_failure;
-  embed_text_stream(
-      [&]() -> std::optional<std::string> {
-        if (taken == texts.size() || first_failure) return std::nullopt;
-        return texts[taken++];
-      },
-      [&](size_t i, const float* embedding, const Error* error) {
-        if (embedding != nullptr) {
-          std::copy_n(embedding, dim, out + i * dim);
-        } else if (errors != nullptr) {
-          (*errors)[i] = *error;
-        } else if (!first_failure) {
-          first_failure.emplace(i, *error);
-        }
-      },
-      {.embed = options});
-  if (first_failure) {
-    const auto& [i, error] = *first_failure;
-    if (texts.size() == 1) throw error;
-    throw Error(error.code(), "text " + std::to_string(i) + ": " + error.what());
-  }
+  stream_into(texts, static_cast<size_t>(dimension()), out, errors, "text",
+              [&](const auto& next, const auto& sink) {
+                embed_text_stream(next, sink, {.embed = options});
+              });
 }
 
 std::vector<Embedding> ClipModel::embed_texts(std::span<const std::string> texts,

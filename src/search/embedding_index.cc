@@ -1,6 +1,7 @@
 // IndexWriter and EmbeddingIndex (include/clipembed/index.h) over the embedding files
 // (io/embedding_file.h) and FAISS (search/faiss_index.h).
 #include <faiss/Index.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -80,6 +81,33 @@ IndexWriter::IndexWriter(const std::string& directory, const IndexInfo& identity
     : state_(std::make_unique<State>()) {
   state_->directory = directory;
   std::error_code error;
+  if (!fs::exists(directory, error)) {
+    // A new index directory appears whole, with its index.json: it is made under a temporary
+    // name and renamed, so a build killed at any moment leaves either no directory (build again)
+    // or an index that `index add` resumes, never a directory that is neither.
+    const fs::path path = fs::path(directory).lexically_normal();
+    const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
+    fs::create_directories(parent, error);
+    // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) on a chain of string +.
+    std::string name = ".";
+    name += path.filename().string();
+    name += ".creating-";
+    name += std::to_string(::getpid());
+    const std::string temporary = (parent / name).string();
+    fs::remove_all(temporary, error);
+    fs::create_directory(temporary, error);
+    if (error) throw Error(ErrorCode::kIo, "cannot create " + directory + ": " + error.message());
+    IndexInfo info = identity;
+    info.settings = info.resolved = settings;
+    info.created = info.updated = search::utc_now();
+    search::write_info(temporary, info);
+    fs::rename(temporary, path, error);
+    if (error) {
+      fs::remove_all(temporary);
+      throw Error(ErrorCode::kIo, "cannot create " + directory + ": " + error.message());
+    }
+    io::sync_directory(parent.string());
+  }
   fs::create_directories(directory, error);
   if (error) throw Error(ErrorCode::kIo, "cannot create " + directory + ": " + error.message());
   if (fs::exists(directory + "/index.json")) {

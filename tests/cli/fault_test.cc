@@ -267,11 +267,17 @@ TEST_F(FaultTest, KilledIndexBuildsResumeExactly) {
   const auto full = std::chrono::steady_clock::now() - start;
   const Reference reference = make_reference(ref + "/vectors.npy");
   std::mt19937 random(7);
-  for (int i = 0; i < 6; ++i) {
+  // Early kills first (while the index directory is being created), then random moments.
+  const std::vector<std::chrono::microseconds> early = {std::chrono::microseconds(3000),
+                                                        std::chrono::microseconds(15000),
+                                                        std::chrono::microseconds(40000)};
+  for (size_t i = 0; i < early.size() + 6; ++i) {
     const std::string index = dir_ + "/killed.idx";
     fs::remove_all(index);
-    const auto delay = std::chrono::duration_cast<std::chrono::microseconds>(
-        full * std::uniform_real_distribution<double>(0.0, 1.0)(random));
+    const auto delay = i < early.size()
+                           ? early[i]
+                           : std::chrono::duration_cast<std::chrono::microseconds>(
+                                 full * std::uniform_real_distribution<double>(0.0, 1.0)(random));
     testing::run_cli_killed_after(build(index, "build"), delay);
     check_partial(index + "/vectors.npy", reference, "index build killed");
     const ProcessResult resumed = run_cli(build(index, fs::exists(index) ? "add" : "build"));

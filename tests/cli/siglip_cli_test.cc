@@ -25,16 +25,6 @@ std::vector<nlohmann::json> lines_of(const std::string& text) {
   return records;
 }
 
-std::vector<std::string> reference_strings() {
-  std::vector<std::string> texts;
-  for (const char* file : {"text/strings.json", "siglip/strings_extra.json"}) {
-    std::ifstream in(fixture_path(file));
-    const nlohmann::json root = nlohmann::json::parse(in);
-    for (const auto& s : root["strings"]) texts.push_back(s["text"]);
-  }
-  return texts;
-}
-
 class SiglipCliTest : public ::testing::TestWithParam<const char*> {
  protected:
   std::string model() const { return fixture_path(std::string("siglip/models/") + GetParam()); }
@@ -60,7 +50,7 @@ TEST_P(SiglipCliTest, EmbedGivesTransformersImageVectors) {
 }
 
 TEST_P(SiglipCliTest, EmbedTextAndTokenizeGiveTransformersTexts) {
-  const std::vector<std::string> texts = reference_strings();
+  const std::vector<std::string> texts = testing::siglip_reference_strings();
   std::vector<std::string> args{"embed-text", "--model", model()};
   args.insert(args.end(), texts.begin(), texts.begin() + 12);
   const auto r = run_cli(args);
@@ -79,7 +69,7 @@ TEST_P(SiglipCliTest, EmbedTextAndTokenizeGiveTransformersTexts) {
 
 // classify prints each label's own probability: sigmoid(logits_per_image), not a softmax.
 TEST_P(SiglipCliTest, ClassifyGivesTheSigmoidOfTransformersLogits) {
-  const std::vector<std::string> texts = reference_strings();
+  const std::vector<std::string> texts = testing::siglip_reference_strings();
   const std::string labels_file = testing::temp_path(std::string("labels-") + GetParam());
   {
     std::ofstream out(labels_file);

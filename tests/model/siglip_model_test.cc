@@ -33,16 +33,6 @@ std::string model_dir(const Case& c) {
   return fixture_path(std::string("siglip/models/") + c.name);
 }
 
-std::vector<std::string> reference_strings() {
-  std::vector<std::string> texts;
-  for (const char* file : {"text/strings.json", "siglip/strings_extra.json"}) {
-    std::ifstream in(fixture_path(file));
-    const nlohmann::json root = nlohmann::json::parse(in);
-    for (const auto& s : root["strings"]) texts.push_back(s["text"]);
-  }
-  return texts;
-}
-
 TEST(SiglipModelTest, ConfigNamesTheFamilyAndItsRules) {
   for (const Case& c : kCases) {
     const ModelConfig config = ModelConfig::read(model_dir(c));
@@ -101,7 +91,7 @@ void expect_text_embeddings(const Case& c, Precision precision, double min_cosin
   auto model = ClipModel::load(model_dir(c), {.input = {}, .precision = precision});
   const auto expected =
       testing::read_npy(fixture_path(std::string("siglip/text_embeds_") + c.name + ".npy"));
-  const std::vector<std::string> texts = reference_strings();
+  const std::vector<std::string> texts = testing::siglip_reference_strings();
   ASSERT_EQ(expected.shape[0], static_cast<int64_t>(texts.size()));
   const std::vector<Embedding> batched = model->embed_texts(texts);
   const int dim = model->dimension();
@@ -132,7 +122,7 @@ TEST(SiglipModelTest, Int8StaysCloseToTheReference) {
 
 // The zero-shot scores are sigmoid(logits_per_image), one per label, not a softmax.
 TEST(SiglipModelTest, ZeroShotScoresAreTheSigmoidOfTransformersLogits) {
-  const std::vector<std::string> texts = reference_strings();
+  const std::vector<std::string> texts = testing::siglip_reference_strings();
   const std::vector<std::string> labels(texts.begin(), texts.begin() + 5);
   for (const Case& c : kCases) {
     auto model = ClipModel::load(model_dir(c));

@@ -33,6 +33,16 @@ std::string fixture_path(const std::string& relative) {
   return std::string(CLIPEMBED_FIXTURES_DIR) + "/" + relative;
 }
 
+std::vector<std::string> siglip_reference_strings() {
+  std::vector<std::string> texts;
+  for (const char* file : {"text/strings.json", "siglip/strings_extra.json"}) {
+    std::ifstream in(fixture_path(file));
+    const nlohmann::json root = nlohmann::json::parse(in);
+    for (const auto& s : root["strings"]) texts.push_back(s["text"]);
+  }
+  return texts;
+}
+
 std::vector<std::string> valid_image_names() {
   const nlohmann::json m = manifest();
   std::vector<std::string> names;

@@ -33,6 +33,9 @@ std::string temp_path(const std::string& name);
 // The valid images, in manifest order (the row order of crops_u8.npy and embeds_*.npy).
 std::vector<std::string> valid_image_names();
 
+// The texts of the SigLIP reference rows: text/strings.json's, then siglip/strings_extra.json's
+// (the row order of siglip/tokens*.json and text_embeds_*.npy).
+std::vector<std::string> siglip_reference_strings();
 // The bad images and what the reference raises on each.
 std::vector<std::string> bad_image_names();
 

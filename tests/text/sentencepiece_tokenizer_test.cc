@@ -18,22 +18,12 @@ namespace {
 
 using testing::fixture_path;
 
-std::vector<std::string> reference_strings() {
-  std::vector<std::string> texts;
-  for (const char* file : {"text/strings.json", "siglip/strings_extra.json"}) {
-    std::ifstream in(fixture_path(file));
-    const nlohmann::json root = nlohmann::json::parse(in);
-    for (const auto& s : root["strings"]) texts.push_back(s["text"]);
-  }
-  return texts;
-}
-
 void expect_reference_ids(const std::string& model, const std::string& tokens) {
   const auto tokenizer = SentencePieceTokenizer::load(fixture_path(model));
   std::ifstream in(fixture_path(tokens));
   const nlohmann::json root = nlohmann::json::parse(in);
   const nlohmann::json& entries = root["entries"];
-  const std::vector<std::string> texts = reference_strings();
+  const std::vector<std::string> texts = testing::siglip_reference_strings();
   ASSERT_EQ(entries.size(), texts.size());
   for (size_t i = 0; i < texts.size(); ++i) {
     const std::vector<int32_t> expected = entries[i]["ids"];
