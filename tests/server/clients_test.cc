@@ -60,7 +60,8 @@ class Served {
  public:
   explicit Served(ServerOptions o) : server_(std::move(o)) {
     port_ = server_.start();
-    for (int i = 0; i < 500 && !server_.ready(); ++i) std::this_thread::sleep_for(milliseconds(10));
+    for (int i = 0; i < 3000 && !server_.ready(); ++i)
+      std::this_thread::sleep_for(milliseconds(10));
   }
   int port() const { return port_; }
   EmbeddingServer& server() { return server_; }

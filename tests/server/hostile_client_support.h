@@ -36,7 +36,7 @@ class Served {
  public:
   explicit Served(ServerOptions o) : server_(std::make_unique<EmbeddingServer>(std::move(o))) {
     port_ = server_->start();
-    for (int i = 0; i < 500 && !server_->ready(); ++i)
+    for (int i = 0; i < 3000 && !server_->ready(); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   int port() const { return port_; }

@@ -28,9 +28,11 @@ std::string base64_of(const std::string& fixture) {
 
 class Served {
  public:
-  explicit Served(ServerOptions options) : server_(std::move(options)) {
+  // Waits for the default model (up to 30 s: much longer under a sanitizer on a busy machine)
+  // unless the test wants the server while it loads.
+  explicit Served(ServerOptions options, bool wait_ready = true) : server_(std::move(options)) {
     port_ = server_.start();
-    for (int i = 0; i < 500 && !server_.ready(); ++i) {
+    for (int i = 0; wait_ready && i < 3000 && !server_.ready(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
@@ -312,7 +314,7 @@ TEST(HttpServerTest, DrainingAnswers503AndFinishesInFlightRequests) {
 TEST(HttpServerTest, Answers503WhileTheModelCannotLoadYet) {
   ServerOptions o = tiny_options();
   o.pool.memory_budget_bytes = 1;
-  Served s(o);
+  Served s(o, /*wait_ready=*/false);
   auto c = s.client();
   auto ready = c.Get("/ready");
   ASSERT_TRUE(ready);
@@ -343,7 +345,7 @@ TEST(HttpServerTest, AModelThatCannotLoadIsFatal) {
   EmbeddingServer server(o);
   server.check_models();  // The config is fine...
   server.start();
-  for (int i = 0; i < 500 && !server.fatal_error(); ++i) {
+  for (int i = 0; i < 3000 && !server.fatal_error(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_TRUE(server.fatal_error().has_value());  // ...the weights are not.

@@ -61,7 +61,7 @@ json post(int port, const std::string& body, int* status) {
 TEST_F(SearchApiTest, RanksAsTheLibraryDoesForTextAndImageQueries) {
   EmbeddingServer server(search_options(*index_));
   const int port = server.start();
-  for (int i = 0; i < 500 && !server.ready(); ++i) {
+  for (int i = 0; i < 3000 && !server.ready(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   const auto index = EmbeddingIndex::open(*index_);
@@ -92,7 +92,7 @@ TEST_F(SearchApiTest, RanksAsTheLibraryDoesForTextAndImageQueries) {
 TEST_F(SearchApiTest, BadQueriesAreTypedErrors) {
   EmbeddingServer server(search_options(*index_));
   const int port = server.start();
-  for (int i = 0; i < 500 && !server.ready(); ++i) {
+  for (int i = 0; i < 3000 && !server.ready(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   const std::vector<std::tuple<std::string, int, std::string>> cases = {
