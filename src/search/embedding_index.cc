@@ -76,38 +76,47 @@ struct IndexWriter::State {
   std::optional<io::EmbeddingFile> file;
 };
 
+namespace {
+
+// Makes a new index directory appear whole, with its index.json: it is made under a temporary
+// name and renamed, so a build killed at any moment leaves either no directory (build again) or
+// an index that `index add` resumes, never a directory that is neither.
+void create_index_directory(const std::string& directory, const IndexInfo& info) {
+  std::error_code error;
+  const fs::path path = fs::path(directory).lexically_normal();
+  const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  fs::create_directories(parent, error);
+  // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) on a chain of string +.
+  std::string name = ".";
+  name += path.filename().string();
+  name += ".creating-";
+  name += std::to_string(::getpid());
+  const std::string temporary = (parent / name).string();
+  fs::remove_all(temporary, error);
+  fs::create_directory(temporary, error);
+  if (error) throw Error(ErrorCode::kIo, "cannot create " + directory + ": " + error.message());
+  search::write_info(temporary, info);
+  fs::rename(temporary, path, error);
+  if (error) {
+    std::error_code ignored;
+    fs::remove_all(temporary, ignored);
+    throw Error(ErrorCode::kIo, "cannot create " + directory + ": " + error.message());
+  }
+  io::sync_directory(parent.string());
+}
+
+}  // namespace
+
 IndexWriter::IndexWriter(const std::string& directory, const IndexInfo& identity,
                          const IndexSettings& settings)
     : state_(std::make_unique<State>()) {
   state_->directory = directory;
+  // The identity is recorded before the first vector, so a resumed build checks it too.
+  IndexInfo fresh = identity;
+  fresh.settings = fresh.resolved = settings;
+  fresh.created = fresh.updated = search::utc_now();
   std::error_code error;
-  if (!fs::exists(directory, error)) {
-    // A new index directory appears whole, with its index.json: it is made under a temporary
-    // name and renamed, so a build killed at any moment leaves either no directory (build again)
-    // or an index that `index add` resumes, never a directory that is neither.
-    const fs::path path = fs::path(directory).lexically_normal();
-    const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
-    fs::create_directories(parent, error);
-    // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) on a chain of string +.
-    std::string name = ".";
-    name += path.filename().string();
-    name += ".creating-";
-    name += std::to_string(::getpid());
-    const std::string temporary = (parent / name).string();
-    fs::remove_all(temporary, error);
-    fs::create_directory(temporary, error);
-    if (error) throw Error(ErrorCode::kIo, "cannot create " + directory + ": " + error.message());
-    IndexInfo info = identity;
-    info.settings = info.resolved = settings;
-    info.created = info.updated = search::utc_now();
-    search::write_info(temporary, info);
-    fs::rename(temporary, path, error);
-    if (error) {
-      fs::remove_all(temporary);
-      throw Error(ErrorCode::kIo, "cannot create " + directory + ": " + error.message());
-    }
-    io::sync_directory(parent.string());
-  }
+  if (!fs::exists(directory, error)) create_index_directory(directory, fresh);
   fs::create_directories(directory, error);
   if (error) throw Error(ErrorCode::kIo, "cannot create " + directory + ": " + error.message());
   if (fs::exists(directory + "/index.json")) {
@@ -117,10 +126,7 @@ IndexWriter::IndexWriter(const std::string& directory, const IndexInfo& identity
     throw Error(ErrorCode::kIndexInvalid,
                 directory + " holds vectors.npy but no index.json: not an index clipembed wrote");
   } else {
-    // The identity is recorded before the first vector, so a resumed build checks it too.
-    state_->info = identity;
-    state_->info.settings = state_->info.resolved = settings;
-    state_->info.created = state_->info.updated = search::utc_now();
+    state_->info = fresh;
     search::write_info(directory, state_->info);
   }
   state_->file.emplace(directory + kVectors, identity.dimension, &state_->present);

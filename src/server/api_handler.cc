@@ -329,9 +329,8 @@ void ApiHandler::models(const std::shared_ptr<Call>& call) {
 
 void ApiHandler::model(const std::shared_ptr<Call>& call) {
   // Everything after the route's prefix is the id (a hub id holds a slash).
-  const std::string_view path = path_of(call->request.target());
-  const std::string_view prefix = path.starts_with("/v1/models/") ? "/v1/models/" : "/models/";
-  const std::string id = percent_decoded(path.substr(prefix.size()), false);
+  const std::string id =
+      percent_decoded(path_of(call->request.target()).substr(call->record.route.size()), false);
   const std::optional<ServedModel> m = id.empty() ? std::nullopt : models_.find(id);
   if (!m) {
     throw ApiError{404, "invalid_request_error", "model_not_found",
