@@ -11,6 +11,10 @@
 // text tower (CLIP: tokenizer.json, or vocab.json + merges.txt; SigLIP: spiece.model; SigLIP 2:
 // tokenizer.model beside its tokenizer.json).
 // Missing keys take transformers' defaults, as transformers omits values equal to them.
+// A directory in OpenCLIP's own format (open_clip_config.json + open_clip_model.safetensors, as
+// laion publishes them) is read too when it has no config.json: the same CLIP architecture, with
+// open_clip's preprocessing and text cleaning (CheckpointFormat::kOpenClip); its tokenizer files
+// are CLIP's (vocab.json + merges.txt or tokenizer.json).
 //
 // Threading rule: configs are plain values.
 #pragma once
@@ -33,6 +37,13 @@ enum class HiddenAct { kQuickGelu, kGelu, kGeluTanh /* gelu_pytorch_tanh */ };
 //   without a causal mask pooled at the last position through a Linear head, sigmoid per label).
 enum class ModelFamily { kClip, kSiglip };
 const char* model_family_name(ModelFamily family);  // "clip" or "siglip".
+
+// Whose code a checkpoint was written for, which decides its tensor names and the reference its
+// vectors must equal: transformers (config.json + model.safetensors) or open_clip
+// (open_clip_config.json + open_clip_model.safetensors: resize before the RGB conversion,
+// torchvision's crop rounding, ftfy + HTML unescaping of texts).
+enum class CheckpointFormat { kTransformers, kOpenClip };
+const char* checkpoint_format_name(CheckpointFormat format);  // "transformers" or "open_clip".
 
 struct VisionConfig {
   int hidden_size = 768;
@@ -90,6 +101,9 @@ struct TextConfig {
 struct ModelConfig {
   std::string directory;
   ModelFamily family = ModelFamily::kClip;
+  CheckpointFormat format = CheckpointFormat::kTransformers;
+  std::string config_file = "config.json";         // Inside `directory`.
+  std::string weights_file = "model.safetensors";  // Inside `directory`.
   std::optional<VisionConfig> vision;
   std::optional<PreprocessConfig> preprocess;  // Present with the vision tower.
   std::optional<TextConfig> text;
@@ -98,7 +112,8 @@ struct ModelConfig {
   std::string text_unavailable;
 
   // Reads config.json (once), preprocessor_config.json for a vision tower, and the tensor index of
-  // model.safetensors (for a vision-only checkpoint, whether it has a projection). Throws
+  // model.safetensors (for a vision-only checkpoint, whether it has a projection), or
+  // open_clip_config.json where there is no config.json. Throws
   // Error(kModelInvalid) naming what is missing or malformed (kUnsupported for settings clipembed
   // does not implement).
   static ModelConfig read(const std::string& directory);

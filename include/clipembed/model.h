@@ -86,6 +86,9 @@ const char* zero_shot_rule_name(ZeroShotRule rule);  // "softmax" or "sigmoid".
 // /v1/models): read from its config and weights, without touching the network.
 struct ModelCapabilities {
   std::string family = "clip";  // The checkpoint's architecture, e.g. "clip".
+  // Whose code wrote the checkpoint, "transformers" or "open_clip" (checkpoint_format_name()):
+  // it decides the reference its vectors equal.
+  std::string format = "transformers";
   int dimension = 0;
   bool images = false;    // Has a vision tower.
   bool texts = false;     // Has a text tower and its tokenizer.

@@ -17,7 +17,15 @@
 
 namespace clipembed {
 
+// Whose steps turn an image into pixels. kTransformers: convert to RGB, resize, crop at
+// (size - crop) // 2, rescale in float64. kOpenClip (open_clip's eval transform): resize the image
+// as Pillow opened it (palette and 1-bit images with NEAREST, RGBA and LA premultiplied, CMYK in
+// CMYK, 16-bit grey in 32-bit integers), crop at Python's round((size - crop) / 2), convert to
+// RGB, then float32(v) / 255.
+enum class PreprocessStyle { kTransformers, kOpenClip };
+
 struct PreprocessConfig {
+  PreprocessStyle style = PreprocessStyle::kTransformers;
   bool do_resize = true;
   int resample = 3;  // Pillow's filter: 3 bicubic (CLIP, SigLIP), 2 bilinear (SigLIP 2).
   // Resize target: the shortest edge becomes `shortest_edge` (the long edge is scaled with

@@ -78,12 +78,14 @@ class Model {
   float logit_scale() const { return model_->logit_scale(); }
   float logit_bias() const { return model_->capabilities().logit_bias; }
   std::string family() const { return model_->capabilities().family; }
+  std::string format() const { return model_->capabilities().format; }
   std::string zero_shot() const { return zero_shot_rule_name(model_->capabilities().zero_shot); }
 
   py::object config() const {
     py::object open = py::module_::import("builtins").attr("open");
-    py::object file =
-        open(model_->directory() + "/config.json", "r", py::arg("encoding") = "utf-8");
+    const std::string name =
+        model_->capabilities().format == "open_clip" ? "/open_clip_config.json" : "/config.json";
+    py::object file = open(model_->directory() + name, "r", py::arg("encoding") = "utf-8");
     py::object parsed = py::module_::import("json").attr("load")(file);
     file.attr("close")();
     return parsed;
@@ -332,6 +334,8 @@ Raises clipembed.Error (code "model_invalid", "io", ...) when the model cannot b
       .def_property_readonly("logit_bias", &Model::logit_bias,
                              "SigLIP's logit_bias, added to the logits (0.0 for CLIP).")
       .def_property_readonly("family", &Model::family, "\"clip\" or \"siglip\".")
+      .def_property_readonly("format", &Model::format,
+                             "The checkpoint's format: \"transformers\" or \"open_clip\".")
       .def_property_readonly("zero_shot", &Model::zero_shot,
                              "How classify() scores labels: \"softmax\" (CLIP) or \"sigmoid\" "
                              "(SigLIP).")

@@ -51,6 +51,8 @@ int run_info(const std::string& ref) {
     const ModelCapabilities caps = model->capabilities();
     std::printf("model:          %s\n", ref.c_str());
     std::printf("directory:      %s\n", config.directory.c_str());
+    std::printf("format:         %s (%s + %s)\n", caps.format.c_str(), config.config_file.c_str(),
+                config.weights_file.c_str());
     std::printf("family:         %s (zero-shot: %s%s)\n", caps.family.c_str(),
                 zero_shot_rule_name(caps.zero_shot),
                 caps.zero_shot == ZeroShotRule::kSigmoid

@@ -207,6 +207,25 @@ ChannelMasks channel_masks(const Header& h) {
   return m;
 }
 
+// The mode Pillow opens a BMP in: a palette of only its own grey levels is dropped ("1" for two
+// colours black and white, else "L"); 32 bits with an 0xFF000000 alpha mask are "RGBA".
+PilMode mode_of(const Header& h, const std::array<uint8_t, 768>& palette) {
+  if (h.bits > 8) {
+    const bool alpha = h.bits == 32 &&
+                       (h.compression == kBitfields || h.compression == kAlphaBitfields) &&
+                       h.masks[3] == 0xFF000000u;
+    return alpha ? PilMode::kRgba : PilMode::kRgb;
+  }
+  const uint32_t colors = h.colors != 0 ? h.colors : (1u << h.bits);
+  for (uint32_t i = 0; i < colors && i < 256; ++i) {
+    const uint8_t level = colors == 2 ? static_cast<uint8_t>(i * 255) : static_cast<uint8_t>(i);
+    if (palette[3 * i] != level || palette[3 * i + 1] != level || palette[3 * i + 2] != level) {
+      return PilMode::kP;
+    }
+  }
+  return colors == 2 ? PilMode::k1 : PilMode::kL;
+}
+
 }  // namespace
 
 bool is_dib(std::span<const uint8_t> b) {
@@ -231,8 +250,9 @@ Image decode_bmp(std::span<const uint8_t> b, const DecodeLimits& options) {
   }
   // The canvas, and an RLE image's palette indices (one byte a pixel).
   const uint64_t pixels = static_cast<uint64_t>(h.width) * static_cast<uint64_t>(h.height);
-  reserve_decode_memory(rgb_bytes(h.width, h.height) + (rle ? pixels : 0), h.width, h.height,
-                        options, "BMP");
+  reserve_decode_memory(rgb_bytes(h.width, h.height) + (rle ? pixels : 0) +
+                            kept_source_bytes(options, PilMode::kRgba, h.width, h.height),
+                        h.width, h.height, options, "BMP");
   if (rle &&
       !((h.compression == kRle8 && h.bits == 8) || (h.compression == kRle4 && h.bits == 4))) {
     fail("RLE compression with " + std::to_string(h.bits) + " bits per pixel");
@@ -254,6 +274,7 @@ Image decode_bmp(std::span<const uint8_t> b, const DecodeLimits& options) {
 
   if (h.bits <= 8) {
     const auto palette = read_palette(b, h);
+    prepare_source(options.source, mode_of(h, palette), w, ht);
     std::vector<uint8_t> rle_indices;
     if (rle) rle_indices = decode_rle(b, h);
     const size_t stride = ((static_cast<size_t>(w) * h.bits + 31) / 32) * 4;
@@ -277,6 +298,8 @@ Image decode_bmp(std::span<const uint8_t> b, const DecodeLimits& options) {
     return img;
   }
 
+  prepare_source(options.source, mode_of(h, {}), w, ht);
+  const bool keep_alpha = options.source != nullptr && options.source->mode == PilMode::kRgba;
   const int bytes_pp = h.bits / 8;
   const size_t stride = ((static_cast<size_t>(w) * h.bits + 31) / 32) * 4;
   const ChannelMasks m = h.bits == 24 ? ChannelMasks{} : channel_masks(h);
@@ -292,6 +315,10 @@ Image decode_bmp(std::span<const uint8_t> b, const DecodeLimits& options) {
       }
       uint32_t v = in[0] | (in[1] << 8);
       if (h.bits == 32) v |= (uint32_t{in[2]} << 16) | (uint32_t{in[3]} << 24);
+      if (keep_alpha) {
+        const int y = h.top_down ? r : ht - 1 - r;
+        options.source->extra[static_cast<size_t>(y) * w + x] = static_cast<uint8_t>(v >> 24);
+      }
       for (int c = 0; c < 3; ++c) {
         // Pillow scales 5 and 6-bit fields with value * 255 / max (integer division).
         uint32_t field = (v & m.mask[c]) >> m.shift[c];

@@ -64,6 +64,31 @@ Image make_rgb_image(int width, int height) {
   return img;
 }
 
+uint64_t source_bytes(PilMode mode, int64_t width, int64_t height) {
+  const auto pixels = static_cast<uint64_t>(width) * static_cast<uint64_t>(height);
+  switch (mode) {
+    case PilMode::kLa:
+    case PilMode::kRgba:
+      return pixels;
+    case PilMode::kCmyk:
+    case PilMode::kI:
+      return 4 * pixels;
+    default:
+      return 0;
+  }
+}
+
+void prepare_source(SourcePixels* source, PilMode mode, int width, int height) {
+  if (source == nullptr) return;
+  source->mode = mode;
+  const auto pixels = static_cast<size_t>(width) * static_cast<size_t>(height);
+  source->extra.clear();
+  source->samples.clear();
+  if (mode == PilMode::kLa || mode == PilMode::kRgba) source->extra.resize(pixels);
+  if (mode == PilMode::kCmyk) source->extra.resize(4 * pixels);
+  if (mode == PilMode::kI) source->samples.resize(pixels);
+}
+
 Image decode(std::span<const uint8_t> bytes, const DecodeLimits& limits) {
   switch (sniff_format(bytes)) {
     case Format::kJpeg:

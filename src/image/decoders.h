@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "clipembed/image.h"
 
@@ -25,11 +26,44 @@ class DecodeMemory {
   virtual uint64_t limit() const = 0;  // The most it can ever grant at once.
 };
 
-// Everything a decoder is told: the public options and, optionally, where its memory comes from.
+// The mode Pillow opens an image in, where open_clip's preprocessing (which resizes before the
+// RGB conversion) treats it differently: "P" and "1" are resized with NEAREST, "LA" and "RGBA"
+// premultiplied by alpha, "CMYK" in CMYK, "I" (16-bit grey) in 32-bit integers.
+enum class PilMode { kRgb, kL, kP, k1, kLa, kRgba, kCmyk, kI };
+
+// What the RGB canvas lost of the image as opened, kept only when asked for.
+struct SourcePixels {
+  PilMode mode = PilMode::kRgb;
+  std::vector<uint8_t> extra;    // kLa, kRgba: alpha, 1 byte a pixel; kCmyk: C, M, Y, K.
+  std::vector<int32_t> samples;  // kI: the samples, one a pixel.
+};
+
+// The bytes SourcePixels holds for an image of that mode and size.
+uint64_t source_bytes(PilMode mode, int64_t width, int64_t height);
+// Sets the mode and sizes the planes of `source`, if any (after reserving source_bytes).
+void prepare_source(SourcePixels* source, PilMode mode, int width, int height);
+
+// Everything a decoder is told: the public options and, optionally, where its memory comes from
+// and where to keep the image as Pillow opened it.
 struct DecodeLimits {
   uint64_t max_pixels = DecodeOptions{}.max_pixels;
   DecodeMemory* memory = nullptr;
+  SourcePixels* source = nullptr;
 };
+
+// The bytes `limits.source` will hold for that mode (0 when no source is asked for).
+inline uint64_t kept_source_bytes(const DecodeLimits& limits, PilMode mode, int64_t width,
+                                  int64_t height) {
+  return limits.source == nullptr ? 0 : source_bytes(mode, width, height);
+}
+
+// Pillow's cmyk2rgb for one channel: (255 - K) - round(C * (255 - K) / 255).
+inline uint8_t cmyk_channel(int c, int k) {
+  const int nk = 255 - k;
+  const int t = c * nk + 128;
+  const int v = nk - (((t >> 8) + t) >> 8);
+  return static_cast<uint8_t>(v < 0 ? 0 : v);
+}
 
 // Decodes any supported format (decode_image() with a memory bound).
 Image decode(std::span<const uint8_t> bytes, const DecodeLimits& limits);

@@ -118,6 +118,16 @@ Image decode_gif(std::span<const uint8_t> bytes, const DecodeLimits& options) {
 
   std::array<uint8_t, 768> palette{};
   for (int i = 0; i < 256; ++i) palette[3 * i] = palette[3 * i + 1] = palette[3 * i + 2] = i;
+  // Pillow opens the frame as "L" when its palette is absent or only the grey ramp itself.
+  bool grey_ramp = true;
+  if (map != nullptr) {
+    for (int i = 0; i < map->ColorCount && i < 256; ++i) {
+      const GifColorType& c = map->Colors[i];
+      grey_ramp = grey_ramp && c.Red == i && c.Green == i && c.Blue == i;
+    }
+  }
+  prepare_source(options.source, grey_ramp ? PilMode::kL : PilMode::kP, canvas_width,
+                 canvas_height);
   if (map != nullptr) {
     for (int i = 0; i < map->ColorCount && i < 256; ++i) {
       palette[3 * i] = map->Colors[i].Red;

@@ -86,16 +86,16 @@ void cancel_fetch(uint64_t id) { io::UrlFetcher::instance().cancel(id); }
 
 namespace {
 
-DecodeLimits decode_limits(const InputLimits& limits, DecodeMemory* memory) {
-  return DecodeLimits{.max_pixels = limits.decode.max_pixels, .memory = memory};
+DecodeLimits decode_limits(const InputLimits& limits, DecodeMemory* memory, SourcePixels* source) {
+  return DecodeLimits{.max_pixels = limits.decode.max_pixels, .memory = memory, .source = source};
 }
 
 }  // namespace
 
 Image decode_downloaded(const std::string& url, std::span<const uint8_t> bytes,
-                        const InputLimits& limits, DecodeMemory* memory) {
+                        const InputLimits& limits, DecodeMemory* memory, SourcePixels* source) {
   try {
-    return decode(bytes, decode_limits(limits, memory));
+    return decode(bytes, decode_limits(limits, memory, source));
   } catch (const Error& e) {
     throw Error(e.code(), url + ": " + e.what());
   }
@@ -111,8 +111,9 @@ static Image decode_file_bytes(const std::string& path, const std::vector<uint8_
   }
 }
 
-Image load_image(const ImageInput& input, const InputLimits& limits, DecodeMemory* memory) {
-  const DecodeLimits decode_with = decode_limits(limits, memory);
+Image load_image(const ImageInput& input, const InputLimits& limits, DecodeMemory* memory,
+                 SourcePixels* source) {
+  const DecodeLimits decode_with = decode_limits(limits, memory, source);
   switch (input.kind()) {
     case ImageInput::Kind::kFile:
       return decode_file_bytes(input.text(), io::read_file(input.text(), limits.max_file_bytes),
@@ -136,7 +137,7 @@ Image load_image(const ImageInput& input, const InputLimits& limits, DecodeMemor
     }
   });
   const std::vector<uint8_t> bytes = shared_runtime().wait(future);
-  return decode_downloaded(input.text(), bytes, limits, memory);
+  return decode_downloaded(input.text(), bytes, limits, memory, source);
 }
 
 bool is_base64_image(std::string_view text) {

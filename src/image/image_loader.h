@@ -18,9 +18,11 @@ namespace clipembed::image {
 
 // Reads and decodes any input. A URL is downloaded on the I/O thread while the caller waits (a
 // runtime thread helps the runtime meanwhile). With `memory`, the decode reserves what it holds
-// from it first (DecodeMemory). Errors name the input; throws Error.
-Image load_image(const ImageInput& input, const InputLimits& limits,
-                 DecodeMemory* memory = nullptr);
+// from it first (DecodeMemory). With `source`, what the RGB canvas loses of the image as Pillow
+// opened it is kept there (open_clip's preprocessing needs it). Errors name the input; throws
+// Error.
+Image load_image(const ImageInput& input, const InputLimits& limits, DecodeMemory* memory = nullptr,
+                 SourcePixels* source = nullptr);
 
 // The asynchronous half of a URL input, for callers that must not wait (the pool): downloads on
 // the I/O thread and calls `done` there exactly once with the body or the error. Returns the
@@ -39,6 +41,7 @@ bool is_base64_image(std::string_view text);
 
 // Decodes the bytes downloaded for a URL input, naming the URL in errors.
 Image decode_downloaded(const std::string& url, std::span<const uint8_t> bytes,
-                        const InputLimits& limits, DecodeMemory* memory = nullptr);
+                        const InputLimits& limits, DecodeMemory* memory = nullptr,
+                        SourcePixels* source = nullptr);
 
 }  // namespace clipembed::image

@@ -38,14 +38,6 @@ void on_message(j_common_ptr cinfo, int level) {
   if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) err->truncated = true;
 }
 
-// Pillow's cmyk2rgb: R = (255 - K) - round(C * (255 - K) / 255), with C, K already un-inverted.
-inline uint8_t cmyk_channel(int c, int k) {
-  int nk = 255 - k;
-  int t = c * nk + 128;
-  int v = nk - (((t >> 8) + t) >> 8);
-  return static_cast<uint8_t>(v < 0 ? 0 : v);
-}
-
 void convert_row(const uint8_t* in, int components, int width, uint8_t* out) {
   if (components == 1) {
     for (int x = 0; x < width; ++x) out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = in[x];
@@ -79,6 +71,14 @@ uint64_t decoder_bytes(const jpeg_decompress_struct& cinfo, int components) {
     }
   }
   return bytes;
+}
+
+// Keeps row `y` of a CMYK image as Pillow holds it (un-inverted) for open_clip's preprocessing.
+void keep_cmyk_row(const uint8_t* in, int components, int width, JDIMENSION y,
+                   SourcePixels* source) {
+  if (source == nullptr || components != 4) return;
+  uint8_t* out = source->extra.data() + static_cast<size_t>(y) * width * 4;
+  for (int i = 0; i < width * 4; ++i) out[i] = static_cast<uint8_t>(255 - in[i]);
 }
 
 }  // namespace
@@ -124,8 +124,15 @@ Image decode_jpeg(std::span<const uint8_t> bytes, const DecodeLimits& options) {
   }
   try {
     check_dimensions(cinfo.image_width, cinfo.image_height, options, "JPEG");
-    reserve_decode_memory(decoder_bytes(cinfo, components), cinfo.image_width, cinfo.image_height,
-                          options, "JPEG");
+    const PilMode mode = components == 1   ? PilMode::kL
+                         : components == 4 ? PilMode::kCmyk
+                                           : PilMode::kRgb;
+    reserve_decode_memory(
+        decoder_bytes(cinfo, components) +
+            kept_source_bytes(options, mode, cinfo.image_width, cinfo.image_height),
+        cinfo.image_width, cinfo.image_height, options, "JPEG");
+    prepare_source(options.source, mode, static_cast<int>(cinfo.image_width),
+                   static_cast<int>(cinfo.image_height));
     row.resize(static_cast<size_t>(cinfo.image_width) * components);
   } catch (...) {
     jpeg_destroy_decompress(&cinfo);
@@ -152,12 +159,17 @@ Image decode_jpeg(std::span<const uint8_t> bytes, const DecodeLimits& options) {
     std::memcpy(img.rgb.data(), row.data(), stride);
   } else {
     convert_row(row.data(), components, img.width, img.rgb.data());
+    keep_cmyk_row(row.data(), components, img.width, 0, options.source);
   }
   while (cinfo.output_scanline < cinfo.output_height) {
-    uint8_t* dst = img.rgb.data() + static_cast<size_t>(cinfo.output_scanline) * stride;
+    const JDIMENSION y = cinfo.output_scanline;
+    uint8_t* dst = img.rgb.data() + static_cast<size_t>(y) * stride;
     JSAMPROW target = components == 3 ? dst : row.data();
     jpeg_read_scanlines(&cinfo, &target, 1);
-    if (components != 3) convert_row(row.data(), components, img.width, dst);
+    if (components != 3) {
+      convert_row(row.data(), components, img.width, dst);
+      keep_cmyk_row(row.data(), components, img.width, y, options.source);
+    }
     if (err.truncated) break;
   }
   if (!err.truncated) jpeg_finish_decompress(&cinfo);

@@ -102,6 +102,37 @@ void convert_row(const uint8_t* in, int color_type, int bit_depth, int width,
   }
 }
 
+PilMode mode_of(int color_type, int bit_depth) {
+  switch (color_type) {
+    case PNG_COLOR_TYPE_GRAY:
+      return bit_depth == 1 ? PilMode::k1 : bit_depth == 16 ? PilMode::kI : PilMode::kL;
+    case PNG_COLOR_TYPE_GRAY_ALPHA:
+      return PilMode::kLa;
+    case PNG_COLOR_TYPE_PALETTE:
+      return PilMode::kP;
+    case PNG_COLOR_TYPE_RGB_ALPHA:
+      return PilMode::kRgba;
+    default:
+      return PilMode::kRgb;
+  }
+}
+
+// Keeps what the RGB row lost (alpha, 16-bit grey samples) for open_clip's preprocessing.
+void keep_row(const uint8_t* in, int color_type, int bit_depth, int width, size_t y,
+              SourcePixels* source) {
+  if (source == nullptr) return;
+  const size_t at = y * static_cast<size_t>(width);
+  if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth == 16) {
+    for (int x = 0; x < width; ++x) {
+      source->samples[at + x] = (int32_t{in[2 * x]} << 8) | in[2 * x + 1];
+    }
+  } else if (color_type == PNG_COLOR_TYPE_GRAY_ALPHA) {
+    for (int x = 0; x < width; ++x) source->extra[at + x] = in[2 * x + 1];
+  } else if (color_type == PNG_COLOR_TYPE_RGB_ALPHA) {
+    for (int x = 0; x < width; ++x) source->extra[at + x] = in[4 * x + 3];
+  }
+}
+
 }  // namespace
 
 Image decode_png(std::span<const uint8_t> bytes, const DecodeLimits& options) {
@@ -173,9 +204,12 @@ Image decode_png(std::span<const uint8_t> bytes, const DecodeLimits& options) {
   // of its own (the previous row for filtering, and the current one).
   const uint64_t held = rgb_bytes(width, height) +
                         (passes > 1 ? uint64_t{rowbytes} * height : rowbytes) + 2 * rowbytes +
-                        (uint64_t{width} * 8 + 64);
+                        (uint64_t{width} * 8 + 64) +
+                        kept_source_bytes(options, mode_of(color_type, bit_depth), width, height);
   try {
     reserve_decode_memory(held, width, height, options, "PNG");
+    prepare_source(options.source, mode_of(color_type, bit_depth), static_cast<int>(width),
+                   static_cast<int>(height));
     img = make_rgb_image(static_cast<int>(width), static_cast<int>(height));
     if (passes > 1) {
       pixels.resize(rowbytes * height);
@@ -199,12 +233,14 @@ Image decode_png(std::span<const uint8_t> bytes, const DecodeLimits& options) {
       png_read_row(png, pixels.data(), nullptr);
       convert_row(pixels.data(), color_type, bit_depth, img.width, palette,
                   img.rgb.data() + y * stride);
+      keep_row(pixels.data(), color_type, bit_depth, img.width, y, options.source);
     }
   }
   png_destroy_read_struct(&png, &info, nullptr);
   if (passes > 1) {
     for (png_uint_32 y = 0; y < height; ++y) {
       convert_row(rows[y], color_type, bit_depth, img.width, palette, img.rgb.data() + y * stride);
+      keep_row(rows[y], color_type, bit_depth, img.width, y, options.source);
     }
   }
   return img;

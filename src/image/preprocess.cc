@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "clipembed/error.h"
+#include "image/preprocess_plan.h"
 #include "image/resize.h"
 #include "io/file.h"
 
@@ -129,62 +130,96 @@ int PreprocessConfig::output_width() const {
   return shortest_edge == 0 ? resize_width : shortest_edge;
 }
 
-Image resize_and_crop(const Image& image, const PreprocessConfig& config) {
-  int w = image.width, h = image.height;
+namespace image {
+
+// Python's round(v / 2) for an integer v: half to even, as torchvision's center_crop rounds.
+int64_t half_to_even_div2(int64_t v) {
+  const int64_t floor = floor_div2(v);
+  return (v % 2 != 0 && floor % 2 != 0) ? floor + 1 : floor;
+}
+
+CropPlan plan_crop(int width, int height, const PreprocessConfig& config) {
+  CropPlan p;
+  p.width = width, p.height = height;
   if (config.do_resize) {
     if (config.shortest_edge == 0) {
-      w = config.resize_width, h = config.resize_height;
+      p.width = config.resize_width, p.height = config.resize_height;
     } else {
-      // transformers: new_long = int(size * long / short), a float division then truncation.
-      const int64_t shorter = std::min(image.width, image.height);
-      const int64_t longer = std::max(image.width, image.height);
+      // transformers and torchvision: new_long = int(size * long / short), a float division then
+      // truncation.
+      const int64_t shorter = std::min(width, height);
+      const int64_t longer = std::max(width, height);
       const int scaled = static_cast<int>(static_cast<double>(config.shortest_edge * longer) /
                                           static_cast<double>(shorter));
-      const bool portrait = image.width <= image.height;
-      w = portrait ? config.shortest_edge : scaled;
-      h = portrait ? scaled : config.shortest_edge;
+      const bool portrait = width <= height;
+      p.width = portrait ? config.shortest_edge : scaled;
+      p.height = portrait ? scaled : config.shortest_edge;
     }
-    if (w < 1 || h < 1) throw Error(ErrorCode::kImageDecode, "image is too thin to resize");
+    if (p.width < 1 || p.height < 1) {
+      throw Error(ErrorCode::kImageDecode, "image is too thin to resize");
+    }
   }
   if (!config.do_center_crop) {
-    if (!config.do_resize) return image;
-    return image::resize(image, w, h, static_cast<image::Filter>(config.resample));
+    p.kept = Window{0, 0, p.width, p.height};
+    p.crop_width = p.width, p.crop_height = p.height;
+    return p;
   }
-  // transformers' center_crop: offsets (size - crop) // 2, zero padding where the image is smaller.
-  const int64_t top = floor_div2(int64_t{h} - config.crop_height);
-  const int64_t left = floor_div2(int64_t{w} - config.crop_width);
+  p.crop_width = config.crop_width, p.crop_height = config.crop_height;
+  // transformers' center_crop: offsets (size - crop) // 2; torchvision's (open_clip):
+  // int(round((size - crop) / 2.0)). Zero padding where the image is smaller.
+  const bool open_clip = config.style == PreprocessStyle::kOpenClip;
+  p.top = open_clip ? half_to_even_div2(int64_t{p.height} - p.crop_height)
+                    : floor_div2(int64_t{p.height} - p.crop_height);
+  p.left = open_clip ? half_to_even_div2(int64_t{p.width} - p.crop_width)
+                     : floor_div2(int64_t{p.width} - p.crop_width);
   // The part of the resized image the crop keeps; only that part is resized.
-  const image::Window kept{
-      static_cast<int>(std::max<int64_t>(0, left)), static_cast<int>(std::max<int64_t>(0, top)),
-      static_cast<int>(std::min<int64_t>(w, left + config.crop_width) - std::max<int64_t>(0, left)),
-      static_cast<int>(std::min<int64_t>(h, top + config.crop_height) - std::max<int64_t>(0, top))};
-  // Without do_resize, w x h is the image's size, so no pass runs and this copies the window.
-  Image src = image::resize(image, w, h, static_cast<image::Filter>(config.resample), kept);
-  if (kept.width == config.crop_width && kept.height == config.crop_height) {
-    return src;  // The usual case: the crop lies inside the resized image.
+  const int64_t x0 = std::max<int64_t>(0, p.left), y0 = std::max<int64_t>(0, p.top);
+  p.kept = Window{static_cast<int>(x0), static_cast<int>(y0),
+                  static_cast<int>(std::min<int64_t>(p.width, p.left + p.crop_width) - x0),
+                  static_cast<int>(std::min<int64_t>(p.height, p.top + p.crop_height) - y0)};
+  return p;
+}
+
+Image place_in_crop(Image kept, const CropPlan& plan) {
+  if (kept.width == plan.crop_width && kept.height == plan.crop_height) {
+    return kept;  // The usual case: the crop lies inside the resized image.
   }
   Image crop;
-  crop.width = config.crop_width;
-  crop.height = config.crop_height;
+  crop.width = plan.crop_width;
+  crop.height = plan.crop_height;
   crop.rgb.assign(static_cast<size_t>(crop.width) * crop.height * 3, 0);
-  // Rows and columns of the crop outside the image stay 0 (transformers' padding).
-  const int64_t y0 = kept.y - top, x0 = kept.x - left;
-  const size_t row_bytes = static_cast<size_t>(kept.width) * 3;
-  for (int y = 0; y < kept.height; ++y) {
-    std::memcpy(&crop.rgb[((y0 + y) * crop.width + x0) * 3], src.rgb.data() + y * row_bytes,
+  // Rows and columns of the crop outside the image stay 0 (the processors' padding).
+  const int64_t y0 = plan.kept.y - plan.top, x0 = plan.kept.x - plan.left;
+  const size_t row_bytes = static_cast<size_t>(plan.kept.width) * 3;
+  for (int y = 0; y < plan.kept.height; ++y) {
+    std::memcpy(&crop.rgb[((y0 + y) * crop.width + x0) * 3], kept.rgb.data() + y * row_bytes,
                 row_bytes);
   }
   return crop;
 }
 
+}  // namespace image
+
+Image resize_and_crop(const Image& image, const PreprocessConfig& config) {
+  const image::CropPlan plan = image::plan_crop(image.width, image.height, config);
+  if (!config.do_center_crop && !config.do_resize) return image;
+  // Without do_resize, the plan's size is the image's, so no pass runs and this copies the window.
+  return image::place_in_crop(image::resize(image, plan.width, plan.height,
+                                            static_cast<image::Filter>(config.resample), plan.kept),
+                              plan);
+}
+
 void to_pixel_values(const Image& crop, const PreprocessConfig& config, float* out) {
-  // transformers rescales in float64 then casts to float32, and normalises in float32; a table
-  // per channel gives the same values for each of the 256 inputs.
+  // transformers rescales in float64 then casts to float32, torchvision's ToTensor divides by 255
+  // in float32 (open_clip); both normalise in float32. A table per channel gives the same values
+  // for each of the 256 inputs.
+  const bool open_clip = config.style == PreprocessStyle::kOpenClip;
   float table[3][256];
   for (int c = 0; c < 3; ++c) {
     for (int v = 0; v < 256; ++v) {
-      float x =
-          config.do_rescale ? static_cast<float>(v * config.rescale_factor) : static_cast<float>(v);
+      float x = open_clip           ? static_cast<float>(v) / 255.0f
+                : config.do_rescale ? static_cast<float>(v * config.rescale_factor)
+                                    : static_cast<float>(v);
       if (config.do_normalize) x = (x - config.mean[c]) / config.std[c];
       table[c][v] = x;
     }

@@ -6,7 +6,9 @@
 #include <webp/decode.h>
 #include <webp/demux.h>
 
+#include <cstring>
 #include <memory>
+#include <vector>
 
 #include "clipembed/error.h"
 #include "image/decoders.h"
@@ -18,7 +20,14 @@ struct AnimDecoderDelete {
   void operator()(WebPAnimDecoder* decoder) const { WebPAnimDecoderDelete(decoder); }
 };
 
-Image decode_first_frame(std::span<const uint8_t> bytes, const WebPBitstreamFeatures& features) {
+// Keeps the alpha of RGBA pixels (Pillow opens a WebP with alpha as "RGBA").
+void keep_alpha(const uint8_t* rgba, size_t pixels, SourcePixels* source) {
+  if (source == nullptr || source->mode != PilMode::kRgba) return;
+  for (size_t i = 0; i < pixels; ++i) source->extra[i] = rgba[4 * i + 3];
+}
+
+Image decode_first_frame(std::span<const uint8_t> bytes, const WebPBitstreamFeatures& features,
+                         SourcePixels* source) {
   const WebPData data{bytes.data(), bytes.size()};
   WebPAnimDecoderOptions options;
   if (!WebPAnimDecoderOptionsInit(&options)) {
@@ -41,6 +50,7 @@ Image decode_first_frame(std::span<const uint8_t> bytes, const WebPBitstreamFeat
     img.rgb[3 * i + 1] = rgba[4 * i + 1];
     img.rgb[3 * i + 2] = rgba[4 * i + 2];
   }
+  keep_alpha(rgba, pixels, source);
   return img;
 }
 
@@ -53,13 +63,16 @@ Image decode_webp(std::span<const uint8_t> bytes, const DecodeLimits& options) {
   }
   check_dimensions(features.width, features.height, options, "WebP");
   const uint64_t pixels = static_cast<uint64_t>(features.width) * features.height;
+  const PilMode mode = features.has_alpha ? PilMode::kRgba : PilMode::kRgb;
+  const uint64_t kept = kept_source_bytes(options, mode, features.width, features.height);
   if (features.has_animation) {
     // The animation decoder keeps two RGBA canvases (the frame being composed and the previous
     // one), and a lossless frame goes through an ARGB buffer of its own.
-    reserve_decode_memory(
-        rgb_bytes(features.width, features.height) + 12 * pixels + uint64_t{256} * features.width,
-        features.width, features.height, options, "WebP");
-    return decode_first_frame(bytes, features);
+    reserve_decode_memory(rgb_bytes(features.width, features.height) + 12 * pixels +
+                              uint64_t{256} * features.width + kept,
+                          features.width, features.height, options, "WebP");
+    prepare_source(options.source, mode, features.width, features.height);
+    return decode_first_frame(bytes, features, options.source);
   }
   // libwebp decodes straight into the canvas; a lossless image goes through a whole ARGB buffer
   // (four bytes a pixel) first, and a lossy image's alpha plane, itself possibly lossless-coded,
@@ -68,9 +81,22 @@ Image decode_webp(std::span<const uint8_t> bytes, const DecodeLimits& options) {
                         (features.format == 2 ? 4 * pixels
                          : features.has_alpha ? 5 * pixels
                                               : 0) +
-                        uint64_t{256} * features.width;
+                        uint64_t{256} * features.width + kept +
+                        (kept > 0 ? 4 * pixels : 0);  // The RGBA decode's buffer.
   reserve_decode_memory(held, features.width, features.height, options, "WebP");
+  prepare_source(options.source, mode, features.width, features.height);
   Image img = make_rgb_image(features.width, features.height);
+  if (mode == PilMode::kRgba && options.source != nullptr) {
+    // The RGBA decode gives the same colour values as the RGB one, and the alpha with them.
+    std::vector<uint8_t> rgba(4 * static_cast<size_t>(pixels));
+    if (WebPDecodeRGBAInto(bytes.data(), bytes.size(), rgba.data(), rgba.size(), 4 * img.width) ==
+        nullptr) {
+      throw Error(ErrorCode::kImageDecode, "invalid or truncated WebP data");
+    }
+    for (size_t i = 0; i < pixels; ++i) std::memcpy(&img.rgb[3 * i], &rgba[4 * i], 3);
+    keep_alpha(rgba.data(), pixels, options.source);
+    return img;
+  }
   const int stride = img.width * 3;
   if (WebPDecodeRGBInto(bytes.data(), bytes.size(), img.rgb.data(), img.rgb.size(), stride) ==
       nullptr) {

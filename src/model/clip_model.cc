@@ -49,8 +49,14 @@ std::shared_ptr<const ClipModel> ClipModel::load(const ModelConfig& config,
   auto state = std::make_unique<State>();
   state->config = config;
   state->options = options;
+  std::map<std::string, model::TensorAlias> aliases;
+  if (config.format == CheckpointFormat::kOpenClip) {
+    aliases = model::open_clip_aliases(config.vision ? config.vision->num_hidden_layers : 0,
+                                       config.text ? config.text->num_hidden_layers : 0);
+  }
   state->weights = std::make_unique<model::WeightFile>(
-      std::make_unique<model::SafetensorsFile>(config.directory + "/model.safetensors"));
+      std::make_unique<model::SafetensorsFile>(config.directory + "/" + config.weights_file),
+      std::move(aliases));
   model::WeightFile& weights = *state->weights;
   Runtime& runtime = shared_runtime();
   if (config.vision && options.vision) {
@@ -68,7 +74,7 @@ std::shared_ptr<const ClipModel> ClipModel::load(const ModelConfig& config,
     state->text_missing = config.text_unavailable;
     state->text_missing_code = ErrorCode::kModelInvalid;
   } else {
-    state->tokenizer = text::Tokenizer::load(config.directory, config.family);
+    state->tokenizer = text::Tokenizer::load(config.directory, config.family, config.format);
     if (state->tokenizer->vocabulary_size() > config.text->vocab_size) {
       throw Error(ErrorCode::kModelInvalid,
                   config.directory + ": the tokenizer has " +
@@ -104,6 +110,7 @@ ModelCapabilities ClipModel::capabilities() const {
   c.texts = has_text();
   c.logit_scale = logit_scale();
   c.family = model_family_name(state_->config.family);
+  c.format = checkpoint_format_name(state_->config.format);
   if (state_->config.family == ModelFamily::kSiglip) {
     c.logit_bias = state_->logit_bias;
     c.zero_shot = ZeroShotRule::kSigmoid;

@@ -10,18 +10,33 @@
 #include "clipembed/model.h"
 #include "clipembed/runtime.h"
 #include "image/image_loader.h"
+#include "image/open_clip_preprocess.h"
 #include "model/input_crop.h"
 
 namespace clipembed {
 namespace model {
 
+// open_clip's checkpoints resize the image as Pillow opened it (open_clip_preprocess.h), so their
+// decode keeps what the RGB canvas loses; the others preprocess the RGB canvas.
 Image crop_of(const ClipModel& model, const ImageInput& input, image::DecodeMemory* memory) {
-  return model.preprocess(image::load_image(input, model.input_limits(), memory));
+  const PreprocessConfig& config = model.preprocess_config();
+  if (config.style != PreprocessStyle::kOpenClip) {
+    return model.preprocess(image::load_image(input, model.input_limits(), memory));
+  }
+  image::SourcePixels source;
+  const Image rgb = image::load_image(input, model.input_limits(), memory, &source);
+  return image::resize_and_crop_as_opened(rgb, source, config);
 }
 
 Image crop_of_download(const ClipModel& model, const std::string& url,
                        std::span<const uint8_t> bytes, image::DecodeMemory* memory) {
-  return model.preprocess(image::decode_downloaded(url, bytes, model.input_limits(), memory));
+  const PreprocessConfig& config = model.preprocess_config();
+  if (config.style != PreprocessStyle::kOpenClip) {
+    return model.preprocess(image::decode_downloaded(url, bytes, model.input_limits(), memory));
+  }
+  image::SourcePixels source;
+  const Image rgb = image::decode_downloaded(url, bytes, model.input_limits(), memory, &source);
+  return image::resize_and_crop_as_opened(rgb, source, config);
 }
 
 }  // namespace model

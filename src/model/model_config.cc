@@ -7,6 +7,7 @@
 #include "clipembed/config.h"
 #include "clipembed/error.h"
 #include "io/file.h"
+#include "model/open_clip_config.h"
 #include "model/safetensors.h"
 #include "text/tokenizer.h"
 
@@ -223,6 +224,10 @@ const char* model_family_name(ModelFamily family) {
   return family == ModelFamily::kSiglip ? "siglip" : "clip";
 }
 
+const char* checkpoint_format_name(CheckpointFormat format) {
+  return format == CheckpointFormat::kOpenClip ? "open_clip" : "transformers";
+}
+
 int ModelConfig::dimension() const {
   if (vision) return vision->projection_dim > 0 ? vision->projection_dim : vision->hidden_size;
   if (text) return text->projection_dim > 0 ? text->projection_dim : text->hidden_size;
@@ -247,6 +252,11 @@ ModelConfig ModelConfig::read(const std::string& directory) {
   };
   ModelConfig config;
   config.directory = directory;
+  if (!fs::exists(directory + "/config.json", ec) &&
+      fs::exists(directory + "/open_clip_config.json", ec)) {
+    model::read_open_clip_config(directory, config);
+    return config;
+  }
   const std::string config_path = require("config.json");
   const json root = parse_root(read_text(config_path), config_path);
   const Described what = kind_of(root, config_path);

@@ -39,29 +39,24 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-WeightFile::WeightFile(std::unique_ptr<SafetensorsFile> file) : file_(std::move(file)) {}
+WeightFile::WeightFile(std::unique_ptr<SafetensorsFile> file,
+                       std::map<std::string, TensorAlias> aliases)
+    : file_(std::move(file)), aliases_(std::move(aliases)) {}
+
+const TensorInfo* WeightFile::find(const std::string& name) const {
+  if (aliases_.empty()) return file_->find(name);
+  const auto it = aliases_.find(name);
+  return it == aliases_.end() ? nullptr : file_->find(it->second.source);
+}
 
 std::string WeightFile::stored_dtype(const std::string& name) const {
-  const TensorInfo* t = file_->find(name);
+  const TensorInfo* t = find(name);
   return t != nullptr ? t->dtype_name : std::string();
 }
 
-const float* WeightFile::bind(const std::string& name, const std::vector<int64_t>& shape) {
-  const TensorInfo* t = file_->find(name);
-  auto bad = [&](const std::string& what) {
-    throw Error(ErrorCode::kModelInvalid, file_->path() + ": tensor '" + name + "' " + what);
-  };
-  if (t == nullptr) bad("is missing");
-  if (t->shape != shape) {
-    bad("has shape " + shape_text(t->shape) + " but the config implies " + shape_text(shape));
-  }
-  const size_t n = static_cast<size_t>(t->numel());
-  const uint8_t* src = t->data.data();
-  if (t->dtype == DType::kF32 && reinterpret_cast<uintptr_t>(src) % alignof(float) == 0) {
-    return reinterpret_cast<const float*>(src);
-  }
+float* WeightFile::convert(const TensorInfo& t, const uint8_t* src, size_t n) {
   std::vector<float> out(n);
-  switch (t->dtype) {
+  switch (t.dtype) {
     case DType::kF32:
       std::memcpy(out.data(), src, n * sizeof(float));
       break;
@@ -77,10 +72,50 @@ const float* WeightFile::bind(const std::string& name, const std::vector<int64_t
       }
       break;
     default:
-      bad("has dtype " + t->dtype_name + "; only F32, F16 and BF16 are supported");
+      throw Error(ErrorCode::kModelInvalid, file_->path() + ": a tensor has dtype " + t.dtype_name +
+                                                "; only F32, F16 and BF16 are supported");
   }
   converted_.push_back(std::move(out));
   return converted_.back().data();
+}
+
+const float* WeightFile::bind(const std::string& name, const std::vector<int64_t>& shape) {
+  const auto alias_it = aliases_.find(name);
+  const TensorAlias alias =
+      alias_it != aliases_.end() ? alias_it->second : TensorAlias{aliases_.empty() ? name : ""};
+  const std::string& stored = alias.source.empty() ? name : alias.source;
+  const TensorInfo* t = alias.source.empty() ? nullptr : file_->find(stored);
+  auto bad = [&](const std::string& what) {
+    throw Error(ErrorCode::kModelInvalid, file_->path() + ": tensor '" + stored + "' " + what);
+  };
+  if (t == nullptr) bad("is missing");
+  // The shape the stored tensor must have for `shape` to be (a part of) it.
+  std::vector<int64_t> expected = shape;
+  if (alias.transposed && shape.size() == 2) expected = {shape[1], shape[0]};
+  if (alias.parts > 1 && !expected.empty()) expected[0] *= alias.parts;
+  if (t->shape != expected) {
+    bad("has shape " + shape_text(t->shape) + " but the config implies " + shape_text(expected));
+  }
+  const size_t n = static_cast<size_t>(t->numel()) / static_cast<size_t>(alias.parts);
+  const uint8_t* src = t->data.data() + static_cast<size_t>(alias.part) * n *
+                                            static_cast<size_t>(dtype_size(t->dtype));
+  if (t->dtype != DType::kF32 && t->dtype != DType::kF16 && t->dtype != DType::kBF16) {
+    bad("has dtype " + t->dtype_name + "; only F32, F16 and BF16 are supported");
+  }
+  if (!alias.transposed && t->dtype == DType::kF32 &&
+      reinterpret_cast<uintptr_t>(src) % alignof(float) == 0) {
+    return reinterpret_cast<const float*>(src);
+  }
+  float* out = convert(*t, src, n);
+  if (alias.transposed && shape.size() == 2) {
+    // Stored [in, out] (used as x @ proj); the towers read [out, in] rows.
+    const std::vector<float> stored_order(out, out + n);
+    const auto rows = static_cast<size_t>(shape[0]), cols = static_cast<size_t>(shape[1]);
+    for (size_t r = 0; r < rows; ++r) {
+      for (size_t c = 0; c < cols; ++c) out[r * cols + c] = stored_order[c * rows + r];
+    }
+  }
+  return out;
 }
 
 void WeightFile::release(const float* data, size_t count) {

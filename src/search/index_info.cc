@@ -26,16 +26,24 @@ namespace fs = std::filesystem;
 // checkpoints of one architecture (a fine-tune) differ there; hashing gigabytes would not.
 std::string model_fingerprint(const std::string& directory) {
   io::Sha256 digest;
-  for (const char* name : {"config.json", "preprocessor_config.json"}) {
+  std::error_code error;
+  // An open_clip checkpoint (no config.json) is told apart by its own files; a transformers one
+  // hashes as it always has, so existing indexes keep their fingerprints.
+  const bool open_clip = !fs::exists(directory + "/config.json", error) &&
+                         fs::exists(directory + "/open_clip_config.json", error);
+  const std::vector<std::string> configs =
+      open_clip ? std::vector<std::string>{"open_clip_config.json"}
+                : std::vector<std::string>{"config.json", "preprocessor_config.json"};
+  for (const std::string& name : configs) {
     std::ifstream in(directory + "/" + name, std::ios::binary);
-    digest.update(std::string(name) + "\n");
+    digest.update(name + "\n");
     if (in) {
       digest.update(
           std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()));
     }
   }
-  const std::string weights = directory + "/model.safetensors";
-  std::error_code error;
+  const std::string weights =
+      directory + (open_clip ? "/open_clip_model.safetensors" : "/model.safetensors");
   const uintmax_t size = fs::file_size(weights, error);
   if (!error) {
     constexpr uintmax_t kEdge = 1 << 20;

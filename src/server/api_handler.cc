@@ -300,6 +300,7 @@ nlohmann::json ApiHandler::model_entry(const std::string& name, const std::strin
   if (stats.loaded) {
     const ModelCapabilities c = pool_.embedder(served)->capabilities();
     entry["family"] = c.family;
+    entry["format"] = c.format;
     entry["dimension"] = c.dimension;
     entry["modalities"] = nlohmann::json::array();
     if (c.images) entry["modalities"].push_back("image");

@@ -10,6 +10,7 @@
 #include "clipembed/error.h"
 #include "io/file.h"
 #include "text/normalizer.h"
+#include "text/open_clip_cleaning.h"
 
 namespace clipembed::text {
 namespace {
@@ -18,6 +19,10 @@ namespace fs = std::filesystem;
 
 constexpr const char* kStart = "<|startoftext|>";
 constexpr const char* kEnd = "<|endoftext|>";
+// open_clip's own names of the two special tokens (its vocabulary file has no others): the ones
+// a text may spell out to mean them.
+constexpr const char* kOpenClipStart = "<start_of_text>";
+constexpr const char* kOpenClipEnd = "<end_of_text>";
 constexpr const char* kEndOfWord = "</w>";
 // Pieces up to this many bytes are cached; the cache is cleared when it holds this many words.
 constexpr size_t kCachedPieceBytes = 64;
@@ -68,11 +73,13 @@ std::string ClipTokenizer::missing_files(const std::string& directory) {
          "' has no tokenizer files (tokenizer.json, or vocab.json and merges.txt)";
 }
 
-std::unique_ptr<ClipTokenizer> ClipTokenizer::load(const std::string& directory) {
+std::unique_ptr<ClipTokenizer> ClipTokenizer::load(const std::string& directory,
+                                                   CheckpointFormat format) {
   if (std::string missing = missing_files(directory); !missing.empty()) {
     throw Error(ErrorCode::kModelInvalid, missing);
   }
   std::unique_ptr<ClipTokenizer> t(new ClipTokenizer());
+  t->format_ = format;
   const std::string json_path = directory + "/tokenizer.json";
   std::error_code ec;
   if (fs::exists(json_path, ec)) {
@@ -243,7 +250,8 @@ void ClipTokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& i
 }
 
 std::vector<int32_t> ClipTokenizer::encode(std::string_view text, size_t context) const {
-  const std::string normalized = normalize(text);
+  const bool open_clip = format_ == CheckpointFormat::kOpenClip;
+  const std::string normalized = open_clip ? open_clip_clean(text) : normalize(text);
   const std::string_view all(normalized);
   std::vector<int32_t> ids{start_id_};
   // The first context - 2 tokens are kept: later pieces are not encoded at all, so a long text
@@ -254,8 +262,9 @@ std::vector<int32_t> ClipTokenizer::encode(std::string_view text, size_t context
     // The special tokens are matched in the normalized text (they are normalized added tokens).
     size_t special = all.size(), special_length = 0;
     int32_t special_id = -1;
-    for (const auto& [token, id] : {std::make_pair(std::string_view(kStart), start_id_),
-                                    std::make_pair(std::string_view(kEnd), end_id_)}) {
+    for (const auto& [token, id] :
+         {std::make_pair(std::string_view(open_clip ? kOpenClipStart : kStart), start_id_),
+          std::make_pair(std::string_view(open_clip ? kOpenClipEnd : kEnd), end_id_)}) {
       const size_t at = all.find(token, pos);
       if (at < special) special = at, special_length = token.size(), special_id = id;
     }

@@ -24,8 +24,10 @@ namespace clipembed::text {
 class ClipTokenizer : public Tokenizer {
  public:
   // Reads tokenizer.json in `directory`, else vocab.json + merges.txt (the same result). Throws
-  // Error(kModelInvalid) naming the missing or malformed files.
-  static std::unique_ptr<ClipTokenizer> load(const std::string& directory);
+  // Error(kModelInvalid) naming the missing or malformed files. kOpenClip cleans texts as
+  // open_clip's tokenizer does (open_clip_cleaning.h) instead of the Hugging Face normalizer.
+  static std::unique_ptr<ClipTokenizer> load(
+      const std::string& directory, CheckpointFormat format = CheckpointFormat::kTransformers);
   // The tokenizer files `directory` lacks, as a message ("" when it has them).
   static std::string missing_files(const std::string& directory);
 
@@ -50,6 +52,7 @@ class ClipTokenizer : public Tokenizer {
   int32_t byte_ids_[256] = {};      // The id of each byte's character.
   int32_t byte_end_ids_[256] = {};  // The same with "</w>" (the last character of a piece).
   int32_t start_id_ = -1, end_id_ = -1, vocabulary_size_ = 0;
+  CheckpointFormat format_ = CheckpointFormat::kTransformers;
   std::vector<std::pair<std::string, std::string>> merge_strings_;  // Until finish_load().
 
   // Words seen before (short ones only), bounded: cleared when full.

@@ -5,9 +5,10 @@
 
 namespace clipembed::text {
 
-std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& directory, ModelFamily family) {
+std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& directory, ModelFamily family,
+                                           CheckpointFormat format) {
   if (family == ModelFamily::kSiglip) return SentencePieceTokenizer::load(directory);
-  return ClipTokenizer::load(directory);
+  return ClipTokenizer::load(directory, format);
 }
 
 std::string Tokenizer::missing_files(const std::string& directory, ModelFamily family) {

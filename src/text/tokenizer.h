@@ -21,7 +21,8 @@ class Tokenizer {
 
   // The tokenizer of a `family` model in `directory`. Throws Error(kModelInvalid) naming the
   // missing or malformed files.
-  static std::unique_ptr<Tokenizer> load(const std::string& directory, ModelFamily family);
+  static std::unique_ptr<Tokenizer> load(const std::string& directory, ModelFamily family,
+                                         CheckpointFormat format = CheckpointFormat::kTransformers);
   // The tokenizer files `directory` lacks for `family`, as a message ("" when it has them).
   static std::string missing_files(const std::string& directory, ModelFamily family);
 

@@ -39,6 +39,7 @@ class RefusingMemory : public DecodeMemory {
 struct Case {
   std::string name;
   std::function<std::vector<uint8_t>()> make;
+  bool keep_source = false;  // Also keep what open_clip's preprocessing needs (SourcePixels).
 };
 
 // 6000 x 6000: a 108 MB canvas, so that a decoder holding one byte a pixel more than it reserved
@@ -64,6 +65,11 @@ TEST(DecodeMemoryTest, ReservationCoversWhatTheDecoderHolds) {
        [] { return testing::encode_png(kSide, kSide, PNG_COLOR_TYPE_PALETTE, 8, false); }},
       {"JPEG CMYK", [] { return testing::encode_cmyk_jpeg(kSide, kSide, false); }},
       {"JPEG CMYK progressive", [] { return testing::encode_cmyk_jpeg(kSide, kSide, true); }},
+      {"PNG RGBA, alpha kept",
+       [] { return testing::encode_png(kSide, kSide, PNG_COLOR_TYPE_RGBA, 8, false); }, true},
+      {"PNG 16-bit grey, samples kept",
+       [] { return testing::encode_png(kSide, kSide, PNG_COLOR_TYPE_GRAY, 16, false); }, true},
+      {"JPEG CMYK, CMYK kept", [] { return testing::encode_cmyk_jpeg(kSide, kSide, false); }, true},
   };
   for (const Case& c : cases) {
     const std::vector<uint8_t> bytes = c.make();
@@ -71,7 +77,9 @@ TEST(DecodeMemoryTest, ReservationCoversWhatTheDecoderHolds) {
     testing::reset_peak_rss();
     const uint64_t before = testing::current_rss_bytes();
     {
-      const Image image = decode(bytes, DecodeLimits{.memory = &memory});
+      SourcePixels source;
+      const Image image = decode(
+          bytes, DecodeLimits{.memory = &memory, .source = c.keep_source ? &source : nullptr});
       ASSERT_EQ(image.width, kSide) << c.name;
     }
     const uint64_t grown = testing::peak_rss_bytes() - before;
