@@ -234,7 +234,8 @@ void read_open_clip_config(const std::string& directory, ModelConfig& config) {
       preprocess_from(object_at(root, "preprocess_cfg", source), vision.image_size, source);
   config.vision = vision;
   config.text = text;
-  config.text_unavailable = text::Tokenizer::missing_files(directory, ModelFamily::kClip);
+  config.text_unavailable =
+      text::Tokenizer::missing_files(directory, ModelFamily::kClip, CheckpointFormat::kOpenClip);
 }
 
 }  // namespace clipembed::model

@@ -9,6 +9,7 @@
 
 #include "clipembed/error.h"
 #include "io/file.h"
+#include "text/bundled_vocabulary.h"
 #include "text/normalizer.h"
 #include "text/open_clip_cleaning.h"
 
@@ -63,7 +64,8 @@ uint64_t pair_key(int32_t left, int32_t right) {
 
 }  // namespace
 
-std::string ClipTokenizer::missing_files(const std::string& directory) {
+std::string ClipTokenizer::missing_files(const std::string& directory, CheckpointFormat format) {
+  if (format == CheckpointFormat::kOpenClip) return {};  // The bundled vocabulary serves.
   std::error_code ec;
   if (fs::exists(directory + "/tokenizer.json", ec)) return {};
   if (fs::exists(directory + "/vocab.json", ec) && fs::exists(directory + "/merges.txt", ec)) {
@@ -75,7 +77,7 @@ std::string ClipTokenizer::missing_files(const std::string& directory) {
 
 std::unique_ptr<ClipTokenizer> ClipTokenizer::load(const std::string& directory,
                                                    CheckpointFormat format) {
-  if (std::string missing = missing_files(directory); !missing.empty()) {
+  if (std::string missing = missing_files(directory, format); !missing.empty()) {
     throw Error(ErrorCode::kModelInvalid, missing);
   }
   std::unique_ptr<ClipTokenizer> t(new ClipTokenizer());
@@ -119,22 +121,12 @@ std::unique_ptr<ClipTokenizer> ClipTokenizer::load(const std::string& directory,
         }
       }
     }
+  } else if (fs::exists(directory + "/vocab.json", ec)) {
+    t->read_vocabulary(read_text(directory + "/vocab.json"), read_text(directory + "/merges.txt"),
+                       directory);
   } else {
-    const std::string vocab_path = directory + "/vocab.json";
-    const nlohmann::json vocab = nlohmann::json::parse(read_text(vocab_path), nullptr, false);
-    if (vocab.is_discarded() || !vocab.is_object()) bad(vocab_path, "not a JSON object");
-    for (const auto& [token, id] : vocab.items()) {
-      if (!id.is_number_integer()) bad(vocab_path, "entry '" + token + "' has no integer id");
-      t->vocabulary_[token] = id.get<int32_t>();
-    }
-    std::istringstream lines(read_text(directory + "/merges.txt"));
-    for (std::string line; std::getline(lines, line);) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.empty() || line.rfind("#version", 0) == 0) continue;
-      const size_t space = line.find(' ');
-      if (space == std::string::npos) bad(directory + "/merges.txt", "line '" + line + "'");
-      t->merge_strings_.emplace_back(line.substr(0, space), line.substr(space + 1));
-    }
+    // An open_clip checkpoint without tokenizer files: open_clip's own (bundled) vocabulary.
+    t->read_vocabulary(bundled_clip_vocab_json(), bundled_clip_merges(), "the bundled vocabulary");
   }
   try {
     t->finish_load();
@@ -142,6 +134,26 @@ std::unique_ptr<ClipTokenizer> ClipTokenizer::load(const std::string& directory,
     bad(directory, e.what());
   }
   return t;
+}
+
+void ClipTokenizer::read_vocabulary(std::string_view vocab_json, std::string_view merges,
+                                    const std::string& source) {
+  const nlohmann::json vocab = nlohmann::json::parse(vocab_json, nullptr, false);
+  if (vocab.is_discarded() || !vocab.is_object()) bad(source + "/vocab.json", "not a JSON object");
+  for (const auto& [token, id] : vocab.items()) {
+    if (!id.is_number_integer()) {
+      bad(source + "/vocab.json", "entry '" + token + "' has no integer id");
+    }
+    vocabulary_[token] = id.get<int32_t>();
+  }
+  std::istringstream lines{std::string(merges)};
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty() || line.rfind("#version", 0) == 0) continue;
+    const size_t space = line.find(' ');
+    if (space == std::string::npos) bad(source + "/merges.txt", "line '" + line + "'");
+    merge_strings_.emplace_back(line.substr(0, space), line.substr(space + 1));
+  }
 }
 
 void ClipTokenizer::finish_load() {

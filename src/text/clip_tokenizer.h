@@ -23,13 +23,16 @@ namespace clipembed::text {
 // number of threads at once.
 class ClipTokenizer : public Tokenizer {
  public:
-  // Reads tokenizer.json in `directory`, else vocab.json + merges.txt (the same result). Throws
+  // Reads tokenizer.json in `directory`, else vocab.json + merges.txt (the same result), else
+  // (kOpenClip only) OpenAI's vocabulary built into the library, as open_clip bundles it. Throws
   // Error(kModelInvalid) naming the missing or malformed files. kOpenClip cleans texts as
   // open_clip's tokenizer does (open_clip_cleaning.h) instead of the Hugging Face normalizer.
   static std::unique_ptr<ClipTokenizer> load(
       const std::string& directory, CheckpointFormat format = CheckpointFormat::kTransformers);
-  // The tokenizer files `directory` lacks, as a message ("" when it has them).
-  static std::string missing_files(const std::string& directory);
+  // The tokenizer files `directory` lacks, as a message ("" when it has them, and always for
+  // kOpenClip, which falls back to the bundled vocabulary).
+  static std::string missing_files(const std::string& directory,
+                                   CheckpointFormat format = CheckpointFormat::kTransformers);
 
   // The ids of `text`, framed and truncated to `context` ids (>= 2), not padded. Throws
   // Error(kInvalidText) for invalid UTF-8.
@@ -41,6 +44,9 @@ class ClipTokenizer : public Tokenizer {
 
  private:
   ClipTokenizer() = default;
+  // Takes the vocabulary and merges of vocab.json + merges.txt text; `source` names them.
+  void read_vocabulary(std::string_view vocab_json, std::string_view merges,
+                       const std::string& source);
   void finish_load();
   // Appends the ids of one pre-tokenized piece (raw UTF-8) to `ids`.
   void encode_piece(std::string_view piece, std::vector<int32_t>& ids) const;

@@ -11,9 +11,10 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& directory, ModelFa
   return ClipTokenizer::load(directory, format);
 }
 
-std::string Tokenizer::missing_files(const std::string& directory, ModelFamily family) {
+std::string Tokenizer::missing_files(const std::string& directory, ModelFamily family,
+                                     CheckpointFormat format) {
   if (family == ModelFamily::kSiglip) return SentencePieceTokenizer::missing_files(directory);
-  return ClipTokenizer::missing_files(directory);
+  return ClipTokenizer::missing_files(directory, format);
 }
 
 }  // namespace clipembed::text

@@ -24,7 +24,8 @@ class Tokenizer {
   static std::unique_ptr<Tokenizer> load(const std::string& directory, ModelFamily family,
                                          CheckpointFormat format = CheckpointFormat::kTransformers);
   // The tokenizer files `directory` lacks for `family`, as a message ("" when it has them).
-  static std::string missing_files(const std::string& directory, ModelFamily family);
+  static std::string missing_files(const std::string& directory, ModelFamily family,
+                                   CheckpointFormat format = CheckpointFormat::kTransformers);
 
   // The ids the model takes for `text`, framed as the family's reference frames them and
   // truncated to `context` ids (SigLIP's are also padded to it). Throws Error(kInvalidText) for
