@@ -26,17 +26,6 @@ std::string read_text(const std::string& path) {
   return {bytes.begin(), bytes.end()};
 }
 
-// The newline-terminated lines of a file; bytes after the last newline are a cut-short write
-// and are not a line.
-std::vector<std::string> lines_of(const std::string& path) {
-  const std::string text = read_text(path);
-  std::vector<std::string> lines;
-  for (size_t pos = 0, nl; (nl = text.find('\n', pos)) != std::string::npos; pos = nl + 1) {
-    lines.push_back(text.substr(pos, nl - pos));
-  }
-  return lines;
-}
-
 // One output to merge: its rows (float32 [rows, dim], read when written), its paths and errors
 // lines, and its shard manifest if it has one.
 struct Part {
@@ -57,15 +46,8 @@ Part read_part(const std::string& path) {
   part.rows = shape.rows;
   part.dim = shape.cols;
   part.data_offset = shape.data_offset;
-  part.paths = lines_of(path + ".paths.txt");
-  if (part.paths.size() < part.rows) {
-    throw Error(ErrorCode::kInvalidArgument, path + ".paths.txt names " +
-                                                 std::to_string(part.paths.size()) + " of " +
-                                                 std::to_string(part.rows) + " rows");
-  }
-  part.paths.resize(part.rows);  // Lines past the header's rows are from an unfinished batch.
-  part.errors = fs::exists(path + ".errors.jsonl") ? lines_of(path + ".errors.jsonl")
-                                                   : std::vector<std::string>{};
+  part.paths = io::read_row_lines(path + ".paths.txt", part.rows, ErrorCode::kInvalidArgument);
+  part.errors = io::complete_lines(path + ".errors.jsonl").text;  // None when there is no file.
   if (!fs::exists(path + ".shard.json")) return part;
   try {
     const json manifest = json::parse(read_text(path + ".shard.json"));

@@ -42,6 +42,31 @@ Lines complete_lines(const std::string& path) {
   return lines;
 }
 
+std::vector<std::string> read_row_lines(const std::string& rows_path, size_t rows, ErrorCode code) {
+  std::error_code ec;
+  if (!std::filesystem::exists(rows_path, ec)) throw Error(code, rows_path + " is missing");
+  Lines lines = complete_lines(rows_path);
+  if (lines.text.size() < rows) {
+    throw Error(code, rows_path + " names " + std::to_string(lines.text.size()) + " of " +
+                          std::to_string(rows) + " rows");
+  }
+  lines.text.resize(rows);
+  return std::move(lines.text);
+}
+
+std::vector<std::string> read_row_inputs(const std::string& rows_path, size_t rows,
+                                         ErrorCode code) {
+  std::vector<std::string> inputs = read_row_lines(rows_path, rows, code);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::optional<std::string> text = parse_json_string(inputs[i]);
+    if (!text) {
+      throw Error(code, rows_path + " line " + std::to_string(i + 1) + " is not a JSON string");
+    }
+    inputs[i] = std::move(*text);
+  }
+  return inputs;
+}
+
 uint64_t resume_records(const std::string& path, std::string_view key,
                         std::unordered_set<std::string>* done) {
   const Lines lines = complete_lines(path);

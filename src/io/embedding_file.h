@@ -15,6 +15,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "clipembed/error.h"
 #include "io/durable_file.h"
 #include "io/npy_writer.h"
 
@@ -27,6 +28,14 @@ struct Lines {
   std::vector<uint64_t> end;  // end[i]: the offset just past line i's newline.
 };
 Lines complete_lines(const std::string& path);
+
+// The first `rows` lines of an output's rows file (FILE + ".paths.txt", an index's
+// vectors.npy.paths.txt) as written: one JSON string each; lines past them are an unfinished
+// batch's. Throws Error(`code`) naming the file when it is missing or names fewer rows. The one
+// reader of the files EmbeddingFile writes (the merge of shards copies the lines as they are).
+std::vector<std::string> read_row_lines(const std::string& rows_path, size_t rows, ErrorCode code);
+// The same lines decoded (each row's input, any bytes): Error(`code`) for a malformed one.
+std::vector<std::string> read_row_inputs(const std::string& rows_path, size_t rows, ErrorCode code);
 
 // For resuming a JSON-lines file of records (io/json_lines.h, first field `key`): every complete
 // line must be such a record (else Error(kInvalidArgument) naming the file and line: a file that

@@ -49,24 +49,6 @@ class MappedVectors {
   io::MappedFile file_;
 };
 
-// The paths of vectors.npy's rows (one JSON string per line).
-std::vector<std::string> read_paths(const std::string& path, size_t rows) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorCode::kIndexInvalid, path + " is missing");
-  std::vector<std::string> paths;
-  paths.reserve(rows);
-  for (std::string line; paths.size() < rows && std::getline(in, line);) {
-    std::optional<std::string> text = io::parse_json_string(line);
-    if (!text) throw Error(ErrorCode::kIndexInvalid, path + " has a malformed line");
-    paths.push_back(std::move(*text));
-  }
-  if (paths.size() != rows) {
-    throw Error(ErrorCode::kIndexInvalid, path + " names " + std::to_string(paths.size()) +
-                                              " of the " + std::to_string(rows) + " vectors");
-  }
-  return paths;
-}
-
 }  // namespace
 
 struct IndexWriter::State {
@@ -248,7 +230,8 @@ std::shared_ptr<const EmbeddingIndex> EmbeddingIndex::open(const std::string& di
                     std::to_string(state->info.count) + " vectors, vectors.npy holds " +
                     std::to_string(shape.rows) + " (run clipembed index add to finish it)");
   }
-  state->paths = read_paths(state->vectors_path + ".paths.txt", shape.rows);
+  state->paths =
+      io::read_row_inputs(state->vectors_path + ".paths.txt", shape.rows, ErrorCode::kIndexInvalid);
   state->index = search::load_faiss_index(directory + kFaiss, state->info.resolved);
   if (state->info.tuning_sample > 0) {
     if (state->info.tuning_sample > shape.rows) {
