@@ -18,6 +18,7 @@
 #include "support/fixtures.h"
 #include "support/http_test_server.h"
 #include "support/raw_http.h"
+#include "support/served_server.h"
 
 namespace clipembed::server {
 namespace {
@@ -56,28 +57,9 @@ std::vector<json> cli_lines(const std::string& arguments) {
   return lines;
 }
 
-class Served {
- public:
-  explicit Served(ServerOptions o) : server_(std::move(o)) {
-    port_ = server_.start();
-    for (int i = 0; i < 3000 && !server_.ready(); ++i)
-      std::this_thread::sleep_for(milliseconds(10));
-  }
-  int port() const { return port_; }
-  EmbeddingServer& server() { return server_; }
+using Served = testing::ServedServer;
 
- private:
-  EmbeddingServer server_;
-  int port_ = 0;
-};
-
-ServerOptions options(const std::string& model) {
-  ServerOptions o;
-  o.port = 0;
-  o.models = {fixture_path("models/" + model)};
-  o.log_format = LogFormat::kOff;
-  return o;
-}
+ServerOptions options(const std::string& model) { return testing::served_options(model); }
 
 // The headers the OpenAI Node SDK (6.x) sends with every request.
 std::vector<std::string> openai_headers(int retry) {

@@ -17,6 +17,7 @@
 #include "server/http_server.h"
 #include "support/fixtures.h"
 #include "support/raw_http.h"
+#include "support/served_server.h"
 
 namespace clipembed::server::hostile {
 
@@ -32,34 +33,7 @@ inline ServerOptions options() {
   return o;
 }
 
-class Served {
- public:
-  explicit Served(ServerOptions o) : server_(std::make_unique<EmbeddingServer>(std::move(o))) {
-    port_ = server_->start();
-    for (int i = 0; i < 3000 && !server_->ready(); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  int port() const { return port_; }
-  EmbeddingServer& server() { return *server_; }
-  // One request on a new connection.
-  std::optional<testing::RawResponse> ask(const std::string& request) const {
-    RawConnection c(port_);
-    c.send(request);
-    return c.read_response();
-  }
-  // A metric's value from /metrics (-1 when absent).
-  double metric(const std::string& series) const {
-    const auto r = ask(http_request("GET", "/metrics"));
-    if (!r) return -1;
-    const size_t at = r->body.find("\n" + series + " ");
-    if (at == std::string::npos) return -1;
-    return std::stod(r->body.substr(at + series.size() + 2));
-  }
-
- private:
-  std::unique_ptr<EmbeddingServer> server_;
-  int port_ = 0;
-};
+using Served = testing::ServedServer;
 
 inline std::string image_body(const std::string& fixture) {
   const auto bytes = io::read_file(fixture_path(fixture));

@@ -14,6 +14,7 @@
 #include "io/file.h"
 #include "support/fixtures.h"
 #include "support/http_test_server.h"
+#include "support/served_server.h"
 
 namespace clipembed::server {
 namespace {
@@ -26,27 +27,13 @@ std::string base64_of(const std::string& fixture) {
   return io::encode_base64(bytes.data(), bytes.size());
 }
 
-class Served {
- public:
-  // Waits for the default model (up to 30 s: much longer under a sanitizer on a busy machine)
-  // unless the test wants the server while it loads.
-  explicit Served(ServerOptions options, bool wait_ready = true) : server_(std::move(options)) {
-    port_ = server_.start();
-    for (int i = 0; wait_ready && i < 3000 && !server_.ready(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
-  httplib::Client client() const {
-    httplib::Client c("127.0.0.1", port_);
-    c.set_read_timeout(60);
-    return c;
-  }
-  EmbeddingServer& server() { return server_; }
+using Served = testing::ServedServer;
 
- private:
-  EmbeddingServer server_;
-  int port_ = 0;
-};
+httplib::Client client_of(const Served& s) {
+  httplib::Client c("127.0.0.1", s.port());
+  c.set_read_timeout(60);
+  return c;
+}
 
 ServerOptions tiny_options() {
   ServerOptions o;
@@ -65,7 +52,7 @@ json post_json(httplib::Client& c, const json& body, int* status, httplib::Heade
 
 TEST(HttpServerTest, EmbeddingsEqualTheLibraryForEveryInputForm) {
   Served s(tiny_options());
-  auto c = s.client();
+  auto c = client_of(s);
   auto model = ClipModel::load(fixture_path("models/tiny"));
   const auto square = model->embed_image(fixture_path("images/square.jpg"));
   const auto gray = model->embed_image(fixture_path("images/gray.png"));
@@ -107,7 +94,7 @@ TEST(HttpServerTest, ServesSeveralModelsByName) {
   ServerOptions o = tiny_options();
   o.models.push_back(fixture_path("models/tiny-p16"));
   Served s(o);
-  auto c = s.client();
+  auto c = client_of(s);
   // /health follows the default model; wait for the second one too.
   for (int i = 0; i < 500; ++i) {
     auto models = c.Get("/v1/models");
@@ -135,7 +122,7 @@ TEST(HttpServerTest, ServesSeveralModelsByName) {
 
 TEST(HttpServerTest, ModelsHealthAndMetrics) {
   Served s(tiny_options());
-  auto c = s.client();
+  auto c = client_of(s);
   auto health = c.Get("/health");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
@@ -180,7 +167,7 @@ TEST(HttpServerTest, EveryErrorHasItsStatusAndJsonShape) {
   o.http.max_body_bytes = 4000000;
   o.pool.max_queued_inputs = 2;
   Served s(o);
-  auto c = s.client();
+  auto c = client_of(s);
   int status = 0;
   auto expect_error = [&](const json& body, int want, const std::string& code) {
     const json answer = post_json(c, body, &status);
@@ -231,7 +218,7 @@ TEST(HttpServerTest, PrivateUrlsWhenAllowedAndNoUrlsWhenDisabled) {
   allowed.pool.input.url.allow_private_addresses = true;
   {
     Served s(allowed);
-    auto c = s.client();
+    auto c = client_of(s);
     int status = 0;
     const json answer = post_json(c, {{"input", images.url("/image.png")}}, &status);
     ASSERT_EQ(status, 200) << answer.dump();
@@ -242,7 +229,7 @@ TEST(HttpServerTest, PrivateUrlsWhenAllowedAndNoUrlsWhenDisabled) {
   ServerOptions disabled = allowed;
   disabled.allow_url_inputs = false;
   Served s(disabled);
-  auto c = s.client();
+  auto c = client_of(s);
   int status = 0;
   const json answer = post_json(c, {{"input", images.url("/image.png")}}, &status);
   EXPECT_EQ(status, 400);
@@ -255,7 +242,7 @@ TEST(HttpServerTest, DeadlineAnswers504) {
   o.pool.input.url.allow_private_addresses = true;
   o.pool.request_deadline = std::chrono::milliseconds(300);
   Served s(o);
-  auto c = s.client();
+  auto c = client_of(s);
   int status = 0;
   const auto start = std::chrono::steady_clock::now();
   const json answer = post_json(c, {{"input", images.url("/slow")}}, &status);  // Answers in 1 s.
@@ -268,7 +255,7 @@ TEST(HttpServerTest, ApiKeyGuardsTheApiButNotHealth) {
   ServerOptions o = tiny_options();
   o.api_key = "sk-test";
   Served s(o);
-  auto c = s.client();
+  auto c = client_of(s);
   int status = 0;
   const json body = {{"input", base64_of("images/gray.png")}};
   EXPECT_EQ(post_json(c, body, &status)["error"]["code"], "invalid_api_key");
@@ -290,13 +277,13 @@ TEST(HttpServerTest, DrainingAnswers503AndFinishesInFlightRequests) {
   ServerOptions o = tiny_options();
   o.pool.input.url.allow_private_addresses = true;
   Served s(o);
-  auto slow_client = s.client();
+  auto slow_client = client_of(s);
   int slow_status = 0;
   std::thread slow([&] { post_json(slow_client, {{"input", images.url("/slow")}}, &slow_status); });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // The slow request is in flight.
   std::thread drain([&] { s.server().drain_and_stop(); });
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  auto c = s.client();
+  auto c = client_of(s);
   int status = 0;
   const json answer = post_json(c, {{"input", base64_of("images/gray.png")}}, &status);
   EXPECT_EQ(status, 503);
@@ -315,7 +302,7 @@ TEST(HttpServerTest, Answers503WhileTheModelCannotLoadYet) {
   ServerOptions o = tiny_options();
   o.pool.memory_budget_bytes = 1;
   Served s(o, /*wait_ready=*/false);
-  auto c = s.client();
+  auto c = client_of(s);
   auto ready = c.Get("/ready");
   ASSERT_TRUE(ready);
   EXPECT_EQ(ready->status, 503);
