@@ -100,6 +100,14 @@ class Embedder {
   // model if it is not loaded (waiting for it); throws the load error.
   virtual ModelCapabilities capabilities() = 0;
 
+  // A text's token ids as the model sees them (ClipModel::tokenize), each with its vocabulary
+  // entry. Loads the model if needed; throws as submit() would for the text.
+  struct Tokens {
+    std::vector<int32_t> ids;
+    std::vector<std::string> pieces;
+  };
+  virtual Tokens tokenize(const std::string& text) = 0;
+
   // The primitive: queues a group of inputs (one caller's request) as one unit of work. The
   // group is admitted whole or waits, in order, until the queue has room for all of it (up to
   // the deadline); a group larger than the whole queue fails at once with kRequestTooLarge, and

@@ -204,6 +204,8 @@ class ClipModel {
   // The token ids of a text as the Hugging Face fast tokenizer gives them (start and end tokens
   // included, truncated to the context). Throws kInvalidText for invalid UTF-8.
   std::vector<int32_t> tokenize(std::string_view text) const;
+  // The vocabulary's entry for a token id as the tokenizer file spells it ("" for an unknown id).
+  std::string token_text(int32_t id) const;
 
   Embedding embed_text(std::string_view text, const EmbedOptions& options = {}) const;
   std::vector<Embedding> embed_texts(std::span<const std::string> texts,

@@ -253,6 +253,24 @@ CommandRun add_serve_command(CLI::App& app) {
               "", "log format"))
           ->type_name("{text,json,off}"),
       "CLIPEMBED_LOG_FORMAT");
+  env(cmd->add_option("--default-modality", o.default_modality,
+                      "what an /v1/embeddings input is when a request names no modality: auto "
+                      "(decided per input), text (for LangChain and other clients that cannot "
+                      "send one) or image")
+          ->transform(CLI::Validator(
+              [](std::string& value) -> std::string {
+                const std::map<std::string, service::Modality> names{
+                    {"auto", service::Modality::kAuto},
+                    {"text", service::Modality::kText},
+                    {"image", service::Modality::kImage}};
+                const auto it = names.find(value);
+                if (it == names.end()) return "'" + value + "' is not auto, text or image";
+                value = std::to_string(static_cast<int>(it->second));
+                return {};
+              },
+              "", "modality"))
+          ->type_name("{auto,text,image}"),
+      "CLIPEMBED_DEFAULT_MODALITY");
   env(cmd->add_flag("--allow-private-urls", o.pool.input.url.allow_private_addresses,
                     "URL inputs may reach private, loopback and link-local addresses"),
       "CLIPEMBED_ALLOW_PRIVATE_URLS");

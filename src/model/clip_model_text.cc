@@ -16,6 +16,11 @@ std::vector<int32_t> ClipModel::tokenize(std::string_view text) const {
       text, static_cast<size_t>(state_->config.text->max_position_embeddings));
 }
 
+std::string ClipModel::token_text(int32_t id) const {
+  if (!has_text()) throw Error(state_->text_missing_code, state_->text_missing);
+  return state_->tokenizer->piece(id);
+}
+
 void ClipModel::embed_token_ids(std::span<const std::vector<int32_t>> ids, float* out,
                                 const EmbedOptions& options, Workspace* workspace) const {
   if (!has_text()) throw Error(state_->text_missing_code, state_->text_missing);

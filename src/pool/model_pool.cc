@@ -140,6 +140,15 @@ class PooledEmbedder : public Embedder {
 
   ModelCapabilities capabilities() override { return entry_->loaded_model()->capabilities(); }
 
+  Tokens tokenize(const std::string& text) override {
+    const auto model = entry_->loaded_model();
+    Tokens tokens;
+    tokens.ids = model->tokenize(text);
+    tokens.pieces.reserve(tokens.ids.size());
+    for (int32_t id : tokens.ids) tokens.pieces.push_back(model->token_text(id));
+    return tokens;
+  }
+
   // The request's finish: `done` for input `index` with the timing the request recorded. It
   // captures the request by reference, which is safe because a request only ever calls its own
   // finish.

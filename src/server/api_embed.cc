@@ -129,16 +129,63 @@ void ApiHandler::embeddings(const std::shared_ptr<Call>& call) {
                    0};
   }
   // Every input is checked (and base64 decoded) before any is queued, so a bad one costs nothing.
+  const Modality modality =
+      request.modality == Modality::kAuto ? options_.default_modality : request.modality;
   std::vector<EmbedInput> inputs =
-      interpret_all(request.inputs, input_rule(request.modality), model, "input");
+      interpret_all(request.inputs, input_rule(modality), model, "input");
+  // usage.prompt_tokens: the ids the model takes for each text (specials and, for SigLIP, its
+  // padding included), as OpenAI and TEI count them; images count none. A text the tokenizer
+  // refuses fails in the batch below, naming its index.
+  size_t prompt_tokens = 0;
+  for (const EmbedInput& input : inputs) {
+    if (!input.is_text()) continue;
+    try {
+      prompt_tokens += served.embedder->tokenize(input.as_text()).ids.size();
+    } catch (const Error&) {
+    }
+  }
   const bool base64 = request.base64_output;
   submit(
       call, served.embedder, std::move(inputs),
       {.normalize = request.normalize.value_or(options_.normalize)},
-      [this, call, base64, name = served.name](std::vector<Embedding>& v, const EmbedTiming& t) {
-        reply(call, ok_json(embeddings_response(name, v, base64), t));
+      [this, call, base64, prompt_tokens, name = served.name](std::vector<Embedding>& v,
+                                                              const EmbedTiming& t) {
+        reply(call, ok_json(embeddings_response(name, v, base64, prompt_tokens), t));
       },
       named("input", false));
+}
+
+void ApiHandler::tokenize(const std::shared_ptr<Call>& call) {
+  const TokenizeRequest request = parse_tokenize_request(call->request.body(), options_.max_items);
+  const Served served = serving(request.model);
+  call->record.model = served.name;
+  call->record.items = request.texts.size();
+  if (!served.embedder->capabilities().texts) {
+    throw api_error_for(
+        Error(ErrorCode::kUnsupportedModality, "model '" + served.name +
+                                                   "' takes no texts (no text tower, or no "
+                                                   "tokenizer files)"),
+        "input");
+  }
+  std::vector<std::vector<int32_t>> ids;
+  std::vector<std::vector<std::string>> tokens;
+  for (size_t i = 0; i < request.texts.size(); ++i) {
+    const std::string where = "input[" + std::to_string(i) + "]";
+    if (request.texts[i].size() > options_.max_text_bytes) {
+      throw api_error_for(
+          Error(ErrorCode::kTextTooLarge,
+                "the text is longer than " + std::to_string(options_.max_text_bytes) + " bytes"),
+          where);
+    }
+    try {
+      Embedder::Tokens t = served.embedder->tokenize(request.texts[i]);
+      ids.push_back(std::move(t.ids));
+      tokens.push_back(std::move(t.pieces));
+    } catch (const Error& e) {
+      throw api_error_for(e, where);
+    }
+  }
+  reply(call, ok_json(tokenize_response(served.name, ids, tokens), EmbedTiming{}));
 }
 
 void ApiHandler::raw_image(const std::shared_ptr<Call>& call) {

@@ -99,6 +99,7 @@ const std::vector<ApiHandler::Route>& ApiHandler::routes() {
       {"/v1/models/", http::verb::get, true, &ApiHandler::model, true},
       {"/models/", http::verb::get, true, &ApiHandler::model, true},
       {"/info", http::verb::get, true, &ApiHandler::info},
+      {"/tokenize", http::verb::post, true, &ApiHandler::tokenize},
       {"/health", http::verb::get, false, &ApiHandler::health},
       {"/ready", http::verb::get, false, &ApiHandler::health},
       {"/live", http::verb::get, false, &ApiHandler::liveness},

@@ -83,6 +83,7 @@ class ApiHandler : public HttpHandler {
   void models(const std::shared_ptr<Call>& call);
   void model(const std::shared_ptr<Call>& call);  // /v1/models/{id}
   void info(const std::shared_ptr<Call>& call);
+  void tokenize(const std::shared_ptr<Call>& call);  // POST /tokenize
   // One served name's entry in /v1/models (with its capabilities once loaded).
   nlohmann::json model_entry(const std::string& name, const std::string& served) const;
   void health(const std::shared_ptr<Call>& call);  // /ready and /health.

@@ -85,6 +85,37 @@ EmbeddingsRequest parse_embeddings_request(std::string_view body, size_t max_ite
   return request;
 }
 
+TokenizeRequest parse_tokenize_request(std::string_view body, size_t max_items) {
+  Fields fields = parse_flat_object(body, {.max_list_items = max_items});
+  TokenizeRequest request;
+  request.model = optional_string(fields, "model");
+  request.texts =
+      strings(fields, fields.count("inputs") != 0 ? "inputs" : "input", "a text", "missing_input");
+  return request;
+}
+
+std::string tokenize_response(const std::string& model,
+                              const std::vector<std::vector<int32_t>>& ids,
+                              const std::vector<std::vector<std::string>>& tokens) {
+  std::string out = R"({"object": "list", "model": )" + io::json_string(model) + R"(, "data": [)";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i != 0) out += ", ";
+    out += R"({"index": )" + std::to_string(i) + R"(, "ids": [)";
+    for (size_t j = 0; j < ids[i].size(); ++j) {
+      if (j != 0) out += ", ";
+      out += std::to_string(ids[i][j]);
+    }
+    out += R"(], "tokens": [)";
+    for (size_t j = 0; j < tokens[i].size(); ++j) {
+      if (j != 0) out += ", ";
+      out += io::json_string(tokens[i][j]);
+    }
+    out += "]}";
+  }
+  out += "]}";
+  return out;
+}
+
 ClassifyRequest parse_classify_request(std::string_view body, size_t max_items) {
   Fields fields = parse_flat_object(body, {.max_list_items = max_items});
   ClassifyRequest request;
@@ -143,7 +174,8 @@ std::string search_response(const std::string& index, const std::string& model,
 }
 
 std::string embeddings_response(const std::string& model,
-                                const std::vector<std::vector<float>>& vectors, bool base64) {
+                                const std::vector<std::vector<float>>& vectors, bool base64,
+                                size_t prompt_tokens) {
   // Written by hand rather than through nlohmann::json, for the floats' shortest form (see
   // io::append_json_floats).
   std::string out = R"({"object": "list", "data": [)";
@@ -162,7 +194,8 @@ std::string embeddings_response(const std::string& model,
     out += '}';
   }
   out += R"(], "model": )" + io::json_string(model);
-  out += R"(, "usage": {"prompt_tokens": 0, "total_tokens": 0}})";
+  const std::string tokens = std::to_string(prompt_tokens);
+  out += R"(, "usage": {"prompt_tokens": )" + tokens + R"(, "total_tokens": )" + tokens + "}}";
   return out;
 }
 

@@ -57,14 +57,27 @@ struct SearchRequest {
 
 // Parse and validate a body; throw ApiError (400, or 413 past `max_items` inputs or labels).
 EmbeddingsRequest parse_embeddings_request(std::string_view body, size_t max_items);
+
+// POST /tokenize: {"model"?: ..., "input" (or TEI's "inputs"): a text or a list of texts}.
+struct TokenizeRequest {
+  std::string model;
+  std::vector<std::string> texts;
+};
+TokenizeRequest parse_tokenize_request(std::string_view body, size_t max_items);
+// {"object": "list", "model": ..., "data": [{"index": i, "ids": [...], "tokens": [...]}]}.
+std::string tokenize_response(const std::string& model,
+                              const std::vector<std::vector<int32_t>>& ids,
+                              const std::vector<std::vector<std::string>>& tokens);
 ClassifyRequest parse_classify_request(std::string_view body, size_t max_items);
 // Throws ApiError 400 unless the query is one text or one image and 1 <= k <= max_k.
 SearchRequest parse_search_request(std::string_view body, size_t max_k);
 
 // `vectors`: one per input, in order. (usage counts stay 0: images have no tokens, and texts are
 // tokenized inside the pool.)
+// `prompt_tokens`: the token ids of the request's texts (images count none).
 std::string embeddings_response(const std::string& model,
-                                const std::vector<std::vector<float>>& vectors, bool base64);
+                                const std::vector<std::vector<float>>& vectors, bool base64,
+                                size_t prompt_tokens = 0);
 
 // `ranked[i]`: image i's labels, best first (rank_labels()).
 std::string classify_response(const std::string& model,

@@ -10,6 +10,7 @@
 #include "clipembed/pool.h"
 #include "server/access_log.h"
 #include "server/http_connection.h"
+#include "service/inputs.h"
 
 namespace clipembed::server {
 
@@ -32,6 +33,10 @@ struct ServerOptions {
   double stall_seconds = 60;  // /live fails once queued work waits this long without progress.
   bool allow_url_inputs = true;
   bool normalize = true;  // Unit vectors unless a request says "normalize": false.
+  // What an /v1/embeddings input is when the request names no "modality": decided per input
+  // (kAuto), or always a text (for clients that cannot send "modality" and embed documents that
+  // may look like URLs: LangChain, LlamaIndex) or always an image.
+  service::Modality default_modality = service::Modality::kAuto;
   LogFormat log_format = LogFormat::kText;
   HttpLimits http;  // Header, body and connection limits and timeouts.
   // Workers, batching, the queue and a request's deadline, the decode budget, image pixel and URL

@@ -182,6 +182,8 @@ void ClipTokenizer::finish_load() {
     if (id < 0) throw Error(ErrorCode::kModelInvalid, "token '" + token + "' has a negative id");
     vocabulary_size_ = std::max(vocabulary_size_, id + 1);
   }
+  pieces_.assign(static_cast<size_t>(vocabulary_size_), std::string());
+  for (const auto& [token, id] : vocabulary_) pieces_[static_cast<size_t>(id)] = token;
 }
 
 std::vector<int32_t> ClipTokenizer::byte_pair_encode(const std::vector<int32_t>& symbols) const {

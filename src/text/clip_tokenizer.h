@@ -41,6 +41,9 @@ class ClipTokenizer : public Tokenizer {
   int32_t start_id() const { return start_id_; }
   int32_t end_id() const { return end_id_; }
   int32_t vocabulary_size() const override { return vocabulary_size_; }
+  std::string piece(int32_t id) const override {
+    return id >= 0 && static_cast<size_t>(id) < pieces_.size() ? pieces_[id] : std::string();
+  }
 
  private:
   ClipTokenizer() = default;
@@ -53,6 +56,7 @@ class ClipTokenizer : public Tokenizer {
   std::vector<int32_t> byte_pair_encode(const std::vector<int32_t>& symbols) const;
 
   std::unordered_map<std::string, int32_t> vocabulary_;
+  std::vector<std::string> pieces_;  // By id.
   // (left id << 32 | right id) -> (rank, merged id).
   std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merges_;
   int32_t byte_ids_[256] = {};      // The id of each byte's character.

@@ -319,4 +319,12 @@ std::vector<int32_t> SentencePieceTokenizer::encode(std::string_view input, size
   return ids;
 }
 
+std::string SentencePieceTokenizer::piece(int32_t id) const {
+  for (const AddedToken& a : added_) {
+    if (a.id == id) return a.content;
+  }
+  if (id < 0 || id >= processor_->GetPieceSize()) return {};
+  return processor_->IdToPiece(id);
+}
+
 }  // namespace clipembed::text

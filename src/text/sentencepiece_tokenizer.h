@@ -37,6 +37,7 @@ class SentencePieceTokenizer : public Tokenizer {
 
   std::vector<int32_t> encode(std::string_view text, size_t context) const override;
   int32_t vocabulary_size() const override { return vocabulary_size_; }
+  std::string piece(int32_t id) const override;
 
  private:
   enum class Style { kSiglip, kGemma };

@@ -33,6 +33,9 @@ class Tokenizer {
   virtual std::vector<int32_t> encode(std::string_view text, size_t context) const = 0;
   // One past the largest id the tokenizer produces.
   virtual int32_t vocabulary_size() const = 0;
+  // The vocabulary's entry for `id` as the tokenizer file spells it (CLIP's byte-level pieces
+  // with their "</w>", SentencePiece's with U+2581), or "" for an id it does not have.
+  virtual std::string piece(int32_t id) const = 0;
 };
 
 }  // namespace clipembed::text

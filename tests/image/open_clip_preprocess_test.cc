@@ -19,8 +19,8 @@ using clipembed::testing::fixture_path;
 
 PilMode mode_named(const std::string& name) {
   static const std::map<std::string, PilMode> kModes = {
-      {"RGB", PilMode::kRgb}, {"L", PilMode::kL},       {"P", PilMode::kP},
-      {"1", PilMode::k1},     {"LA", PilMode::kLa},     {"RGBA", PilMode::kRgba},
+      {"RGB", PilMode::kRgb},   {"L", PilMode::kL},   {"P", PilMode::kP},
+      {"1", PilMode::k1},       {"LA", PilMode::kLa}, {"RGBA", PilMode::kRgba},
       {"CMYK", PilMode::kCmyk}, {"I", PilMode::kI}};
   return kModes.at(name);
 }
