@@ -30,6 +30,7 @@
 #include "server/api_error.h"
 #include "server/http_connection.h"
 #include "server/metrics.h"
+#include "server/openapi.h"
 #include "server/served_indexes.h"
 #include "server/served_models.h"
 #include "server/server_options.h"
@@ -62,6 +63,9 @@ class ApiHandler : public HttpHandler {
   bool ready() const;
   bool live() const;
 
+  // What the route table says of each route (/openapi.json and /docs are made from it).
+  static std::vector<RouteDoc> route_docs();
+
   // One request's context for the handlers below.
   struct Call {
     HttpRequest request;
@@ -84,6 +88,8 @@ class ApiHandler : public HttpHandler {
   void model(const std::shared_ptr<Call>& call);  // /v1/models/{id}
   void info(const std::shared_ptr<Call>& call);
   void tokenize(const std::shared_ptr<Call>& call);  // POST /tokenize
+  void openapi(const std::shared_ptr<Call>& call);   // GET /openapi.json
+  void docs(const std::shared_ptr<Call>& call);      // GET /docs
   // One served name's entry in /v1/models (with its capabilities once loaded).
   nlohmann::json model_entry(const std::string& name, const std::string& served) const;
   void health(const std::shared_ptr<Call>& call);  // /ready and /health.
