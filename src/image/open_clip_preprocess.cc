@@ -44,58 +44,6 @@ Image resize_nearest(const Image& in, int width, int height, const Window& windo
   return out;
 }
 
-double bicubic(double x) {
-  constexpr double a = -0.5;
-  if (x < 0.0) x = -x;
-  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
-  if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
-  return 0.0;
-}
-
-double bilinear(double x) {
-  if (x < 0.0) x = -x;
-  return x < 1.0 ? 1.0 - x : 0.0;
-}
-
-// One axis of Pillow's resampling with its double coefficients (the 32-bit path: no fixed point).
-struct Taps {
-  std::vector<int> first, count;
-  std::vector<double> weights;  // out x capacity
-  int capacity = 0;
-};
-
-Taps taps(int in_size, int out_size, Filter filter) {
-  const double support_base = filter == Filter::kBilinear ? 1.0 : 2.0;
-  double (*kernel)(double) = filter == Filter::kBilinear ? bilinear : bicubic;
-  const double scale = static_cast<double>(in_size) / out_size;
-  const double filter_scale = scale < 1.0 ? 1.0 : scale;
-  const double support = support_base * filter_scale;
-  Taps t;
-  t.capacity = static_cast<int>(std::ceil(support)) * 2 + 1;
-  t.first.resize(out_size);
-  t.count.resize(out_size);
-  t.weights.assign(static_cast<size_t>(out_size) * t.capacity, 0.0);
-  for (int xx = 0; xx < out_size; ++xx) {
-    const double center = (xx + 0.5) * scale;
-    const double ss = 1.0 / filter_scale;
-    int xmin = static_cast<int>(center - support + 0.5);  // NOLINT(bugprone-incorrect-roundings)
-    if (xmin < 0) xmin = 0;
-    int xmax = static_cast<int>(center + support + 0.5);  // NOLINT(bugprone-incorrect-roundings)
-    if (xmax > in_size) xmax = in_size;
-    xmax -= xmin;
-    double* k = &t.weights[static_cast<size_t>(xx) * t.capacity];
-    double total = 0.0;
-    for (int x = 0; x < xmax; ++x) {
-      k[x] = kernel((x + xmin - center + 0.5) * ss);
-      total += k[x];
-    }
-    for (int x = 0; x < xmax && total != 0.0; ++x) k[x] /= total;
-    t.first[xx] = xmin;
-    t.count[xx] = xmax;
-  }
-  return t;
-}
-
 // Pillow's ROUND_UP for the 32-bit path.
 int32_t round_up(double f) {
   return static_cast<int32_t>(f >= 0.0 ? f + 0.5f
@@ -111,7 +59,7 @@ Image resize_int32(const std::vector<int32_t>& in, int in_width, int in_height, 
   const std::vector<int32_t>* rows_ptr = &in;
   int w = in_width;
   if (width != in_width) {
-    const Taps h = taps(in_width, width, filter);
+    const Taps h = resample_taps(in_width, width, filter);
     std::vector<int32_t> out(static_cast<size_t>(width) * in_height);
     for (int y = 0; y < in_height; ++y) {
       for (int x = 0; x < width; ++x) {
@@ -128,7 +76,7 @@ Image resize_int32(const std::vector<int32_t>& in, int in_width, int in_height, 
     w = width;
   }
   if (height != in_height) {
-    const Taps v = taps(in_height, height, filter);
+    const Taps v = resample_taps(in_height, height, filter);
     const std::vector<int32_t>& rows = *rows_ptr;
     std::vector<int32_t> out(static_cast<size_t>(w) * height);
     for (int y = 0; y < height; ++y) {

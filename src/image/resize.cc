@@ -38,40 +38,18 @@ struct Coefficients {
 };
 
 Coefficients precompute(int in_size, int out_size, Filter filter) {
-  const double kernel_support = filter == Filter::kBilinear ? 1.0 : 2.0;
-  double (*const kernel)(double) = filter == Filter::kBilinear ? bilinear : bicubic;
-  const double scale = static_cast<double>(in_size) / out_size;
-  const double filter_scale = scale < 1.0 ? 1.0 : scale;
-  const double support = kernel_support * filter_scale;
-  Coefficients c;
   // Rounded up to whole groups of four taps, zero past each output's count (kernels/resample.h).
-  c.taps_capacity = (static_cast<int>(std::ceil(support)) * 2 + 1 + 3) / 4 * 4;
-  c.first.resize(out_size);
-  c.count.resize(out_size);
-  c.weights.assign(static_cast<size_t>(out_size) * c.taps_capacity, 0);
-  std::vector<double> k(c.taps_capacity);
-  for (int xx = 0; xx < out_size; ++xx) {
-    const double center = (xx + 0.5) * scale;
-    const double ss = 1.0 / filter_scale;
-    // Pillow truncates (x + 0.5) here, which differs from lround for negative x; keep it exact.
-    int xmin = static_cast<int>(center - support + 0.5);  // NOLINT(bugprone-incorrect-roundings)
-    if (xmin < 0) xmin = 0;
-    int xmax = static_cast<int>(center + support + 0.5);  // NOLINT(bugprone-incorrect-roundings)
-    if (xmax > in_size) xmax = in_size;
-    xmax -= xmin;
-    double total = 0.0;
-    for (int x = 0; x < xmax; ++x) {
-      k[x] = kernel((x + xmin - center + 0.5) * ss);
-      total += k[x];
-    }
-    for (int x = 0; x < xmax; ++x) {
-      const double w = total != 0.0 ? k[x] / total : k[x];
-      // Pillow rounds half away from zero when converting to fixed point.
-      c.weights[static_cast<size_t>(xx) * c.taps_capacity + x] = static_cast<int32_t>(
-          w < 0 ? -0.5 + w * (1 << kPrecisionBits) : 0.5 + w * (1 << kPrecisionBits));
-    }
-    c.first[xx] = xmin;
-    c.count[xx] = xmax;
+  const Taps taps = resample_taps(in_size, out_size, filter, 4);
+  Coefficients c;
+  c.taps_capacity = taps.capacity;
+  c.first = taps.first;
+  c.count = taps.count;
+  c.weights.assign(taps.weights.size(), 0);
+  for (size_t i = 0; i < taps.weights.size(); ++i) {
+    const double w = taps.weights[i];
+    // Pillow rounds half away from zero when converting to fixed point.
+    c.weights[i] = static_cast<int32_t>(w < 0 ? -0.5 + w * (1 << kPrecisionBits)
+                                              : 0.5 + w * (1 << kPrecisionBits));
   }
   return c;
 }
@@ -83,6 +61,40 @@ Coefficients precompute(int in_size, int out_size, Filter filter) {
 constexpr size_t kKeptScratchBytes = size_t{4} << 20;
 
 }  // namespace
+
+Taps resample_taps(int in_size, int out_size, Filter filter, int capacity_multiple) {
+  const double kernel_support = filter == Filter::kBilinear ? 1.0 : 2.0;
+  double (*const kernel)(double) = filter == Filter::kBilinear ? bilinear : bicubic;
+  const double scale = static_cast<double>(in_size) / out_size;
+  const double filter_scale = scale < 1.0 ? 1.0 : scale;
+  const double support = kernel_support * filter_scale;
+  Taps t;
+  const int taps = static_cast<int>(std::ceil(support)) * 2 + 1;
+  t.capacity = (taps + capacity_multiple - 1) / capacity_multiple * capacity_multiple;
+  t.first.resize(out_size);
+  t.count.resize(out_size);
+  t.weights.assign(static_cast<size_t>(out_size) * t.capacity, 0.0);
+  for (int xx = 0; xx < out_size; ++xx) {
+    const double center = (xx + 0.5) * scale;
+    const double ss = 1.0 / filter_scale;
+    // Pillow truncates (x + 0.5) here, which differs from lround for negative x; keep it exact.
+    int xmin = static_cast<int>(center - support + 0.5);  // NOLINT(bugprone-incorrect-roundings)
+    if (xmin < 0) xmin = 0;
+    int xmax = static_cast<int>(center + support + 0.5);  // NOLINT(bugprone-incorrect-roundings)
+    if (xmax > in_size) xmax = in_size;
+    xmax -= xmin;
+    double* k = &t.weights[static_cast<size_t>(xx) * t.capacity];
+    double total = 0.0;
+    for (int x = 0; x < xmax; ++x) {
+      k[x] = kernel((x + xmin - center + 0.5) * ss);
+      total += k[x];
+    }
+    for (int x = 0; x < xmax && total != 0.0; ++x) k[x] /= total;
+    t.first[xx] = xmin;
+    t.count[xx] = xmax;
+  }
+  return t;
+}
 
 Image resize(const Image& in, int width, int height, Filter filter) {
   return resize(in, width, height, filter, Window{0, 0, width, height});

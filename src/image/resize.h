@@ -1,6 +1,8 @@
 // Internal: Pillow's resampling, reproduced exactly.
 #pragma once
 
+#include <vector>
+
 #include "clipembed/image.h"
 
 namespace clipembed::image {
@@ -10,6 +12,18 @@ enum class Filter {
   kBilinear = 2,  // Triangle, support 1.
   kBicubic = 3,   // a = -0.5, support 2.
 };
+
+// Pillow's resampling coefficients for one axis (libImaging/Resample.c's precompute_coeffs):
+// per output index the first input index and the number of taps, and the taps' weights
+// normalised to sum 1, `capacity` apart (rounded up to a multiple of `capacity_multiple`, zero
+// past each output's count). The 8-bit path turns them into fixed point; the 32-bit path ("I")
+// uses them as they are.
+struct Taps {
+  int capacity = 0;
+  std::vector<int> first, count;
+  std::vector<double> weights;  // out_size x capacity
+};
+Taps resample_taps(int in_size, int out_size, Filter filter, int capacity_multiple = 1);
 
 // Resizes with one of Pillow's filters (support widened by the reduction factor for
 // antialiasing, 22-bit fixed-point coefficients, 8-bit intermediate rows), giving byte-identical
