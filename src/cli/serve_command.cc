@@ -24,6 +24,28 @@
 namespace clipembed::cli {
 namespace {
 
+// An enum option given by name: the name becomes the enum's value, and an unknown one is refused
+// naming the choices (CLI11's own transformer prints the enum's numbers).
+template <typename Enum>
+CLI::Validator named_choice(std::vector<std::pair<std::string, Enum>> names,
+                            const std::string& what) {
+  std::string choices;
+  for (size_t i = 0; i < names.size(); ++i) {
+    choices += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i].first;
+  }
+  return CLI::Validator(
+      [names = std::move(names), choices](std::string& value) -> std::string {
+        for (const auto& [name, enum_value] : names) {
+          if (name == value) {
+            value = std::to_string(static_cast<int>(enum_value));
+            return {};
+          }
+        }
+        return "'" + value + "' is not " + choices;
+      },
+      "", what);
+}
+
 // The key from --api-key-file: its first line (so `echo KEY > file` works), never shown.
 std::string read_key_file(const std::string& path) {
   std::ifstream in(path);
@@ -237,38 +259,20 @@ CommandRun add_serve_command(CLI::App& app) {
       "CLIPEMBED_STALL_SECONDS")
       ->check(CLI::Range(0.001, 86400.0));
   env(cmd->add_option("--log-format", o.log_format, "access log on stderr: text, json or off")
-          ->transform(CLI::Validator(
-              [](std::string& value) -> std::string {
-                // Names to the enum's value, and a message naming the choices (CLI11's own
-                // transformer prints the enum's numbers).
-                const std::map<std::string, server::LogFormat> names{
-                    {"text", server::LogFormat::kText},
-                    {"json", server::LogFormat::kJson},
-                    {"off", server::LogFormat::kOff}};
-                const auto it = names.find(value);
-                if (it == names.end()) return "'" + value + "' is not text, json or off";
-                value = std::to_string(static_cast<int>(it->second));
-                return {};
-              },
-              "", "log format"))
+          ->transform(named_choice<server::LogFormat>({{"text", server::LogFormat::kText},
+                                                       {"json", server::LogFormat::kJson},
+                                                       {"off", server::LogFormat::kOff}},
+                                                      "log format"))
           ->type_name("{text,json,off}"),
       "CLIPEMBED_LOG_FORMAT");
   env(cmd->add_option("--default-modality", o.default_modality,
                       "what an /v1/embeddings input is when a request names no modality: auto "
                       "(decided per input), text (for LangChain and other clients that cannot "
                       "send one) or image")
-          ->transform(CLI::Validator(
-              [](std::string& value) -> std::string {
-                const std::map<std::string, service::Modality> names{
-                    {"auto", service::Modality::kAuto},
-                    {"text", service::Modality::kText},
-                    {"image", service::Modality::kImage}};
-                const auto it = names.find(value);
-                if (it == names.end()) return "'" + value + "' is not auto, text or image";
-                value = std::to_string(static_cast<int>(it->second));
-                return {};
-              },
-              "", "modality"))
+          ->transform(named_choice<service::Modality>({{"auto", service::Modality::kAuto},
+                                                       {"text", service::Modality::kText},
+                                                       {"image", service::Modality::kImage}},
+                                                      "modality"))
           ->type_name("{auto,text,image}"),
       "CLIPEMBED_DEFAULT_MODALITY");
   env(cmd->add_flag("--allow-private-urls", o.pool.input.url.allow_private_addresses,

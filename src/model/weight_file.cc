@@ -81,10 +81,10 @@ float* WeightFile::convert(const TensorInfo& t, const uint8_t* src, size_t n) {
 
 const float* WeightFile::bind(const std::string& name, const std::vector<int64_t>& shape) {
   const auto alias_it = aliases_.find(name);
-  const TensorAlias alias =
-      alias_it != aliases_.end() ? alias_it->second : TensorAlias{aliases_.empty() ? name : ""};
-  const std::string& stored = alias.source.empty() ? name : alias.source;
-  const TensorInfo* t = alias.source.empty() ? nullptr : file_->find(stored);
+  // Without an alias the name is its own (find() says whether the file holds it).
+  const TensorAlias alias = alias_it != aliases_.end() ? alias_it->second : TensorAlias{name};
+  const std::string& stored = alias.source;
+  const TensorInfo* t = find(name);
   auto bad = [&](const std::string& what) {
     throw Error(ErrorCode::kModelInvalid, file_->path() + ": tensor '" + stored + "' " + what);
   };
