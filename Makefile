@@ -31,9 +31,9 @@ test-release: build
 # The release suite with every SIMD path forced off (CLIPEMBED_ISA=scalar), so the scalar
 # references run end to end on every machine (run by CI): every test whose numbers go through
 # the kernels (models, ops, images, tokenizers, the CLI, search). The transport, process and fault
-# tests (server, pool, Python, install, injected faults, memory ceilings, FAISS tuning) compute
+# tests (server, pool, Python, the docs' snippets, install, injected faults, memory ceilings, FAISS tuning) compute
 # through the same code and run in the release and sanitizer suites.
-NOT_KERNEL_TESTS := 'Python\.|FaultTest|CliMemoryTest|DecodeMemoryTest|ModelPoolTest|InstallTest|SearchTuningTest|HttpServerTest|HostileClientTest|HttpRulesTest|AdmissionTest|ClientsTest|ServeTest|UrlFetcherTest|HubDownloadTest|MetricsTest|AccessLogTest'
+NOT_KERNEL_TESTS := 'Python\.|Docs\.|FaultTest|CliMemoryTest|DecodeMemoryTest|ModelPoolTest|InstallTest|SearchTuningTest|HttpServerTest|HostileClientTest|HttpRulesTest|AdmissionTest|ClientsTest|NodeClientsTest|ServeTest|UrlFetcherTest|HubDownloadTest|MetricsTest|AccessLogTest'
 test-scalar: build
 	./scripts/full_size_model vit-b-32
 	./scripts/full_size_model vit-b-32-clip
