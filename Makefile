@@ -2,20 +2,28 @@
 JOBS ?= $(shell nproc)
 CLI := build/src/clipembed
 PYTHON := /usr/bin/python3
+# The release build's parts beyond the library and the CLI, named on every configure because the
+# build directory remembers the last choice.
+WITH_EVERYTHING := -DCLIPEMBED_BUILD_TESTS=ON -DCLIPEMBED_BUILD_BENCH=ON -DCLIPEMBED_BUILD_PYTHON=ON
+CLI_ONLY := -DCLIPEMBED_BUILD_TESTS=OFF -DCLIPEMBED_BUILD_BENCH=OFF -DCLIPEMBED_BUILD_PYTHON=OFF
 
 .PHONY: setup build run test test-release test-scalar test-asan test-tsan bench bench-serve lint format clean
 
 setup:
 	./scripts/setup
 
+# Every target: the library, the CLI, the tests, the benches and the Python module.
 build: setup
-	cmake --preset release >/dev/null
+	cmake --preset release $(WITH_EVERYTHING) >/dev/null
 	cmake --build --preset release -j $(JOBS)
 
-# Builds only the CLI, then shows it on a small, really trained CLIP (examples/models/shapes-clip):
-# an embedding, an index of examples/shapes, text and image search, zero-shot labels.
-run: setup
-	cmake --preset release >/dev/null
+# Installs only what the CLI needs and builds only the CLI, then shows it on a small, really
+# trained CLIP (examples/models/shapes-clip): an embedding, an index of examples/shapes, text and
+# image search, zero-shot labels. The tests, benches and Python module (and the packages only they
+# need: GoogleTest, Google Benchmark, pybind11, ...) are left to `make test`.
+run:
+	./scripts/setup --cli
+	cmake --preset release $(CLI_ONLY) >/dev/null
 	cmake --build --preset release -j $(JOBS) --target clipembed_cli
 	./scripts/first_run
 
