@@ -137,6 +137,9 @@ class EmbeddingIndex {
   const IndexInfo& info() const;
   size_t size() const;
   const std::string& path(size_t row) const;
+  // The stored (normalized) vector of a row, memory-mapped: valid while the index is open.
+  // Throws kInvalidArgument for a row past size(). search(vector(r), k) finds rows like row r.
+  std::span<const float> vector(size_t row) const;
 
   // The best min(k, size()) rows for each query (queries.size() / dimension vectors, normalized
   // here), best first. Throws kInvalidArgument for a size that is not a multiple of the

@@ -18,8 +18,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -127,6 +129,14 @@ class ModelPool {
   // Stops intake (new requests fail with kCancelled), completes queued requests with kCancelled,
   // waits for running batches, and returns. Idempotent.
   void shutdown();
+
+  // Decodes an encoded image (any supported format) under the pool's decode budget and
+  // options().input.decode.max_pixels, and calls `use` with it while its memory is still counted:
+  // for work beside embedding that reads images (the server's thumbnails). Runs on the calling
+  // thread. Throws kImageTooLarge (it can never fit), kOverloaded (the budget is busy now) or
+  // kImageDecode.
+  void with_decoded_image(std::span<const uint8_t> encoded,
+                          const std::function<void(const Image&)>& use) const;
 
   ModelStats stats(const std::string& key) const;
   PoolStats pool_stats() const;

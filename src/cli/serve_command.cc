@@ -158,6 +158,9 @@ CommandRun add_serve_command(CLI::App& app) {
                       "model must be served)"),
       "CLIPEMBED_INDEX")
       ->delimiter(',');
+  env(cmd->add_flag("--ui,!--no-ui", o.ui,
+                    "the search page at / and /ui while an index is served (default on)"),
+      "CLIPEMBED_UI");
   env(cmd->add_option("--max-search-k", o.max_search_k,
                       "results one search may ask for (default 1000)")
           ->check(CLI::Range(1, 100000)),

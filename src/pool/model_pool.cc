@@ -7,6 +7,7 @@
 #include "clipembed/model.h"
 #include "clipembed/pool.h"
 #include "clipembed/runtime.h"
+#include "image/decoders.h"
 #include "image/image_loader.h"
 #include "model/input_crop.h"
 #include "pool/memory_budget.h"
@@ -305,6 +306,14 @@ void ModelPool::shutdown() {
   impl_->wake.notify_all();
   if (impl_->timer.joinable()) impl_->timer.join();
   for (auto& entry : entries) entry->shutdown();
+}
+
+void ModelPool::with_decoded_image(std::span<const uint8_t> encoded,
+                                   const std::function<void(const Image&)>& use) const {
+  DecodeReservation reservation(impl_->decode_budget);
+  const Image image = image::decode(
+      encoded, {.max_pixels = impl_->options.input.decode.max_pixels, .memory = &reservation});
+  use(image);
 }
 
 PoolStats ModelPool::pool_stats() const {

@@ -241,9 +241,8 @@ std::shared_ptr<const EmbeddingIndex> EmbeddingIndex::open(const std::string& di
     }
     state->row_of = search::structure_order(shape.rows, state->info.tuning_sample);
   }
-  if (state->info.resolved.type == IndexType::kIvfPq && state->info.resolved.ivf_rerank > 0) {
-    state->vectors = std::make_unique<MappedVectors>(state->vectors_path);
-  }
+  // Mapped for every type: rows are read by vector() and ivfpq's re-ranking, pages on demand.
+  state->vectors = std::make_unique<MappedVectors>(state->vectors_path);
   if (static_cast<size_t>(state->index->ntotal) != shape.rows ||
       state->index->d != state->info.dimension) {
     throw Error(ErrorCode::kIndexInvalid,
@@ -256,6 +255,16 @@ std::shared_ptr<const EmbeddingIndex> EmbeddingIndex::open(const std::string& di
 const IndexInfo& EmbeddingIndex::info() const { return state_->info; }
 size_t EmbeddingIndex::size() const { return state_->paths.size(); }
 const std::string& EmbeddingIndex::path(size_t row) const { return state_->paths.at(row); }
+
+std::span<const float> EmbeddingIndex::vector(size_t row) const {
+  if (row >= size()) {
+    throw Error(
+        ErrorCode::kInvalidArgument,
+        "row " + std::to_string(row) + " is past the index's " + std::to_string(size()) + " rows");
+  }
+  const auto dim = static_cast<size_t>(state_->info.dimension);
+  return {state_->vectors->data() + row * dim, dim};
+}
 
 std::vector<std::vector<SearchHit>> EmbeddingIndex::search(std::span<const float> queries,
                                                            size_t k) const {
@@ -281,10 +290,10 @@ std::vector<std::vector<SearchHit>> EmbeddingIndex::search(std::span<const float
   std::vector<int64_t> rows;
   std::vector<float> scores;
   // One thread: a search computes on its caller's thread (the threading rule).
-  search::search_ranked(*state_->index, state_->row_of.empty() ? nullptr : state_->row_of.data(),
-                        state_->vectors != nullptr ? state_->vectors->data() : nullptr,
-                        state_->info.resolved.ivf_rerank, normalized.data(), count, k, 1, rows,
-                        scores);
+  search::search_ranked(
+      *state_->index, state_->row_of.empty() ? nullptr : state_->row_of.data(),
+      state_->info.resolved.type == IndexType::kIvfPq ? state_->vectors->data() : nullptr,
+      state_->info.resolved.ivf_rerank, normalized.data(), count, k, 1, rows, scores);
   for (size_t q = 0; q < count; ++q) {
     for (size_t r = 0; r < k; ++r) {
       const int64_t row = rows[q * k + r];
@@ -297,7 +306,7 @@ std::vector<std::vector<SearchHit>> EmbeddingIndex::search(std::span<const float
 }
 
 std::vector<std::vector<size_t>> EmbeddingIndex::duplicate_groups(float threshold) const {
-  const MappedVectors vectors(state_->vectors_path);
+  const MappedVectors& vectors = *state_->vectors;
   const auto pairs = search::pairs_above(vectors.data(), vectors.rows(),
                                          static_cast<int>(vectors.cols()), threshold);
   // Union-find over the pairs; each set's root is its smallest row.

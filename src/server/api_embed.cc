@@ -29,22 +29,6 @@ HttpResponse ok_json(std::string body, const EmbedTiming& timing) {
   return response;
 }
 
-// The value of one query parameter (percent-decoded), or "".
-std::string query_param(std::string_view target, std::string_view name) {
-  const size_t q = target.find('?');
-  if (q == std::string_view::npos) return "";
-  std::string_view rest = target.substr(q + 1);
-  while (!rest.empty()) {
-    const size_t amp = rest.find('&');
-    const std::string_view pair = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-    const size_t eq = pair.find('=');
-    if (pair.substr(0, eq) != name) continue;
-    return percent_decoded(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
-  }
-  return "";
-}
-
 // The inputs of `strings` by the service's rule, each error naming its place (`name`[i], or
 // `name` alone for a single string).
 // How a request names its inputs in errors: `name` alone for a single one, else name[i].
@@ -221,9 +205,20 @@ void ApiHandler::raw_image(const std::shared_ptr<Call>& call) {
 // the images' and shared by them.
 void ApiHandler::classify(const std::shared_ptr<Call>& call) {
   ClassifyRequest request = parse_classify_request(call->request.body(), options_.max_items);
+  // An indexed image: its stored vector, ranked against the labels of the index's model.
+  auto stored = std::make_shared<std::vector<Embedding>>();
+  if (request.row) {
+    const ServedIndex& index = indexed_row(request.index, *request.row);
+    const std::span<const float> vector = index.index->vector(*request.row);
+    stored->emplace_back(vector.begin(), vector.end());
+    if (!request.model.empty() && serving(request.model).name != index.model) {
+      throw bad_request("index '" + index.name + "' holds vectors of model '" + index.model + "'");
+    }
+    request.model = index.model;
+  }
   const Served served = serving(request.model);
   call->record.model = served.name;
-  call->record.items = request.images.size();
+  call->record.items = request.images.size() + stored->size();
   const ModelCapabilities model = served.embedder->capabilities();
   if (!model.texts || !model.images) {
     throw bad_request("model '" + served.name + "' needs both towers to classify",
@@ -247,12 +242,15 @@ void ApiHandler::classify(const std::shared_ptr<Call>& call) {
   auto labels = std::make_shared<std::vector<std::string>>(std::move(request.labels));
   submit(
       call, served.embedder, std::move(inputs), {},
-      [this, call, model, labels, images, top_k = request.top_k, name = served.name](
+      [this, call, model, labels, images, stored, top_k = request.top_k, name = served.name](
           std::vector<Embedding>& v, const EmbedTiming& timing) {
         const std::span<const Embedding> label_vectors(v.data() + images, labels->size());
         std::vector<std::vector<LabelScore>> ranked;
         for (size_t i = 0; i < images; ++i) {
           ranked.push_back(service::rank_labels_for(model, v[i], label_vectors, *labels, top_k));
+        }
+        for (const Embedding& image : *stored) {
+          ranked.push_back(service::rank_labels_for(model, image, label_vectors, *labels, top_k));
         }
         reply(call, ok_json(classify_response(name, ranked), timing));
       },
@@ -260,6 +258,21 @@ void ApiHandler::classify(const std::shared_ptr<Call>& call) {
         return i < images ? "image[" + std::to_string(i) + "]"
                           : "labels[" + std::to_string(i - images) + "]";
       });
+}
+
+const ServedIndex& ApiHandler::indexed_row(const std::string& name, size_t row) const {
+  const ServedIndex* index = indexes_.find(name);
+  if (index == nullptr) {
+    throw ApiError{404, "invalid_request_error", "index_not_found",
+                   name.empty() ? "name the index ('index')" : "no index named '" + name + "'", 0};
+  }
+  if (row >= index->index->size()) {
+    throw ApiError{404, "invalid_request_error", "row_not_found",
+                   "index '" + index->name + "' has " + std::to_string(index->index->size()) +
+                       " rows; row " + std::to_string(row) + " is not one of them",
+                   0};
+  }
+  return *index;
 }
 
 // The query is embedded by the index's model in the pool like any input; its callback, on a
@@ -273,9 +286,17 @@ void ApiHandler::search(const std::shared_ptr<Call>& call) {
                                          : "no index named '" + request.index + "'",
                    0};
   }
+  call->record.items = 1;
+  if (request.row) {
+    // "More like this": the index's own vector of that row; no model computes anything.
+    call->record.model = index->model;
+    indexed_row(request.index, *request.row);
+    const auto hits = index->index->search(index->index->vector(*request.row), request.k)[0];
+    reply(call, ok_json(search_response(index->name, index->model, hits), EmbedTiming{}));
+    return;
+  }
   const Served served = serving(index->model);
   call->record.model = served.name;
-  call->record.items = 1;
   const ModelCapabilities model = served.embedder->capabilities();
   std::vector<std::string> query = {request.text ? std::move(*request.text)
                                                  : std::move(*request.image)};

@@ -23,6 +23,20 @@ std::array<unsigned char, 32> sha256(std::string_view text) {
   return digest;
 }
 
+HttpResponse json_response(int status, std::string body) {
+  HttpResponse response(static_cast<http::status>(status), 11);
+  response.set(http::field::content_type, "application/json");
+  response.body() = std::move(body);
+  return response;
+}
+
+bool starts_with_ci(std::string_view text, std::string_view prefix) {
+  return text.size() >= prefix.size() &&
+         boost::beast::iequals(text.substr(0, prefix.size()), prefix);
+}
+
+}  // namespace
+
 // The path of a request target: its origin form (/v1/embeddings?x=1), or the absolute form a
 // proxy sends (http://host:8080/v1/embeddings, RFC 9112 section 3.2.2) with the scheme and
 // authority taken off.
@@ -39,19 +53,20 @@ std::string_view path_of(std::string_view target) {
   return target.substr(0, target.find('?'));
 }
 
-HttpResponse json_response(int status, std::string body) {
-  HttpResponse response(static_cast<http::status>(status), 11);
-  response.set(http::field::content_type, "application/json");
-  response.body() = std::move(body);
-  return response;
+std::string query_param(std::string_view target, std::string_view name) {
+  const size_t q = target.find('?');
+  if (q == std::string_view::npos) return "";
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    const size_t amp = rest.find('&');
+    const std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    const size_t eq = pair.find('=');
+    if (pair.substr(0, eq) != name) continue;
+    return percent_decoded(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
+  }
+  return "";
 }
-
-bool starts_with_ci(std::string_view text, std::string_view prefix) {
-  return text.size() >= prefix.size() &&
-         boost::beast::iequals(text.substr(0, prefix.size()), prefix);
-}
-
-}  // namespace
 
 std::string percent_decoded(std::string_view raw, bool plus_is_space) {
   auto hex = [](char c) {

@@ -12,6 +12,9 @@
 //   GET  /live                         200 while the compute path makes progress
 //                                      (--stall-seconds)
 //   GET  /metrics                      Prometheus text (metrics.h)
+//   GET  /, /ui, /ui/{file}            the search page, while an index is served (api_ui.cc)
+//   GET  /v1/indexes                   the served indexes
+//   GET  /v1/thumbnails/{index}/{row}  a small WebP of an indexed file (thumbnails.h)
 // The embedding routes go through the service core (service/): its input rule and zero-shot
 // orchestration, over the model's Embedder and its capabilities; no route reaches the model
 // itself. Handlers never wait: a request's inputs go to the pool as one group with a callback,
@@ -34,12 +37,18 @@
 #include "server/served_indexes.h"
 #include "server/served_models.h"
 #include "server/server_options.h"
+#include "server/thumbnails.h"
 #include "service/inputs.h"
 
 namespace clipembed::server {
 
 // `raw` with its %XX escapes decoded (and '+' read as a space in a query string).
 std::string percent_decoded(std::string_view raw, bool plus_is_space);
+// The path of a request target: its origin form (/v1/embeddings?x=1), or the absolute form a
+// proxy sends (http://host:8080/v1/embeddings) with the scheme and authority taken off.
+std::string_view path_of(std::string_view target);
+// The value of one query parameter of a target (percent-decoded), or "".
+std::string query_param(std::string_view target, std::string_view name);
 
 class ApiHandler : public HttpHandler {
  public:
@@ -90,6 +99,15 @@ class ApiHandler : public HttpHandler {
   void tokenize(const std::shared_ptr<Call>& call);  // POST /tokenize
   void openapi(const std::shared_ptr<Call>& call);   // GET /openapi.json
   void docs(const std::shared_ptr<Call>& call);      // GET /docs
+  // The search page (api_ui.cc): GET / and /ui, its files, the indexes and their thumbnails.
+  void page(const std::shared_ptr<Call>& call);
+  void page_file(const std::shared_ptr<Call>& call);  // GET /ui/{file}
+  void indexes(const std::shared_ptr<Call>& call);    // GET /v1/indexes
+  void thumbnail(const std::shared_ptr<Call>& call);  // GET /v1/thumbnails/{index}/{row}
+  bool page_served() const;
+  // The served index `name` ("" when one is served) holding `row`; throws ApiError 404 naming
+  // which of the two is missing.
+  const ServedIndex& indexed_row(const std::string& name, size_t row) const;
   // One served name's entry in /v1/models (with its capabilities once loaded).
   nlohmann::json model_entry(const std::string& name, const std::string& served) const;
   void health(const std::shared_ptr<Call>& call);  // /ready and /health.
@@ -122,6 +140,7 @@ class ApiHandler : public HttpHandler {
   ModelPool& pool_;
   Metrics metrics_;
   std::array<unsigned char, 32> key_digest_{};  // SHA-256 of the API key, when one is set.
+  ThumbnailCache thumbnails_{16u << 20};
   std::function<size_t()> connections_;
   std::atomic<bool> draining_{false};
   // Admitted requests of every route (a drain waits for them all), and of the API routes alone:

@@ -20,6 +20,7 @@ struct ApiHandler::Route {
   bool prefix = false;  // The path is a prefix: the rest of the target is the handler's.
   // For /openapi.json and /docs: one sentence, and the request's and answer's schemas.
   std::string_view summary, request, response;
+  std::string_view tail = "{id}";  // A prefix route's parameters, as /openapi.json names them.
 
   bool matches(std::string_view target_path) const {
     return prefix ? target_path.size() > path.size() && target_path.starts_with(path)

@@ -45,6 +45,16 @@ const std::vector<ApiHandler::Route>& ApiHandler::routes() {
       {"/openapi.json", http::verb::get, false, &ApiHandler::openapi, false,
        "This description (OpenAPI 3.1)", "", ""},
       {"/docs", http::verb::get, false, &ApiHandler::docs, false, "The routes as a page", "", ""},
+      {"/v1/indexes", http::verb::get, true, &ApiHandler::indexes, false,
+       "The served search indexes with their models and sizes", "", "IndexList"},
+      {"/v1/thumbnails/", http::verb::get, true, &ApiHandler::thumbnail, true,
+       "A WebP of an indexed file by its row (?size= the longest side, 16 to 1024, default 256)",
+       "", "image", "{index}/{row}"},
+      {"/", http::verb::get, false, &ApiHandler::page, false,
+       "The search page, while an index is served (--no-ui: off)", "", "page"},
+      {"/ui", http::verb::get, false, &ApiHandler::page, false, "The same page", "", "page"},
+      {"/ui/", http::verb::get, false, &ApiHandler::page_file, true, "The page's script and style",
+       "", "page", "{file}"},
   };
   return table;
 }
@@ -53,7 +63,7 @@ std::vector<RouteDoc> ApiHandler::route_docs() {
   std::vector<RouteDoc> docs;
   for (const Route& r : routes()) {
     docs.push_back({r.path, r.method == http::verb::post ? "post" : "get", r.api, r.summary,
-                    r.request, r.response});
+                    r.request, r.response, r.tail});
   }
   return docs;
 }

@@ -120,8 +120,19 @@ ClassifyRequest parse_classify_request(std::string_view body, size_t max_items) 
   Fields fields = parse_flat_object(body, {.max_list_items = max_items});
   ClassifyRequest request;
   request.model = optional_string(fields, "model");
-  request.images = strings(fields, fields.count("image") != 0 ? "image" : "input",
-                           "an image as a data: URI, base64 or an http(s) URL", "missing_input");
+  if (const JsonField* f = find(fields, "row")) {
+    if (f->kind != JsonField::Kind::kInteger || f->number < 0 || f->number > 1e15) {
+      throw bad_request("'row' must be a row number of the index");
+    }
+    if (fields.count("image") != 0 || fields.count("input") != 0) {
+      throw bad_request("classify takes images or an index's row, not both");
+    }
+    request.row = static_cast<size_t>(f->number);
+    request.index = optional_string(fields, "index");
+  } else {
+    request.images = strings(fields, fields.count("image") != 0 ? "image" : "input",
+                             "an image as a data: URI, base64 or an http(s) URL", "missing_input");
+  }
   request.labels = strings(fields, "labels", "a label", "missing_labels");
   request.label_template = optional_string(fields, "template");
   if (const JsonField* f = find(fields, "top_k")) {
@@ -138,15 +149,23 @@ SearchRequest parse_search_request(std::string_view body, size_t max_k) {
   SearchRequest request;
   request.index = optional_string(fields, "index");
   for (const auto& [name, field] : fields) {
-    if (name != "index" && name != "k" && name != "query.text" && name != "query.image") {
+    if (name != "index" && name != "k" && name != "query.text" && name != "query.image" &&
+        name != "query.row") {
       throw bad_request("unknown field '" + name + "'; a search takes index, query and k");
     }
   }
   if (find(fields, "query.text") != nullptr) request.text = optional_string(fields, "query.text");
   if (find(fields, "query.image") != nullptr)
     request.image = optional_string(fields, "query.image");
-  if (request.text.has_value() == request.image.has_value()) {
-    throw bad_request(R"('query' must be {"text": ...} or {"image": ...})", "invalid_query");
+  if (const JsonField* f = find(fields, "query.row")) {
+    if (f->kind != JsonField::Kind::kInteger || f->number < 0 || f->number > 1e15) {
+      throw bad_request("'query.row' must be a row number of the index", "invalid_query");
+    }
+    request.row = static_cast<size_t>(f->number);
+  }
+  if (request.text.has_value() + request.image.has_value() + request.row.has_value() != 1) {
+    throw bad_request(R"('query' must be {"text": ...}, {"image": ...} or {"row": ...})",
+                      "invalid_query");
   }
   if (const JsonField* f = find(fields, "k")) {
     if (f->kind != JsonField::Kind::kInteger || f->number < 1 ||
@@ -164,8 +183,8 @@ std::string search_response(const std::string& index, const std::string& model,
                     io::json_string(model) + R"(, "data": [)";
   for (size_t r = 0; r < hits.size(); ++r) {
     if (r != 0) out += ", ";
-    out += R"({"rank": )" + std::to_string(r + 1) + R"(, "path": )" +
-           io::json_string(hits[r].path) + R"(, "score": )";
+    out += R"({"rank": )" + std::to_string(r + 1) + R"(, "row": )" + std::to_string(hits[r].row) +
+           R"(, "path": )" + io::json_string(hits[r].path) + R"(, "score": )";
     io::append_json_float(out, hits[r].score);
     out += '}';
   }

@@ -43,6 +43,9 @@ struct EmbeddingsRequest {
 struct ClassifyRequest {
   std::string model;
   std::vector<std::string> images;
+  // Or {"index": NAME, "row": N}: the stored vector of an indexed image (the search page's labels).
+  std::string index;
+  std::optional<size_t> row;
   std::vector<std::string> labels;
   std::string label_template;  // "" takes the model's default (service/zero_shot.h).
   size_t top_k = 0;            // 0: every label.
@@ -52,6 +55,7 @@ struct ClassifyRequest {
 struct SearchRequest {
   std::string index;  // "" when the request names none (the only index applies).
   std::optional<std::string> text, image;
+  std::optional<size_t> row;  // {"row": N}: the index's own vector of row N ("more like this").
   size_t k = 10;
 };
 

@@ -66,6 +66,11 @@ json schemas() {
          {{"model", {{"type", "string"}}},
           {"image", string_or_strings("Images (or \"input\")")},
           {"input", string_or_strings("Images")},
+          {"index", {{"type", "string"}, {"description", "With row: a served index"}}},
+          {"row",
+           {{"type", "integer"},
+            {"minimum", 0},
+            {"description", "Instead of images: the stored vector of an indexed image"}}},
           {"labels", {{"type", "array"}, {"items", {{"type", "string"}}}, {"minItems", 1}}},
           {"template", {{"type", "string"}}},
           {"top_k", {{"type", "integer"}, {"minimum", 1}}}}}}},
@@ -92,12 +97,15 @@ json schemas() {
         {"properties",
          {{"index", {{"type", "string"}}},
           {"query",
-           {{"oneOf", json::array({{{"type", "object"},
-                                    {"required", {"text"}},
-                                    {"properties", {{"text", {{"type", "string"}}}}}},
-                                   {{"type", "object"},
-                                    {"required", {"image"}},
-                                    {"properties", {{"image", image}}}}})}}},
+           {{"oneOf",
+             json::array(
+                 {{{"type", "object"},
+                   {"required", {"text"}},
+                   {"properties", {{"text", {{"type", "string"}}}}}},
+                  {{"type", "object"}, {"required", {"image"}}, {"properties", {{"image", image}}}},
+                  {{"type", "object"},
+                   {"required", {"row"}},
+                   {"properties", {{"row", {{"type", "integer"}, {"minimum", 0}}}}}}})}}},
           {"k", {{"type", "integer"}, {"minimum", 1}}}}}}},
       {"SearchResponse",
        {{"type", "object"},
@@ -110,6 +118,7 @@ json schemas() {
              {{"type", "object"},
               {"properties",
                {{"rank", {{"type", "integer"}}},
+                {"row", {{"type", "integer"}}},
                 {"path", {{"type", "string"}}},
                 {"score", {{"type", "number"}}}}}}}}}}}}},
       {"TokenizeRequest",
@@ -155,6 +164,21 @@ json schemas() {
                                   {"max_items_per_request", {{"type", "integer"}}},
                                   {"max_body_bytes", {{"type", "integer"}}},
                                   {"models", {{"type", "integer"}}}}}}})}}},
+      {"IndexList",
+       {{"type", "object"},
+        {"properties",
+         {{"object", {{"const", "list"}}},
+          {"data",
+           {{"type", "array"},
+            {"items",
+             {{"type", "object"},
+              {"properties",
+               {{"name", {{"type", "string"}}},
+                {"model", {{"type", "string"}}},
+                {"count", {{"type", "integer"}}},
+                {"dimension", {{"type", "integer"}}},
+                {"precision", {{"type", "string"}}},
+                {"type", {{"enum", {"flat", "hnsw", "ivfpq"}}}}}}}}}}}}}},
       {"Status", {{"type", "object"}, {"properties", {{"status", {{"type", "string"}}}}}}},
       {"Error", error},
   };
@@ -179,6 +203,11 @@ json operation(const RouteDoc& r) {
   json ok = {{"description", "OK"}};
   if (r.response.empty()) {
     ok["content"] = {{"text/plain", {{"schema", {{"type", "string"}}}}}};
+  } else if (r.response == "image") {
+    ok["content"] = {
+        {"image/webp", {{"schema", {{"type", "string"}, {"contentMediaType", "image/webp"}}}}}};
+  } else if (r.response == "page") {
+    ok["content"] = {{"text/html", {{"schema", {{"type", "string"}}}}}};
   } else {
     ok["content"] = {{"application/json",
                       {{"schema", {{"$ref", "#/components/schemas/" + std::string(r.response)}}}}}};
@@ -193,8 +222,19 @@ json operation(const RouteDoc& r) {
 // A prefix route's template: "/v1/models/" -> "/v1/models/{id}".
 std::string template_of(const RouteDoc& r) {
   std::string path(r.path);
-  if (!path.empty() && path.back() == '/') path += "{id}";
+  if (path.size() > 1 && path.back() == '/') path += r.tail;
   return path;
+}
+
+// The {name}s of a template.
+std::vector<std::string> parameters_of(std::string_view path) {
+  std::vector<std::string> names;
+  for (size_t open = path.find('{'); open != std::string_view::npos; open = path.find('{', open)) {
+    const size_t close = path.find('}', open);
+    names.emplace_back(path.substr(open + 1, close - open - 1));
+    open = close;
+  }
+  return names;
 }
 
 std::string escaped(std::string_view text) {
@@ -220,9 +260,9 @@ std::string openapi_document(const std::vector<RouteDoc>& routes, const std::str
   for (const RouteDoc& r : routes) {
     const std::string path = template_of(r);
     json op = operation(r);
-    if (path != r.path) {
-      op["parameters"] = json::array(
-          {{{"name", "id"}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}}});
+    for (const std::string& name : parameters_of(path)) {
+      op["parameters"].push_back(
+          {{"name", name}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}});
     }
     paths[path][std::string(r.method)] = op;
   }

@@ -23,11 +23,11 @@ ServedIndexes::ServedIndexes(const std::vector<std::string>& specs, const Served
     if (equals == 0 || equals == std::string::npos || equals + 1 == spec.size()) {
       throw Error(ErrorCode::kInvalidArgument, "--index takes NAME=DIR, not '" + spec + "'");
     }
-    ServedIndex served{spec.substr(0, equals), nullptr, ""};
+    ServedIndex served{spec.substr(0, equals), nullptr, "", spec.substr(equals + 1)};
     if (find(served.name) != nullptr) {
       throw Error(ErrorCode::kInvalidArgument, "index name '" + served.name + "' is repeated");
     }
-    served.index = EmbeddingIndex::open(spec.substr(equals + 1));
+    served.index = EmbeddingIndex::open(served.directory);
     const IndexInfo& info = served.index->info();
     for (size_t m = 0; m < identities.size(); ++m) {
       const IndexInfo& identity = identities[m];

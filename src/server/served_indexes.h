@@ -15,6 +15,7 @@ struct ServedIndex {
   std::string name;
   std::shared_ptr<const EmbeddingIndex> index;
   std::string model;  // The served model (by name) whose vectors the index holds.
+  std::string directory;
 };
 
 class ServedIndexes {

@@ -21,7 +21,8 @@ struct ServerOptions {
   std::vector<std::string> aliases;  // --served-model-name specs, ALIAS=NAME or ALIAS.
   std::vector<std::string> indexes;  // --index specs, NAME=DIR: searched by POST /v1/search.
   size_t max_search_k = 1000;        // Results one search may ask for.
-  std::string api_key;               // When set, API routes need "Authorization: Bearer KEY".
+  bool ui = true;       // The search page (GET / and /ui) while an index is served (--no-ui: off).
+  std::string api_key;  // When set, API routes need "Authorization: Bearer KEY".
   // I/O threads: each serves any number of connections, so two keep up with a machine's worth
   // of compute; more only help with many slow TLS-less clients.
   int io_threads = 2;

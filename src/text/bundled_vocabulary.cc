@@ -3,22 +3,7 @@
 // reading at run time would tie the library to an install location.
 #include "text/bundled_vocabulary.h"
 
-#define CLIPEMBED_INCBIN(symbol, file)         \
-  __asm__(                                     \
-      ".section .rodata\n"                     \
-      ".global " #symbol                       \
-      "_begin\n"                               \
-      ".hidden " #symbol "_begin\n" #symbol    \
-      "_begin:\n"                              \
-      ".incbin \"" CLIPEMBED_DATA_DIR "/" file \
-      "\"\n"                                   \
-      ".global " #symbol                       \
-      "_end\n"                                 \
-      ".hidden " #symbol "_end\n" #symbol      \
-      "_end:\n"                                \
-      ".previous\n");                          \
-  extern "C" const char symbol##_begin[];      \
-  extern "C" const char symbol##_end[];
+#include "core/incbin.h"
 
 CLIPEMBED_INCBIN(clipembed_bpe_vocab, "clip-bpe/vocab.json")
 CLIPEMBED_INCBIN(clipembed_bpe_merges, "clip-bpe/merges.txt")
