@@ -208,7 +208,7 @@ void ApiHandler::classify(const std::shared_ptr<Call>& call) {
   // An indexed image: its stored vector, ranked against the labels of the index's model.
   auto stored = std::make_shared<std::vector<Embedding>>();
   if (request.row) {
-    const ServedIndex& index = indexed_row(request.index, *request.row);
+    const ServedIndex& index = indexed(request.index, request.row);
     const std::span<const float> vector = index.index->vector(*request.row);
     stored->emplace_back(vector.begin(), vector.end());
     if (!request.model.empty() && serving(request.model).name != index.model) {
@@ -260,16 +260,16 @@ void ApiHandler::classify(const std::shared_ptr<Call>& call) {
       });
 }
 
-const ServedIndex& ApiHandler::indexed_row(const std::string& name, size_t row) const {
+const ServedIndex& ApiHandler::indexed(const std::string& name, std::optional<size_t> row) const {
   const ServedIndex* index = indexes_.find(name);
   if (index == nullptr) {
     throw ApiError{404, "invalid_request_error", "index_not_found",
                    name.empty() ? "name the index ('index')" : "no index named '" + name + "'", 0};
   }
-  if (row >= index->index->size()) {
+  if (row && *row >= index->index->size()) {
     throw ApiError{404, "invalid_request_error", "row_not_found",
                    "index '" + index->name + "' has " + std::to_string(index->index->size()) +
-                       " rows; row " + std::to_string(row) + " is not one of them",
+                       " rows; row " + std::to_string(*row) + " is not one of them",
                    0};
   }
   return *index;
@@ -279,18 +279,11 @@ const ServedIndex& ApiHandler::indexed_row(const std::string& name, size_t row) 
 // runtime thread, searches the index and answers.
 void ApiHandler::search(const std::shared_ptr<Call>& call) {
   SearchRequest request = parse_search_request(call->request.body(), options_.max_search_k);
-  const ServedIndex* index = indexes_.find(request.index);
-  if (index == nullptr) {
-    throw ApiError{404, "invalid_request_error", "index_not_found",
-                   request.index.empty() ? "name the index to search ('index')"
-                                         : "no index named '" + request.index + "'",
-                   0};
-  }
+  const ServedIndex* index = &indexed(request.index, request.row);
   call->record.items = 1;
   if (request.row) {
     // "More like this": the index's own vector of that row; no model computes anything.
     call->record.model = index->model;
-    indexed_row(request.index, *request.row);
     const auto hits = index->index->search(index->index->vector(*request.row), request.k)[0];
     reply(call, ok_json(search_response(index->name, index->model, hits), EmbedTiming{}));
     return;

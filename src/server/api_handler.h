@@ -26,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -105,9 +106,9 @@ class ApiHandler : public HttpHandler {
   void indexes(const std::shared_ptr<Call>& call);    // GET /v1/indexes
   void thumbnail(const std::shared_ptr<Call>& call);  // GET /v1/thumbnails/{index}/{row}
   bool page_served() const;
-  // The served index `name` ("" when one is served) holding `row`; throws ApiError 404 naming
-  // which of the two is missing.
-  const ServedIndex& indexed_row(const std::string& name, size_t row) const;
+  // The served index `name` ("" when one is served), holding `row` when one is given; throws
+  // ApiError 404 naming which of the two is missing.
+  const ServedIndex& indexed(const std::string& name, std::optional<size_t> row = {}) const;
   // One served name's entry in /v1/models (with its capabilities once loaded).
   nlohmann::json model_entry(const std::string& name, const std::string& served) const;
   void health(const std::shared_ptr<Call>& call);  // /ready and /health.
