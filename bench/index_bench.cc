@@ -1,15 +1,23 @@
-// Search indexes on random unit vectors (docs/perf.md): build time, query latency p50/p99 and
-// memory per vector of each type, and recall@10 of the approximate ones against the exact (flat)
-// results, through the library's IndexWriter and EmbeddingIndex.
+// Search indexes (docs/perf.md): build time, query latency p50/p99 and bytes per vector of each
+// type, recall@10 of the approximate ones against the exact (flat) results, through the
+// library's IndexWriter and EmbeddingIndex; and the memory floor of an exact query: the time the
+// runtime's threads take to read every vector once, measured between the flat index's queries.
 //
 //   build/bench/index_bench [VECTORS=200000] [QUERIES=1000] [DIMENSION=512] [TYPES=flat,hnsw,ivfpq]
+//                           [COLLECTION=file.npy]
+//
+// The vectors are random unit vectors, or COLLECTION's rows (float32 [N, D], normalized, e.g.
+// from bench/lifted_shapes.py): its first VECTORS rows are indexed and its last QUERIES rows are
+// the queries.
 #include <clipembed/clipembed.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <set>
 #include <sstream>
@@ -20,14 +28,54 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::vector<float> random_unit_vectors(size_t count, int dim, uint32_t seed) {
+std::vector<float> random_unit_vectors(size_t count, size_t dim, uint32_t seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal;
-  std::vector<float> v(count * static_cast<size_t>(dim));
+  std::vector<float> v(count * dim);
   for (float& x : v) x = normal(rng);
-  for (size_t i = 0; i < count; ++i)
-    clipembed::normalize_embedding({v.data() + i * dim, static_cast<size_t>(dim)});
+  for (size_t i = 0; i < count; ++i) clipembed::normalize_embedding({v.data() + i * dim, dim});
   return v;
+}
+
+// The float32 [rows, cols] array of a .npy file (a little-endian '<f4' C-order array).
+std::vector<float> read_npy(const std::string& path, size_t& rows, size_t& cols) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[8];
+  uint16_t header_size = 0;
+  in.read(magic, 8);
+  in.read(reinterpret_cast<char*>(&header_size), 2);
+  std::string header(header_size, ' ');
+  in.read(header.data(), header_size);
+  const size_t shape = header.find("'shape': (");
+  if (!in || header.find("'<f4'") == std::string::npos || shape == std::string::npos) {
+    std::fprintf(stderr, "%s is not a float32 .npy file\n", path.c_str());
+    std::exit(2);
+  }
+  rows = std::strtoull(header.c_str() + shape + 10, nullptr, 10);
+  cols = std::strtoull(header.c_str() + header.find(',', shape) + 1, nullptr, 10);
+  std::vector<float> v(rows * cols);
+  in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * 4));
+  return v;
+}
+
+// Reads every float of the first `count` of `v` once on the runtime's threads: the least time a
+// scan of them can take.
+double read_all_ms(const std::vector<float>& v, size_t count) {
+  const auto t = Clock::now();
+  std::atomic<float> total{0};
+  clipembed::shared_runtime().parallel_for(
+      0, static_cast<int64_t>(count),
+      [&](int64_t begin, int64_t end) {
+        float lanes[16] = {};
+        for (int64_t i = begin; i + 16 <= end; i += 16) {
+          for (int l = 0; l < 16; ++l) lanes[l] += v[static_cast<size_t>(i + l)];
+        }
+        float sum = 0;
+        for (float lane : lanes) sum += lane;
+        total.store(total.load() + sum);  // Keeps the reads; the sum itself is not used.
+      },
+      int64_t{1} << 20);
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
 double percentile(std::vector<double> values, double p) {
@@ -44,19 +92,31 @@ size_t env_or(const char* name, size_t fallback) {
 }  // namespace
 
 int main() {
-  const size_t count = env_or("VECTORS", 200000), queries = env_or("QUERIES", 1000);
-  const int dim = static_cast<int>(env_or("DIMENSION", 512));
+  size_t count = env_or("VECTORS", 200000), queries = env_or("QUERIES", 1000);
+  size_t dim = env_or("DIMENSION", 512);
   const char* types_env = std::getenv("TYPES");
   const std::string types = types_env != nullptr ? types_env : "flat,hnsw,ivfpq";
-  const std::vector<float> data = random_unit_vectors(count, dim, 1);
-  const std::vector<float> query = random_unit_vectors(queries, dim, 2);
+  std::vector<float> data, query;
+  std::string what = "random unit vectors";
+  if (const char* collection = std::getenv("COLLECTION")) {
+    size_t rows = 0;
+    data = read_npy(collection, rows, dim);
+    queries = std::min(queries, rows / 2);
+    count = std::min(count, rows - queries);
+    query.assign(data.end() - static_cast<std::ptrdiff_t>(queries * dim), data.end());
+    data.resize(count * dim);
+    what = std::string("vectors of ") + collection;
+  } else {
+    data = random_unit_vectors(count, dim, 1);
+    query = random_unit_vectors(queries, dim, 2);
+  }
   const std::string root = std::filesystem::temp_directory_path() / "clipembed-index-bench";
   std::filesystem::remove_all(root);
   clipembed::IndexInfo identity;
   identity.model = identity.model_hash = "random";
-  identity.dimension = dim;
+  identity.dimension = static_cast<int>(dim);
   identity.precision = "fp32";
-  std::printf("%zu random unit vectors of dimension %d, %zu queries, %d threads\n", count, dim,
+  std::printf("%zu %s of dimension %zu, %zu queries, %d threads\n", count, what.c_str(), dim,
               queries, clipembed::shared_runtime().num_threads());
   std::vector<std::set<size_t>> exact;
   std::stringstream list(types);
@@ -65,19 +125,19 @@ int main() {
     clipembed::IndexSettings settings;
     settings.type = clipembed::parse_index_type(type);
     clipembed::IndexWriter writer(dir, identity, settings);
-    for (size_t i = 0; i < count; ++i) {
-      writer.add(std::to_string(i), {data.data() + i * dim, static_cast<size_t>(dim)});
-    }
+    for (size_t i = 0; i < count; ++i) writer.add(std::to_string(i), {data.data() + i * dim, dim});
     writer.flush();
     const auto started = Clock::now();
     const clipembed::IndexInfo info = writer.finish();
     const double build_s = std::chrono::duration<double>(Clock::now() - started).count();
     const auto index = clipembed::EmbeddingIndex::open(dir);
-    std::vector<double> latency_ms;
+    std::vector<double> latency_ms, floor_ms;
     std::vector<std::set<size_t>> found(queries);
     for (size_t q = 0; q < queries; ++q) {
+      // Rounds of the floor alternate with the exact queries, so both see the same machine.
+      if (type == "flat") floor_ms.push_back(read_all_ms(data, count * dim));
       const auto t = Clock::now();
-      const auto hits = index->search({query.data() + q * dim, static_cast<size_t>(dim)}, 10)[0];
+      const auto hits = index->search({query.data() + q * dim, dim}, 10)[0];
       latency_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
       for (const auto& hit : hits) found[q].insert(hit.row);
     }
@@ -88,16 +148,26 @@ int main() {
       for (size_t row : found[q]) hit += exact[q].count(row);
       recall += static_cast<double>(hit) / 10.0 / static_cast<double>(queries);
     }
-    const double bytes = static_cast<double>(std::filesystem::file_size(dir + "/index.faiss"));
+    // The search structure's bytes: a flat index searches vectors.npy itself.
+    const std::string file = type == "flat" ? "/vectors.npy" : "/index.faiss";
+    const double bytes = static_cast<double>(std::filesystem::file_size(dir + file));
     const auto& s = info.resolved;
     std::printf(
         "%-5s build %7.1f s  query p50 %7.3f ms  p99 %7.3f ms  recall@10 %s  %6.0f bytes/vector "
-        "in index.faiss  (hnsw M=%d efC=%d efS=%d; ivf nlist=%d pq_m=%d nprobe=%d rerank=%d; "
+        "in %s  (hnsw M=%d efC=%d efS=%d; ivf nlist=%d pq_m=%d nprobe=%d rerank=%d; "
         "tuned on the build's sample to recall %.3f)\n",
         type.c_str(), build_s, percentile(latency_ms, 0.5), percentile(latency_ms, 0.99),
         exact.empty() ? "  -  " : (std::to_string(recall).substr(0, 5)).c_str(),
-        bytes / static_cast<double>(count), s.hnsw_m, s.hnsw_ef_construction, s.hnsw_ef_search,
-        s.ivf_nlist, s.pq_m, s.ivf_nprobe, s.ivf_rerank, info.estimated_recall);
+        bytes / static_cast<double>(count), file.c_str() + 1, s.hnsw_m, s.hnsw_ef_construction,
+        s.hnsw_ef_search, s.ivf_nlist, s.pq_m, s.ivf_nprobe, s.ivf_rerank, info.estimated_recall);
+    if (!floor_ms.empty()) {
+      const double floor = percentile(floor_ms, 0.5);
+      std::printf(
+          "      memory floor (every vector read once) p50 %7.3f ms = %.1f GB/s; exact query p50 "
+          "= %.2fx the floor\n",
+          floor, static_cast<double>(count * dim * 4) / floor / 1e6,
+          percentile(latency_ms, 0.5) / floor);
+    }
     std::fflush(stdout);
   }
   std::filesystem::remove_all(root);

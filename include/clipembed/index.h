@@ -1,4 +1,4 @@
-// clipembed/index.h: a collection's embeddings on disk, searchable by text or image (FAISS).
+// clipembed/index.h: a collection's embeddings on disk, searchable by text or image.
 //
 //   auto model = clipembed::ClipModel::load("openai/clip-vit-base-patch32");
 //   std::vector<clipembed::ImageInput> photos = {"a.jpg", "b.jpg"};
@@ -10,11 +10,14 @@
 //
 // An index directory holds vectors.npy (the normalized embeddings, float32 [N, D]) with
 // vectors.npy.paths.txt and vectors.npy.errors.jsonl (the files `clipembed embed --output`
-// writes), index.faiss (the search structure) and index.json (IndexInfo). Scores are cosines.
+// writes), index.json (IndexInfo) and the search structure of an approximate type: index.hnsw
+// (hnsw; an index built before hnswlib has index.faiss instead, and still opens) or index.faiss
+// (ivfpq). A flat index is searched in vectors.npy itself. Scores are cosines.
 //
 // Threading rule: an opened EmbeddingIndex is immutable and may be searched from any number of
-// threads at once (each search computes on the calling thread). One IndexWriter (or add()) per
-// directory at a time.
+// threads at once. A flat index's scan is spread over the shared runtime (clipembed/runtime.h);
+// an approximate search computes on the calling thread. One IndexWriter (or add()) per directory
+// at a time.
 #pragma once
 
 #include <cstddef>
@@ -31,8 +34,8 @@
 namespace clipembed {
 
 enum class IndexType {
-  kFlat,   // Exact inner product over every vector (FAISS IndexFlatIP): the default.
-  kHnsw,   // HNSW graph (IndexHNSWFlat): fast approximate search, full vectors in memory.
+  kFlat,   // Exact: every vector of vectors.npy scanned in place (memory-mapped). The default.
+  kHnsw,   // HNSW graph (hnswlib): fast approximate search, full vectors in memory.
   kIvfPq,  // Inverted lists of product-quantized codes (IndexIVFPQ), trained on a sample: the
            // smallest memory per vector, for collections of millions.
 };
@@ -66,7 +69,7 @@ struct IndexInfo {
   int dimension = 0;
   std::string precision;   // "fp32" or "int8".
   IndexSettings settings;  // As asked (zeros: automatic); kept when vectors are added.
-  IndexSettings resolved;  // What index.faiss was built with and is searched with.
+  IndexSettings resolved;  // What the search structure was built with and is searched with.
   // Recall@10 of `resolved` measured on the build's sample (see target_recall); 1 for flat and
   // exhaustive settings, 0 where a collection of under 10 vectors left nothing to measure with.
   double estimated_recall = 1;
@@ -109,8 +112,8 @@ class IndexWriter {
   void add_failure(const std::string& input, std::string_view code, const std::string& message);
   // Makes everything added so far durable (a later run resumes from here).
   void flush();
-  // Builds index.faiss from every vector and writes index.json (each through a temporary file and
-  // a rename). Returns the finished index's info.
+  // Builds the search structure from every vector and writes index.json (each through a temporary
+  // file and a rename). Returns the finished index's info.
   IndexInfo finish();
 
  private:

@@ -116,7 +116,7 @@ void bind_index(py::module_& m) {
                ", path=" + py::repr(path_object(h.path)).cast<std::string>() +
                ", score=" + py::repr(py::float_(h.score)).cast<std::string>() + ")";
       });
-  py::class_<Index>(m, "Index", R"doc(A searchable index of image embeddings on disk (FAISS).
+  py::class_<Index>(m, "Index", R"doc(A searchable index of image embeddings on disk.
 
     index = clipembed.Index.add("photos.idx", model, ["a.jpg", "b.jpg"])   # builds or extends
     index = clipembed.Index("photos.idx")                                  # opens

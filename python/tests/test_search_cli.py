@@ -64,8 +64,9 @@ def test_a_killed_build_finished_by_add_equals_an_uninterrupted_build(many, tmp_
     # index build refuses to start over an index; index add finishes it.
     assert run("index", "build", "-q", "--model", MODEL, "--output", killed, many).returncode == 2
     assert run("index", "add", "-q", killed, many).returncode == 3
-    for name in ["vectors.npy", "vectors.npy.paths.txt", "vectors.npy.errors.jsonl", "index.faiss"]:
+    for name in ["vectors.npy", "vectors.npy.paths.txt", "vectors.npy.errors.jsonl"]:
         assert (killed / name).read_bytes() == (whole / name).read_bytes(), name
+    assert not (killed / "index.faiss").exists()  # A flat index is searched in vectors.npy.
     info = json.loads((killed / "index.json").read_text())
     assert info["count"] == 180 and info["failures"] == 60 and info["index_type"] == "flat"
     query = run("search", killed, "--text", "a red car", "-k", "5")
@@ -156,8 +157,8 @@ def test_bad_indexes_and_queries_are_typed_errors_that_write_nothing(tmp_path):
     assert snapshot(index) == before
     truncated = tmp_path / "truncated.idx"
     shutil.copytree(index, truncated)
-    with open(truncated / "index.faiss", "r+b") as f:
-        f.truncate(os.path.getsize(truncated / "index.faiss") // 2)
+    with open(truncated / "vectors.npy", "r+b") as f:
+        f.truncate(os.path.getsize(truncated / "vectors.npy") - 4)
     result = run("search", truncated, "--text", "a cat")
     assert result.returncode == 2 and "index_invalid" in result.stderr
     missing = tmp_path / "missing.idx"

@@ -10,8 +10,9 @@
 //     caller), so a reader never counts what is not on disk;
 //   - on a failure, rollback() cuts each file back to its last commit, so the outputs are exactly
 //     those of the last complete batch when the process exits;
-//   - whole files (manifests, index.json, index.faiss) are replaced atomically: written under a
-//     temporary name next to the target, made durable, renamed over it, and the directory synced.
+//   - whole files (manifests, index.json, search structures) are replaced atomically: written
+//     under a temporary name next to the target, made durable, renamed over it, and the directory
+//     synced.
 #pragma once
 
 #include <cstdint>

@@ -15,4 +15,9 @@ void attention_head_scalar_portable(int64_t n, QueryRows queries, int64_t head_d
   reference::attention_head(n, queries, head_dim, q, k, v, ld, causal, out, out_ld, scratch);
 }
 
+void dot_rows_scalar_portable(const float* queries, int64_t query_count, const float* rows,
+                              int64_t row_count, int64_t dim, float* scores, int64_t ld) {
+  reference::dot_rows(queries, query_count, rows, row_count, dim, scores, ld);
+}
+
 }  // namespace clipembed::kernels

@@ -1,8 +1,8 @@
-// Internal: the scalar references of the float32 kernels (gemm_f32.h, attention.h), defined once
-// as `static inline` functions and compiled twice: portably (scalar_portable.cc) and with hardware
-// FMA (scalar_fma.cc, used where the CPU has it). std::fma is exactly rounded either way, so both
-// give the same bits; the second only avoids a library call per multiply-add, which made the
-// scalar path (CLIPEMBED_ISA=scalar, run over the whole test suite) thirty times slower.
+// Internal: the scalar references of the float32 kernels (gemm_f32.h, attention.h, dot_rows.h),
+// defined once as `static inline` functions and compiled twice: portably (scalar_portable.cc) and
+// with hardware FMA (scalar_fma.cc, used where the CPU has it). std::fma is exactly rounded either
+// way, so both give the same bits; the second only avoids a library call per multiply-add, which
+// made the scalar path (CLIPEMBED_ISA=scalar, run over the whole test suite) thirty times slower.
 #pragma once
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "kernels/attention.h"
+#include "kernels/dot_rows.h"
 #include "kernels/gemm_f32.h"
 #include "kernels/math_scalar.h"
 
@@ -78,6 +79,26 @@ static inline void attention_head(int64_t n, QueryRows queries, int64_t head_dim
   }
 }
 
+static inline void dot_rows(const float* queries, int64_t query_count, const float* rows,
+                            int64_t row_count, int64_t dim, float* scores, int64_t ld) {
+  const int64_t padded = (dim + kDotLanes - 1) / kDotLanes * kDotLanes;
+  for (int64_t q = 0; q < query_count; ++q) {
+    const float* a = queries + q * dim;
+    for (int64_t r = 0; r < row_count; ++r) {
+      const float* b = rows + r * dim;
+      float lane[kDotLanes] = {};
+      for (int64_t d = 0; d < padded; ++d) {
+        const float x = d < dim ? a[d] : 0.0f, y = d < dim ? b[d] : 0.0f;
+        lane[d % kDotLanes] = std::fma(x, y, lane[d % kDotLanes]);
+      }
+      for (int64_t w = kDotLanes / 2; w >= 1; w /= 2) {
+        for (int64_t l = 0; l < w; ++l) lane[l] += lane[l + w];
+      }
+      scores[q * ld + r] = lane[0];
+    }
+  }
+}
+
 }  // namespace clipembed::kernels::reference
 
 namespace clipembed::kernels {
@@ -94,5 +115,9 @@ void attention_head_scalar_portable(int64_t n, QueryRows queries, int64_t head_d
 void attention_head_scalar_fma(int64_t n, QueryRows queries, int64_t head_dim, const float* q,
                                const float* k, const float* v, int64_t ld, bool causal, float* out,
                                int64_t out_ld, float* scratch);
+void dot_rows_scalar_portable(const float* queries, int64_t query_count, const float* rows,
+                              int64_t row_count, int64_t dim, float* scores, int64_t ld);
+void dot_rows_scalar_fma(const float* queries, int64_t query_count, const float* rows,
+                         int64_t row_count, int64_t dim, float* scores, int64_t ld);
 
 }  // namespace clipembed::kernels

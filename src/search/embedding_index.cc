@@ -1,6 +1,6 @@
 // IndexWriter and EmbeddingIndex (include/clipembed/index.h) over the embedding files
-// (io/embedding_file.h) and FAISS (search/faiss_index.h).
-#include <faiss/Index.h>
+// (io/embedding_file.h), the exact scan (search/exact_scan.h) and the approximate structures
+// (search/ann_structure.h).
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,7 +19,10 @@
 #include "io/file.h"
 #include "io/json_text.h"
 #include "io/npy_writer.h"
+#include "search/ann_structure.h"
+#include "search/exact_scan.h"
 #include "search/faiss_index.h"
+#include "search/hnsw_structure.h"
 #include "search/index_info.h"
 #include "search/search_tuning.h"
 
@@ -143,19 +146,33 @@ IndexInfo IndexWriter::finish() {
     const int threads = shared_runtime().num_threads();
     // The automatic settings are chosen again for the collection as it is now.
     IndexSettings resolved = search::resolve_settings(info.settings, vectors.rows(), dim);
-    const std::unique_ptr<faiss::Index> index =
-        search::create_faiss_index(resolved, vectors.data(), vectors.rows(), dim, threads);
-    const size_t held_out = search::tuning_sample_size(resolved.type, vectors.rows());
-    const std::vector<int64_t> order = search::structure_order(vectors.rows(), held_out);
-    const std::span<const int64_t> rows(order);
-    search::add_rows(*index, vectors.data(), rows.first(rows.size() - held_out), threads);
-    info.estimated_recall =
-        search::tune_search(*index, resolved, vectors.data(), dim, rows, held_out, threads);
-    search::add_rows(*index, vectors.data(), rows.last(held_out), threads);
-    info.tuning_sample = held_out;
-    const std::string temporary = dir + kFaiss + std::string(".tmp");
-    search::write_faiss_index(*index, temporary);
-    io::replace_durably(temporary, dir + kFaiss);
+    // Each type keeps one file beside vectors.npy (none for flat: the exact scan reads the
+    // vectors); a file another type or an older version wrote there is removed before the new
+    // one appears, so a build stopped in between leaves an index that says it is unfinished.
+    std::error_code ignored;
+    if (resolved.type == IndexType::kFlat) {
+      fs::remove(dir + kFaiss, ignored);
+      fs::remove(dir + "/" + search::kHnswFile, ignored);
+      info.estimated_recall = 1;
+      info.tuning_sample = 0;
+    } else {
+      const std::unique_ptr<search::AnnStructure> structure =
+          search::create_structure(resolved, vectors.data(), vectors.rows(), dim);
+      const size_t held_out = search::tuning_sample_size(resolved.type, vectors.rows());
+      const std::vector<int64_t> order = search::structure_order(vectors.rows(), held_out);
+      const std::span<const int64_t> rows(order);
+      structure->add(vectors.data(), rows.first(rows.size() - held_out));
+      info.estimated_recall =
+          search::tune_search(*structure, resolved, vectors.data(), dim, rows, held_out, threads);
+      structure->add(vectors.data(), rows.last(held_out));
+      info.tuning_sample = held_out;
+      const std::string target = dir + "/" + structure->file_name();
+      const std::string temporary = target + ".tmp";
+      structure->write(temporary);
+      fs::remove(dir + kFaiss, ignored);
+      fs::remove(dir + "/" + search::kHnswFile, ignored);
+      io::replace_durably(temporary, target);
+    }
     info.resolved = resolved;
     info.count = vectors.rows();
   }
@@ -168,12 +185,11 @@ IndexInfo IndexWriter::finish() {
 struct EmbeddingIndex::State {
   IndexInfo info;
   std::vector<std::string> paths;
-  std::unique_ptr<faiss::Index> index;
+  // The approximate structure; null for flat (the exact scan reads `vectors`).
+  std::unique_ptr<search::AnnStructure> structure;
   std::string vectors_path;
-  // ivfpq with re-ranking: the full vectors, memory-mapped (pages read as candidates need them).
+  // The full vectors, memory-mapped (pages read as a scan or candidates need them).
   std::unique_ptr<MappedVectors> vectors;
-  // The row of each of the structure's positions (search/search_tuning.h); empty: the same.
-  std::vector<int64_t> row_of;
 };
 
 EmbeddingIndex::EmbeddingIndex(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -232,23 +248,23 @@ std::shared_ptr<const EmbeddingIndex> EmbeddingIndex::open(const std::string& di
   }
   state->paths =
       io::read_row_inputs(state->vectors_path + ".paths.txt", shape.rows, ErrorCode::kIndexInvalid);
-  state->index = search::load_faiss_index(directory + kFaiss, state->info.resolved);
+  // Mapped for every type: the exact scan, vector() and ivfpq's re-ranking read rows, pages on
+  // demand.
+  state->vectors = std::make_unique<MappedVectors>(state->vectors_path);
+  if (state->info.resolved.type == IndexType::kFlat) {
+    return std::shared_ptr<const EmbeddingIndex>(new EmbeddingIndex(std::move(state)));
+  }
+  std::vector<int64_t> row_of;  // A FAISS structure's positions (search/search_tuning.h).
   if (state->info.tuning_sample > 0) {
     if (state->info.tuning_sample > shape.rows) {
       throw Error(ErrorCode::kIndexInvalid, directory +
                                                 "/index.json is malformed: its tuning "
                                                 "sample is larger than the index");
     }
-    state->row_of = search::structure_order(shape.rows, state->info.tuning_sample);
+    row_of = search::structure_order(shape.rows, state->info.tuning_sample);
   }
-  // Mapped for every type: rows are read by vector() and ivfpq's re-ranking, pages on demand.
-  state->vectors = std::make_unique<MappedVectors>(state->vectors_path);
-  if (static_cast<size_t>(state->index->ntotal) != shape.rows ||
-      state->index->d != state->info.dimension) {
-    throw Error(ErrorCode::kIndexInvalid,
-                directory + kFaiss + " holds " + std::to_string(state->index->ntotal) +
-                    " vectors, not the index's " + std::to_string(shape.rows));
-  }
+  state->structure = search::load_structure(directory, state->info.resolved, shape.rows,
+                                            state->info.dimension, std::move(row_of));
   return std::shared_ptr<const EmbeddingIndex>(new EmbeddingIndex(std::move(state)));
 }
 
@@ -289,11 +305,16 @@ std::vector<std::vector<SearchHit>> EmbeddingIndex::search(std::span<const float
   for (size_t q = 0; q < count; ++q) normalize_embedding({normalized.data() + q * dim, dim});
   std::vector<int64_t> rows;
   std::vector<float> scores;
-  // One thread: a search computes on its caller's thread (the threading rule).
-  search::search_ranked(
-      *state_->index, state_->row_of.empty() ? nullptr : state_->row_of.data(),
-      state_->info.resolved.type == IndexType::kIvfPq ? state_->vectors->data() : nullptr,
-      state_->info.resolved.ivf_rerank, normalized.data(), count, k, 1, rows, scores);
+  if (state_->structure == nullptr) {
+    search::exact_search(state_->vectors->data(), size(), dim, normalized.data(), count, k, rows,
+                         scores);
+  } else {
+    // One thread: an approximate search computes on its caller's thread (the threading rule).
+    search::search_ranked(
+        *state_->structure,
+        state_->info.resolved.type == IndexType::kIvfPq ? state_->vectors->data() : nullptr,
+        state_->info.resolved.ivf_rerank, normalized.data(), count, k, 1, rows, scores);
+  }
   for (size_t q = 0; q < count; ++q) {
     for (size_t r = 0; r < k; ++r) {
       const int64_t row = rows[q * k + r];
@@ -307,8 +328,8 @@ std::vector<std::vector<SearchHit>> EmbeddingIndex::search(std::span<const float
 
 std::vector<std::vector<size_t>> EmbeddingIndex::duplicate_groups(float threshold) const {
   const MappedVectors& vectors = *state_->vectors;
-  const auto pairs = search::pairs_above(vectors.data(), vectors.rows(),
-                                         static_cast<int>(vectors.cols()), threshold);
+  const auto pairs =
+      search::exact_pairs_above(vectors.data(), vectors.rows(), vectors.cols(), threshold);
   // Union-find over the pairs; each set's root is its smallest row.
   std::vector<size_t> parent(vectors.rows());
   std::iota(parent.begin(), parent.end(), size_t{0});

@@ -1,6 +1,5 @@
 #include "search/search_tuning.h"
 
-#include <faiss/Index.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
 #include <faiss/utils/distances.h>
@@ -76,12 +75,12 @@ Sample exact_sample(const float* vectors, size_t dim, std::span<const int64_t> o
 
 // Recall@k of the index as it is set now: the share of the hits whose exact cosine reaches the
 // exact k-th best (so a duplicate found in place of its twin counts).
-double measure_recall(const faiss::Index& index, const IndexSettings& settings, const Sample& s,
-                      const float* vectors, std::span<const int64_t> order, int threads) {
+double measure_recall(const AnnStructure& structure, const IndexSettings& settings, const Sample& s,
+                      const float* vectors, int threads) {
   std::vector<int64_t> rows;
   std::vector<float> scores;
   const size_t n = s.kth_best.size();
-  search_ranked(index, order.data(), settings.type == IndexType::kIvfPq ? vectors : nullptr,
+  search_ranked(structure, settings.type == IndexType::kIvfPq ? vectors : nullptr,
                 settings.ivf_rerank, s.queries.data(), n, s.k, threads, rows, scores);
   size_t hits = 0;
   for (size_t q = 0; q < n; ++q) {
@@ -152,7 +151,7 @@ std::vector<int64_t> structure_order(size_t count, size_t held_out) {
   return order;
 }
 
-double tune_search(faiss::Index& index, IndexSettings& resolved, const float* vectors,
+double tune_search(AnnStructure& structure, IndexSettings& resolved, const float* vectors,
                    int dimension, std::span<const int64_t> order, size_t held_out, int threads) {
   int* setting = nullptr;
   int low = 1, high = 1;
@@ -171,7 +170,7 @@ double tune_search(faiss::Index& index, IndexSettings& resolved, const float* ve
     // Too few vectors to sample (under 10): the automatic setting searches exhaustively; an
     // explicit one is kept, unmeasured.
     if (*setting == 0) *setting = high;
-    apply_search_settings(index, resolved);
+    structure.apply(resolved);
     return *setting >= high ? 1 : 0;
   }
   const Sample sample =
@@ -182,8 +181,8 @@ double tune_search(faiss::Index& index, IndexSettings& resolved, const float* ve
   };
   auto recall = [&](int value) {
     *setting = value;
-    apply_search_settings(index, resolved);
-    return measure_recall(index, resolved, sample, vectors, order, threads);
+    structure.apply(resolved);
+    return measure_recall(structure, resolved, sample, vectors, threads);
   };
   if (resolved.type == IndexType::kIvfPq && resolved.ivf_rerank == 0) {
     // Visiting every list bounds what nprobe can reach: PQ's rounding drops true neighbours from
@@ -199,7 +198,7 @@ double tune_search(faiss::Index& index, IndexSettings& resolved, const float* ve
   if (*setting != 0) return recall(*setting);
   const auto [value, measured] = smallest_reaching(low, high, reaches, recall);
   *setting = value;
-  apply_search_settings(index, resolved);
+  structure.apply(resolved);
   return measured;
 }
 

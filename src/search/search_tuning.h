@@ -13,10 +13,7 @@
 #include <vector>
 
 #include "clipembed/index.h"
-
-namespace faiss {
-struct Index;
-}  // namespace faiss
+#include "search/ann_structure.h"
 
 namespace clipembed::search {
 
@@ -28,13 +25,13 @@ size_t tuning_sample_size(IndexType type, size_t count);
 std::vector<int64_t> structure_order(size_t count, size_t held_out);
 
 // Chooses each zero search-time setting of `resolved` (hnsw_ef_search; ivf_rerank, the shortest
-// candidate list with which visiting every list reaches the target, then ivf_nprobe) for `index`,
-// which holds the rows of order[0, count - held_out) of `vectors` but not the held-out sample
-// order[count - held_out, count): the smallest value whose recall@10 for the sample as queries,
-// against exact search over the rows held, reaches resolved.target_recall (by two standard errors).
-// Applies it to `index` and returns the recall measured with it (for a setting given explicitly,
-// only measured; 1 with no sample). Uses `threads` threads.
-double tune_search(faiss::Index& index, IndexSettings& resolved, const float* vectors,
+// candidate list with which visiting every list reaches the target, then ivf_nprobe) for
+// `structure`, which holds the rows of order[0, count - held_out) of `vectors` but not the held-out
+// sample order[count - held_out, count): the smallest value whose recall@10 for the sample as
+// queries, against exact search over the rows held, reaches resolved.target_recall (by two standard
+// errors). Applies it to `structure` and returns the recall measured with it (for a setting given
+// explicitly, only measured; 1 with no sample). Uses `threads` threads.
+double tune_search(AnnStructure& structure, IndexSettings& resolved, const float* vectors,
                    int dimension, std::span<const int64_t> order, size_t held_out, int threads);
 
 }  // namespace clipembed::search

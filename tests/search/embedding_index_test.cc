@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -131,7 +132,9 @@ TEST(EmbeddingIndexTest, AddSkipsWhatIsPresentAndAResumedWriteEqualsOneRun) {
   const auto inputs = valid_files();
   const std::string whole = fresh_directory("index-whole");
   EmbeddingIndex::add(whole, *tiny_clip(), "tiny-clip", inputs);
-  // A write cut after some rows (as a kill leaves it: flushed rows, no index.faiss update), then
+  // A flat index is searched in vectors.npy: no search structure beside it.
+  EXPECT_FALSE(fs::exists(whole + "/index.faiss"));
+  // A write cut after some rows (as a kill leaves it: flushed rows, index.json not updated), then
   // resumed with every input.
   const std::string parts = fresh_directory("index-parts");
   {
@@ -141,9 +144,9 @@ TEST(EmbeddingIndexTest, AddSkipsWhatIsPresentAndAResumedWriteEqualsOneRun) {
     }
     writer.flush();
   }
-  EXPECT_THROW(EmbeddingIndex::open(parts), Error);  // Unfinished: no index.faiss yet.
+  EXPECT_THROW(EmbeddingIndex::open(parts), Error);  // Unfinished: index.json counts none.
   EmbeddingIndex::add(parts, *tiny_clip(), "tiny-clip", inputs);
-  for (const char* file : {"/vectors.npy", "/vectors.npy.paths.txt", "/index.faiss"}) {
+  for (const char* file : {"/vectors.npy", "/vectors.npy.paths.txt"}) {
     std::ifstream a(whole + file, std::ios::binary), b(parts + file, std::ios::binary);
     EXPECT_TRUE(std::equal(std::istreambuf_iterator<char>(a), std::istreambuf_iterator<char>(),
                            std::istreambuf_iterator<char>(b), std::istreambuf_iterator<char>()))
@@ -172,7 +175,7 @@ TEST(EmbeddingIndexTest, VectorsOfAnotherModelOrPrecisionAreRefused) {
 
 TEST(EmbeddingIndexTest, MissingAndTruncatedFilesAreTypedErrors) {
   const std::string dir = fresh_directory("index-bad");
-  EmbeddingIndex::add(dir, *tiny_clip(), "tiny-clip", valid_files());
+  EmbeddingIndex::add(dir, *tiny_clip(), "tiny-clip", valid_files(), {.type = IndexType::kHnsw});
   auto code_of_open = [&] {
     try {
       EmbeddingIndex::open(dir);
@@ -181,14 +184,52 @@ TEST(EmbeddingIndexTest, MissingAndTruncatedFilesAreTypedErrors) {
     }
     return ErrorCode::kInternal;
   };
-  fs::resize_file(dir + "/index.faiss", fs::file_size(dir + "/index.faiss") / 2);
-  EXPECT_EQ(code_of_open(), ErrorCode::kIndexInvalid);
+  EXPECT_FALSE(fs::exists(dir + "/index.faiss"));
+  const auto graph_bytes = fs::file_size(dir + "/index.hnsw");
+  for (auto bytes : {graph_bytes / 2, graph_bytes - 1, uintmax_t{10}, uintmax_t{0}}) {
+    fs::copy_file(dir + "/index.hnsw", dir + "/whole.hnsw", fs::copy_options::overwrite_existing);
+    fs::resize_file(dir + "/index.hnsw", bytes);
+    EXPECT_EQ(code_of_open(), ErrorCode::kIndexInvalid) << bytes << " bytes";
+    fs::rename(dir + "/whole.hnsw", dir + "/index.hnsw");
+  }
+  EXPECT_NO_THROW(EmbeddingIndex::open(dir));
   fs::rename(dir + "/vectors.npy", dir + "/moved.npy");
   EXPECT_EQ(code_of_open(), ErrorCode::kIndexInvalid);
   fs::rename(dir + "/moved.npy", dir + "/vectors.npy");
   fs::resize_file(dir + "/vectors.npy", fs::file_size(dir + "/vectors.npy") - 4);
   EXPECT_EQ(code_of_open(), ErrorCode::kIndexInvalid);
+  fs::remove(dir + "/index.hnsw");
+  EXPECT_EQ(code_of_open(), ErrorCode::kIndexInvalid);
   EXPECT_THROW(EmbeddingIndex::open(fresh_directory("index-none")), Error);
+}
+
+// Versions before hnswlib built HNSW graphs with FAISS (index.faiss); CLIPEMBED_HNSW_LIBRARY=faiss
+// still does. Such an index opens and finds what the hnswlib graph finds, and a truncated one is
+// refused; rebuilding it with hnswlib replaces its file.
+TEST(EmbeddingIndexTest, HnswIndexesFaissBuiltStillOpen) {
+  const std::string dir = fresh_directory("index-faiss-hnsw");
+  const std::string fresh = fresh_directory("index-hnswlib");
+  ::setenv("CLIPEMBED_HNSW_LIBRARY", "faiss", 1);
+  EmbeddingIndex::add(dir, *tiny_clip(), "tiny-clip", valid_files(), {.type = IndexType::kHnsw});
+  ::unsetenv("CLIPEMBED_HNSW_LIBRARY");
+  EmbeddingIndex::add(fresh, *tiny_clip(), "tiny-clip", valid_files(), {.type = IndexType::kHnsw});
+  ASSERT_TRUE(fs::exists(dir + "/index.faiss"));
+  ASSERT_FALSE(fs::exists(dir + "/index.hnsw"));
+  const auto query = tiny_clip()->embed_text("a photo", {.normalize = true});
+  const auto from_faiss = EmbeddingIndex::open(dir)->search(query, 5)[0];
+  const auto from_hnswlib = EmbeddingIndex::open(fresh)->search(query, 5)[0];
+  ASSERT_EQ(from_faiss.size(), from_hnswlib.size());
+  for (size_t i = 0; i < from_faiss.size(); ++i) {
+    EXPECT_EQ(from_faiss[i].row, from_hnswlib[i].row) << i;
+    EXPECT_NEAR(from_faiss[i].score, from_hnswlib[i].score, 1e-5) << i;
+  }
+  fs::copy_file(dir + "/index.faiss", dir + "/whole.faiss");
+  fs::resize_file(dir + "/index.faiss", fs::file_size(dir + "/index.faiss") / 2);
+  EXPECT_THROW(EmbeddingIndex::open(dir), Error);
+  fs::rename(dir + "/whole.faiss", dir + "/index.faiss");
+  IndexWriter(dir, model_identity(*tiny_clip(), "tiny-clip")).finish();
+  EXPECT_FALSE(fs::exists(dir + "/index.faiss"));
+  EXPECT_TRUE(fs::exists(dir + "/index.hnsw"));
 }
 
 TEST(EmbeddingIndexTest, EveryTypeFindsTheNearestOnAClusteredSet) {
