@@ -76,10 +76,12 @@ test-tsan: setup
 		--output-on-failure -j $(JOBS) -R $(TSAN_TESTS) -E VitL14
 
 # Regenerates ViT-B/32 random weights, checks them against the reference embeddings, then prints
-# clipembed's and ONNX Runtime's images/s from one run (bench/compare).
+# clipembed's and ONNX Runtime's images/s from one run (bench/compare), and search on the lifted
+# shapes collections (bench/search).
 bench: build
 	./scripts/setup --bench
 	./bench/compare
+	./bench/search
 	./bench/serve_load
 	$(PYTHON) bench/python_bench.py
 

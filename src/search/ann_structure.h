@@ -17,7 +17,7 @@ namespace clipembed::search {
 class AnnStructure {
  public:
   virtual ~AnnStructure() = default;
-  // Adds the `rows` of `vectors` ([*, dimension]), in that order, spread over the shared runtime.
+  // Adds the `rows` of `vectors` ([*, dimension]), in that order.
   virtual void add(const float* vectors, std::span<const int64_t> rows) = 0;
   // Sets the search-time settings (hnsw_ef_search, ivf_nprobe) from `settings`.
   virtual void apply(const IndexSettings& settings) = 0;

@@ -15,10 +15,6 @@
 namespace clipembed::search {
 namespace {
 
-// Rows inserted per runtime task while building: the graph takes them in any order (hnswlib
-// locks what an insertion touches), so this only amortizes the tasks' start.
-constexpr int64_t kInsertGrain = 64;
-
 // hnswlib's distance: 1 - the kernels' inner product (for normalized vectors, a monotone image of
 // the cosine), so the graph is the same whatever the ISA.
 class KernelInnerProduct : public hnswlib::SpaceInterface<float> {
@@ -113,22 +109,16 @@ class HnswStructure : public AnnStructure {
   HnswStructure(const std::string& path, size_t dimension)
       : space_(dimension), dimension_(dimension), graph_(std::make_unique<Graph>(&space_, path)) {}
 
+  // Rows are inserted one at a time, in order, on the calling thread. hnswlib's concurrent
+  // insertion shares unlocked state between threads (the level generator, the entry point read
+  // after its lock is released): data races, and a graph that differs from build to build. In
+  // order, the same vectors always give the same graph, at twice the build time on two threads.
   void add(const float* vectors, std::span<const int64_t> rows) override {
-    if (rows.empty()) return;
-    auto insert = [&](size_t i) {
-      const auto row = static_cast<size_t>(rows[i]);
-      graph_->addPoint(vectors + row * dimension_, row);
-    };
     try {
-      size_t first = 0;
-      // The first insertion into an empty graph sets its entry point, which others would race.
-      if (graph_->cur_element_count == 0) insert(first++);
-      shared_runtime().parallel_for(
-          static_cast<int64_t>(first), static_cast<int64_t>(rows.size()),
-          [&](int64_t begin, int64_t end) {
-            for (auto i = static_cast<size_t>(begin); i < static_cast<size_t>(end); ++i) insert(i);
-          },
-          kInsertGrain);
+      for (const int64_t row : rows) {
+        const auto at = static_cast<size_t>(row);
+        graph_->addPoint(vectors + at * dimension_, at);
+      }
     } catch (const std::runtime_error& e) {
       throw Error(ErrorCode::kInternal,
                   std::string("hnswlib could not build the graph: ") + e.what());
