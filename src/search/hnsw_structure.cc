@@ -1,5 +1,9 @@
 #include "search/hnsw_structure.h"
 
+// Without hnswlib's own SIMD: its distance functions are not used (ours is), and its SSE
+// prefetches read one link past the end of a full neighbour list (AddressSanitizer's
+// heap-buffer-overflow in searchBaseLayer), which hnswlib 0.6.2 does on every full list.
+#define NO_MANUAL_VECTORIZATION
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
