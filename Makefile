@@ -61,12 +61,12 @@ test-asan: setup
 	cmake --build --preset asan -j $(JOBS) --target clipembed_tests
 	ctest --preset asan -j $(JOBS) -E $(NOT_UNDER_ASAN)
 
-# The concurrent parts (runtime, ops split over it, pool, URL fetcher, server, the exact scan and
-# the HNSW graph's parallel insertion) under ThreadSanitizer
+# The concurrent parts (runtime, ops split over it, pool, URL fetcher, server, the exact scan) under
+# ThreadSanitizer
 # (its build compiles only these suites' files: tests/CMakeLists.txt lists them);
 # not the ViT-L/14 test 'Quantize' also names (run only where that model was made by hand: a
 # full-size pass far too slow under TSan).
-TSAN_TESTS := 'Runtime|Dense|LayerNormOp|Quantize|Attention|ModelPool|UrlFetcher|EmbedPipeline|HttpServer|HostileClient|HttpRules|Admission|Clients|HubDownload|ExactScan|HnswStructure'
+TSAN_TESTS := 'Runtime|Dense|LayerNormOp|Quantize|Attention|ModelPool|UrlFetcher|EmbedPipeline|HttpServer|HostileClient|HttpRules|Admission|Clients|HubDownload|ExactScan'
 test-tsan: setup
 	./scripts/full_size_model vit-b-32
 	./scripts/full_size_model vit-b-32-clip
