@@ -28,14 +28,13 @@ void search_ranked(const AnnStructure& structure, const float* exact, int rerank
   std::vector<int64_t> found(count * wanted, -1);
   std::vector<float> found_scores(count * wanted, 0);
   structure.candidates(queries, count, wanted, threads, found.data(), found_scores.data());
-  rows.assign(count * k, -1);
-  scores.assign(count * k, 0);
   if (wanted == k) {
     rows = std::move(found);
     scores = std::move(found_scores);
     return;
   }
-  // Dimension of the vectors: the queries' (count x dimension floats) as the caller holds them.
+  rows.assign(count * k, -1);
+  scores.assign(count * k, 0);
   const size_t dim = structure.dimension();
   std::vector<std::pair<float, int64_t>> ranked;
   for (size_t q = 0; q < count; ++q) {
