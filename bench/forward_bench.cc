@@ -10,19 +10,25 @@
 #include <cstdlib>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
 
-// One model per precision, loaded on first use.
-std::shared_ptr<const clipembed::ClipModel> bench_model(clipembed::Precision precision) {
-  static std::map<clipembed::Precision, std::shared_ptr<const clipembed::ClipModel>> models;
-  auto& model = models[precision];
+// One model per directory and precision, loaded on first use: the directory in `variable`, else
+// build/models/`fallback`.
+std::shared_ptr<const clipembed::ClipModel> bench_model(
+    clipembed::Precision precision, const char* variable = "CLIPEMBED_BENCH_MODEL",
+    const char* fallback = "vit-b-32") {
+  static std::map<std::pair<std::string, clipembed::Precision>,
+                  std::shared_ptr<const clipembed::ClipModel>>
+      models;
+  const char* env = std::getenv(variable);
+  const std::string dir = env ? env : std::string(CLIPEMBED_BUILD_DIR) + "/models/" + fallback;
+  auto& model = models[{dir, precision}];
   if (model == nullptr) {
-    const char* env = std::getenv("CLIPEMBED_BENCH_MODEL");
-    model = clipembed::ClipModel::load(
-        env ? env : std::string(CLIPEMBED_BUILD_DIR) + "/models/vit-b-32",
-        clipembed::LoadOptions{.input = {}, .precision = precision});
+    model = clipembed::ClipModel::load(dir,
+                                       clipembed::LoadOptions{.input = {}, .precision = precision});
   }
   return model;
 }
@@ -49,8 +55,9 @@ clipembed::Image synthetic_image(int width, int height) {
 }
 
 void BM_Forward(benchmark::State& state) {
-  const auto model = model_or_skip(
-      state, state.range(1) != 0 ? clipembed::Precision::kInt8 : clipembed::Precision::kF32);
+  const auto model = model_or_skip(state, state.range(1) == 1   ? clipembed::Precision::kInt8
+                                          : state.range(1) == 2 ? clipembed::Precision::kBf16
+                                                                : clipembed::Precision::kF32);
   if (model == nullptr) return;
   const int64_t batch = state.range(0);
   const clipembed::EmbedOptions options{.normalize = false};
@@ -71,12 +78,48 @@ void BM_Forward(benchmark::State& state) {
   state.counters["threads"] = clipembed::shared_runtime().num_threads();
 }
 
-// Args: batch, precision (0 fp32, 1 int8).
+// Args: batch, precision (0 fp32, 1 int8, 2 bf16).
 BENCHMARK(BM_Forward)
-    ->Args({1, 0})
-    ->Args({8, 0})
-    ->Args({1, 1})
-    ->Args({8, 1})
+    ->ArgsProduct({{1, 8}, {0, 1, 2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// The text tower on ids tokenized beforehand: text i of a batch has 10 + 7i mod 11 ids (start,
+// words, end), the same ids tools/ort_text_bench.mjs gives ONNX Runtime (which pads them to the
+// batch's longest). The model: CLIPEMBED_BENCH_TEXT_MODEL, else build/models/vit-b-32-clip.
+void BM_TextForward(benchmark::State& state) {
+  const clipembed::Precision precision = state.range(1) == 1   ? clipembed::Precision::kInt8
+                                         : state.range(1) == 2 ? clipembed::Precision::kBf16
+                                                               : clipembed::Precision::kF32;
+  std::shared_ptr<const clipembed::ClipModel> model;
+  try {
+    model = bench_model(precision, "CLIPEMBED_BENCH_TEXT_MODEL", "vit-b-32-clip");
+  } catch (const clipembed::Error& e) {
+    return state.SkipWithError(e.what());
+  }
+  const int64_t batch = state.range(0);
+  std::vector<std::vector<int32_t>> ids(static_cast<size_t>(batch));
+  for (int64_t i = 0; i < batch; ++i) {
+    const int64_t n = 10 + (7 * i) % 11;
+    ids[i].push_back(49406);
+    for (int64_t j = 1; j < n - 1; ++j) {
+      ids[i].push_back(static_cast<int32_t>(1000 + (131 * i + 17 * j) % 40000));
+    }
+    ids[i].push_back(49407);
+  }
+  std::vector<float> out(static_cast<size_t>(batch * model->dimension()));
+  clipembed::Workspace workspace;
+  model->embed_token_ids(ids, out.data(), {}, &workspace);  // Warm-up.
+  for (auto _ : state) {
+    model->embed_token_ids(ids, out.data(), {}, &workspace);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["texts/s"] = benchmark::Counter(static_cast<double>(batch) * state.iterations(),
+                                                 benchmark::Counter::kIsRate);
+}
+// Args: batch, precision (0 fp32, 1 int8, 2 bf16).
+BENCHMARK(BM_TextForward)
+    ->ArgsProduct({{1, 32}, {0, 1, 2}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -15,6 +15,7 @@
 
 #include "kernels/aligned_buffer.h"
 #include "kernels/attention.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/gemm_f32.h"
 #include "kernels/gemm_s8.h"
 #include "kernels/isa.h"
@@ -142,16 +143,62 @@ __attribute__((target("avx512f"))) float fma_chains_avx512(int64_t steps, float 
   return lanes[0];
 }
 
+// Twenty-four chains of vdpbf16ps (AVX512_BF16): 32 bf16 products a lane pair, summed in fp32.
+__attribute__((target("avx512f,avx512bf16"))) float bf16_pair_chains(int64_t steps, float scale) {
+  __m512 acc[24];
+#pragma GCC unroll 32
+  for (int i = 0; i < 24; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
+  const auto x = reinterpret_cast<__m512bh>(_mm512_set1_epi16(static_cast<int16_t>(0x3f80)));
+  const auto y = reinterpret_cast<__m512bh>(_mm512_set1_ps(scale));
+  for (int64_t s = 0; s < steps; ++s) {
+#pragma GCC unroll 32
+    for (int i = 0; i < 24; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], x, y);
+  }
+#pragma GCC unroll 32
+  for (int i = 1; i < 24; ++i) acc[0] = _mm512_add_ps(acc[0], acc[i]);
+  return _mm512_cvtss_f32(acc[0]);
+}
+
+// Twenty-four chains of vpdpbusd (AVX512_VNNI): 64 8-bit products a vector, summed in int32.
+__attribute__((target("avx512f,avx512vnni"))) float vnni_chains(int64_t steps, float scale) {
+  __m512i acc[24];
+#pragma GCC unroll 32
+  for (int i = 0; i < 24; ++i) acc[i] = _mm512_set1_epi32(i);
+  const __m512i x = _mm512_set1_epi8(static_cast<char>(1 + (scale > 1.0f)));
+  const __m512i y = _mm512_set1_epi8(3);
+  for (int64_t s = 0; s < steps; ++s) {
+#pragma GCC unroll 32
+    for (int i = 0; i < 24; ++i) acc[i] = _mm512_dpbusd_epi32(acc[i], x, y);
+  }
+#pragma GCC unroll 32
+  for (int i = 1; i < 24; ++i) acc[0] = _mm512_add_epi32(acc[0], acc[i]);
+  alignas(64) int32_t lanes[16];
+  _mm512_store_si512(lanes, acc[0]);
+  return static_cast<float>(lanes[0]);
+}
+
+// Args: 1 avx2 fp32, 2 avx512 fp32, 3 bf16 pairs (AVX512_BF16), 4 int8 (AVX512_VNNI). The counter
+// counts two operations a multiply-add in every case (a bf16 pair is two, a VNNI group four).
 void BM_FmaPeak(benchmark::State& state) {
-  const auto isa = static_cast<Isa>(state.range(0));
-  if (!clipembed::kernels::isa_supported(isa)) return state.SkipWithError("ISA not supported");
+  const int64_t kind = state.range(0);
+  const bool bf16 = kind == 3, vnni = kind == 4;
+  const Isa isa = kind == 1 ? Isa::kAvx2 : Isa::kAvx512;
+  if (!clipembed::kernels::isa_supported(isa) ||
+      (bf16 && !clipembed::kernels::bf16_native(Isa::kAvx512))) {
+    return state.SkipWithError("ISA not supported");
+  }
   constexpr int64_t kSteps = 1 << 16;
-  const double flops_per_step = isa == Isa::kAvx512 ? 24 * 16 * 2 : 12 * 8 * 2;
+  const double flops_per_step = bf16                  ? 24 * 32 * 2
+                                : vnni                ? 24 * 64 * 2
+                                : isa == Isa::kAvx512 ? 24 * 16 * 2
+                                                      : 12 * 8 * 2;
   float scale = 0.999f;
   for (auto _ : state) {
     benchmark::DoNotOptimize(scale);  // Opaque to the compiler: each pass really runs.
-    benchmark::DoNotOptimize(isa == Isa::kAvx512 ? fma_chains_avx512(kSteps, scale)
-                                                 : fma_chains_avx2(kSteps, scale));
+    benchmark::DoNotOptimize(bf16                  ? bf16_pair_chains(kSteps, scale)
+                             : vnni                ? vnni_chains(kSteps, scale)
+                             : isa == Isa::kAvx512 ? fma_chains_avx512(kSteps, scale)
+                                                   : fma_chains_avx2(kSteps, scale));
   }
   // Summed over the threads: the peak of all the cores the benchmark ran on.
   state.counters["GFLOP/s"] =
@@ -159,11 +206,12 @@ void BM_FmaPeak(benchmark::State& state) {
                          benchmark::Counter::kIsRate);
 }
 
-// The four products of one encoder layer (q/k/v, out, fc1, fc2) as the encoder runs them: float32
-// Dense layers on a runtime of CLIPEMBED_THREADS threads (default 2), rows at the encoder's
+// The four products of one encoder layer (q/k/v, out, fc1, fc2) as the encoder runs them: Dense
+// layers on a runtime of CLIPEMBED_THREADS threads (default 2), rows at the encoder's
 // strides, inside one runtime task as a forward pass is. Nothing else of the layer runs, so
 // `layers` of these are a bound on a pass: bench/compare turns it into the images/s no forward
-// pass with these kernels can pass here. Args: rows (tokens x batch), hidden, intermediate.
+// pass with these kernels can pass here. Args: rows (tokens x batch), hidden, intermediate,
+// precision (0 fp32, 1 int8, 2 bf16).
 void BM_LayerProducts(benchmark::State& state) {
   namespace ops = clipembed::ops;
   const int64_t m = state.range(0), d = state.range(1), f = state.range(2);
@@ -179,14 +227,17 @@ void BM_LayerProducts(benchmark::State& state) {
   const std::vector<float> w_qkv = random(3 * d * d), w_out = random(d * d), w_fc1 = random(f * d),
                            w_fc2 = random(d * f), b_d = random(d), b_3d = random(3 * d),
                            b_f = random(f);
-  const ops::Dense qkv = ops::Dense::float32(
-      runtime, std::array{ops::LinearWeights{w_qkv.data(), b_3d.data(), d, 3 * d}});
-  const ops::Dense out =
-      ops::Dense::float32(runtime, std::array{ops::LinearWeights{w_out.data(), b_d.data(), d, d}});
-  const ops::Dense fc1 =
-      ops::Dense::float32(runtime, std::array{ops::LinearWeights{w_fc1.data(), b_f.data(), d, f}});
-  const ops::Dense fc2 =
-      ops::Dense::float32(runtime, std::array{ops::LinearWeights{w_fc2.data(), b_d.data(), f, d}});
+  const int64_t precision = state.range(3);
+  auto dense = [&](const ops::LinearWeights& w) {
+    const std::array parts{w};
+    return precision == 1   ? ops::Dense::int8(runtime, parts)
+           : precision == 2 ? ops::Dense::bf16(runtime, parts)
+                            : ops::Dense::float32(runtime, parts);
+  };
+  const ops::Dense qkv = dense({w_qkv.data(), b_3d.data(), d, 3 * d});
+  const ops::Dense out = dense({w_out.data(), b_d.data(), d, d});
+  const ops::Dense fc1 = dense({w_fc1.data(), b_f.data(), d, f});
+  const ops::Dense fc2 = dense({w_fc2.data(), b_d.data(), f, d});
   const int64_t hd = ops::activation_stride(d), fd = ops::activation_stride(f);
   std::vector<float> x = random(m * d), h = random(m * hd), attn = random(m * hd),
                      qkv_rows(static_cast<size_t>(m * 3 * d)), mlp(static_cast<size_t>(m * fd));
@@ -231,16 +282,16 @@ void Shapes(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_FmaPeak)
     ->Arg(1)
     ->Arg(2)
+    ->Arg(3)
+    ->Arg(4)
     ->Threads(1)
     ->Threads(2)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 // ViT-B/32 and ViT-L/14 at batch 8 and 1.
 BENCHMARK(BM_LayerProducts)
-    ->Args({400, 768, 3072})
-    ->Args({50, 768, 3072})
-    ->Args({2056, 1024, 4096})
-    ->Args({257, 1024, 4096})
+    ->ArgsProduct({{400, 50}, {768}, {3072}, {0, 1, 2}})
+    ->ArgsProduct({{2056, 257}, {1024}, {4096}, {0, 1, 2}})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_GemmF32)->Apply(Shapes)->Unit(benchmark::kMillisecond);

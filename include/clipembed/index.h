@@ -67,7 +67,7 @@ struct IndexInfo {
   std::string model;       // The model reference the index was built with.
   std::string model_hash;  // SHA-256 of the model's config files: which weights' space it is.
   int dimension = 0;
-  std::string precision;   // "fp32" or "int8".
+  std::string precision;   // "fp32", "int8" or "bf16".
   IndexSettings settings;  // As asked (zeros: automatic); kept when vectors are added.
   IndexSettings resolved;  // What the search structure was built with and is searched with.
   // Recall@10 of `resolved` measured on the build's sample (see target_recall); 1 for flat and

@@ -49,12 +49,17 @@ enum class Precision {
   kInt8,  // Weights quantized at load to 8-bit codes per output channel, activations per token
           // before each product, exact integer products (docs/perf.md has the measured speed and
           // accuracy per model).
+  kBf16,  // Weights rounded to bfloat16 at load (half the memory), activations before each
+          // product; products of bf16 pairs summed in float32, everything else float32. Fast on
+          // CPUs with AVX512_BF16; elsewhere the same bits from a scalar path, many times slower
+          // (bf16_kernel() in version.h says which).
 };
 
-// "fp32" (also "f32", "float32") or "int8". Half precision ("f16", "fp16", "bf16") is refused with
-// kUnsupported: no CPU path here computes it faster than float32. Other names: kInvalidArgument.
+// "fp32" (also "f32", "float32"), "int8" or "bf16" (also "bfloat16"). "f16"/"fp16" is refused
+// with kUnsupported: without AVX512-FP16 a CPU computes it no faster than float32. Other names:
+// kInvalidArgument.
 Precision parse_precision(const std::string& name);
-const char* precision_name(Precision precision);  // "fp32" or "int8".
+const char* precision_name(Precision precision);  // "fp32", "int8" or "bf16".
 
 // The buffers of a forward pass (pixel values and activations), kept between calls so that
 // repeated batches neither allocate them nor fault their pages in again. Give one to

@@ -14,5 +14,8 @@ const char* build_commit();
 // The instruction set the kernels use on this CPU: "avx512", "avx2" or "scalar" (the best the CPU
 // has, or the one CLIPEMBED_ISA forces).
 const char* kernel_isa();
+// The path of bf16 products (Precision::kBf16) on this CPU: "avx512_bf16", or "scalar" where the
+// CPU lacks AVX512_BF16 (or CLIPEMBED_ISA forces a lower path): the same bits, many times slower.
+const char* bf16_kernel();
 
 }  // namespace clipembed

@@ -317,14 +317,15 @@ whatever the batch. Calls release the GIL and may run from many threads at once.
           R"doc(Loads a model: a directory in the Hugging Face layout, or a repo id found in the local
 hub cache (as `clipembed download` and huggingface_hub store it).
 
-precision: "fp32" (equal to transformers) or "int8" (weights quantized at load).
+precision: "fp32" (equal to transformers), "int8" (weights quantized at load) or "bf16" (weights
+and products in bfloat16 pairs, float32 sums; fast on CPUs with AVX512_BF16).
 threads: compute threads of the process's shared runtime (default: one per core); fixed by the
 first model or call of the process, so a different number later raises clipembed.Error.
 allow_private_urls: let URL items reach private and loopback addresses (refused by default).
 Raises clipembed.Error (code "model_invalid", "io", ...) when the model cannot be loaded.)doc")
       .def_property_readonly("dimension", &Model::dimension,
                              "The embedding dimension (512 for ViT-B/32).")
-      .def_property_readonly("precision", &Model::precision, "\"fp32\" or \"int8\".")
+      .def_property_readonly("precision", &Model::precision, "\"fp32\", \"int8\" or \"bf16\".")
       .def_property_readonly("directory", &Model::directory, "The model directory loaded.")
       .def_property_readonly("config", &Model::config, "The model's config.json, as a dict.")
       .def_property_readonly("has_vision", &Model::has_vision, "True when images can be embedded.")

@@ -187,6 +187,7 @@ def test_asyncio_gather_of_a_hundred_calls(tiny_clip):
 def test_int8_and_bad_models(tmp_path):
     model = clipembed.Model(str(FIXTURES / "models" / "tiny"), precision="int8")
     assert model.precision == "int8"
+    assert clipembed.Model(str(FIXTURES / "models" / "tiny"), precision="bf16").precision == "bf16"
     with pytest.raises(clipembed.Error) as e:
         clipembed.Model(str(tmp_path))
     assert e.value.code == "model_invalid"

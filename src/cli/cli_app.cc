@@ -23,7 +23,8 @@ int run_cli(int argc, char** argv) {
       "(e.g. openai/clip-vit-base-patch32); default: $CLIPEMBED_MODEL",
       "clipembed");
   app.set_version_flag("--version,-V", std::string("clipembed ") + version() + " (" +
-                                           build_commit() + "), kernels " + kernel_isa());
+                                           build_commit() + "), kernels " + kernel_isa() +
+                                           ", bf16 " + bf16_kernel());
   app.require_subcommand(1);
   app.get_formatter()->column_width(34);
   std::map<const CLI::App*, CommandRun> commands;

@@ -1,6 +1,7 @@
 // `clipembed info`: what a model is, what it computes and what it costs in memory.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -11,6 +12,7 @@
 #include "clipembed/model.h"
 #include "clipembed/pool.h"
 #include "clipembed/preprocess.h"
+#include "clipembed/version.h"
 
 namespace clipembed::cli {
 namespace {
@@ -48,6 +50,7 @@ int run_info(const std::string& ref) {
     auto model = ClipModel::load(config);  // Checks the weights, and tells their dtype.
     const MemoryEstimate one = estimate_memory(config, 1), eight = estimate_memory(config, 8);
     const MemoryEstimate int8 = estimate_memory(config, 8, Precision::kInt8);
+    const MemoryEstimate bf16 = estimate_memory(config, 8, Precision::kBf16);
     const ModelCapabilities caps = model->capabilities();
     std::printf("model:          %s\n", ref.c_str());
     std::printf("directory:      %s\n", config.directory.c_str());
@@ -89,11 +92,15 @@ int run_info(const std::string& ref) {
     std::printf("dimension:      %d\n", config.dimension());
     std::printf("dtype:          float32 compute (weights stored as %s)\n",
                 model->weights_dtype().c_str());
+    std::printf("precisions:     fp32 and int8 (%s kernels), bf16 (%s)\n", kernel_isa(),
+                std::strcmp(bf16_kernel(), "scalar") == 0
+                    ? "scalar kernels: this CPU lacks AVX512_BF16, so bf16 is many times slower"
+                    : bf16_kernel());
     std::printf(
-        "memory:         fp32 weights %.1f MB (int8 %.1f MB); per worker %.1f MB at batch 1, "
-        "%.1f MB at batch 8\n",
-        one.weight_bytes / 1e6, int8.weight_bytes / 1e6, one.activation_bytes_per_worker / 1e6,
-        eight.activation_bytes_per_worker / 1e6);
+        "memory:         fp32 weights %.1f MB (int8 %.1f MB, bf16 %.1f MB); per worker %.1f MB "
+        "at batch 1, %.1f MB at batch 8\n",
+        one.weight_bytes / 1e6, int8.weight_bytes / 1e6, bf16.weight_bytes / 1e6,
+        one.activation_bytes_per_worker / 1e6, eight.activation_bytes_per_worker / 1e6);
     return kExitOk;
   } catch (const Error& e) {
     return report_error("info", e);

@@ -20,7 +20,7 @@ void add_precision_option(CLI::App& command, Precision& precision) {
   command
       .add_option_function<std::string>(
           "--precision", [&precision](const std::string& v) { precision = parse_precision(v); },
-          "fp32 (default) or int8")
+          "fp32 (default), int8 or bf16")
       ->check([](const std::string& v) {
         try {
           parse_precision(v);

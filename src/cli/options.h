@@ -17,7 +17,7 @@ namespace clipembed::cli {
 
 // --model REF (a directory or a Hugging Face repo id), also from $CLIPEMBED_MODEL; required.
 void add_model_option(CLI::App& command, std::string& reference);
-// --precision fp32|int8, checked by parse_precision() (which says why half precision is refused).
+// --precision fp32|int8|bf16, checked by parse_precision() (which says why float16 is refused).
 void add_precision_option(CLI::App& command, Precision& precision);
 // --threads N: compute threads of the shared runtime (default: $CLIPEMBED_THREADS, else one per
 // core).

@@ -7,8 +7,9 @@ namespace clipembed::model {
 
 ops::Dense pack_dense(Runtime& runtime, WeightFile& weights,
                       std::span<const ops::LinearWeights> parts, Precision precision) {
-  ops::Dense dense = precision == Precision::kInt8 ? ops::Dense::int8(runtime, parts)
-                                                   : ops::Dense::float32(runtime, parts);
+  ops::Dense dense = precision == Precision::kInt8   ? ops::Dense::int8(runtime, parts)
+                     : precision == Precision::kBf16 ? ops::Dense::bf16(runtime, parts)
+                                                     : ops::Dense::float32(runtime, parts);
   for (const ops::LinearWeights& p : parts) {
     weights.release(p.weight, static_cast<size_t>(p.in * p.out));
   }
@@ -18,7 +19,8 @@ ops::Dense pack_dense(Runtime& runtime, WeightFile& weights,
 Encoder::Encoder(Runtime& runtime, WeightFile& weights, const std::string& prefix,
                  const EncoderShape& shape, Precision precision, bool float32_attention)
     : shape_(shape) {
-  const Precision attention = float32_attention ? Precision::kF32 : precision;
+  const Precision attention =
+      float32_attention && precision == Precision::kInt8 ? Precision::kF32 : precision;
   const int64_t d = shape.hidden, f = shape.intermediate;
   layers_.reserve(static_cast<size_t>(shape.layers));
   for (int64_t i = 0; i < shape.layers; ++i) {
@@ -64,6 +66,10 @@ int64_t Encoder::activation_bytes(const EncoderShape& s, int64_t rows, Precision
     // The int32 product of the widest layer and the codes of the widest input.
     bytes += rows * std::max(3 * d, f) * int64_t{sizeof(int32_t)} +
              rows * ops::activation_code_stride(std::max(d, f));
+  }
+  if (precision == Precision::kBf16) {
+    // The bf16 copy of the widest input.
+    bytes += rows * ops::activation_half_stride(std::max(d, f)) * int64_t{sizeof(uint16_t)};
   }
   return bytes;
 }

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "clipembed/error.h"
+#include "kernels/gemm_bf16.h"
 #include "kernels/gemm_f32.h"
 #include "kernels/gemm_s8.h"
 #include "kernels/isa.h"
@@ -71,6 +72,26 @@ std::pair<int64_t, int64_t> call_panels(const DenseCall& call, int64_t out) {
   return {call.first_out / kernels::kPanelWidth, kernels::panel_count(end)};
 }
 
+// Packs every panel of the stacked parts with `pack(block, rows, t)`, each panel's rows copied
+// first from whichever part they lie in, so the kernel's packing sees one contiguous [16 x k]
+// block; panels are spread over the runtime.
+template <typename Pack>
+void pack_panels(Runtime& runtime, std::span<const LinearWeights> parts, int64_t out, int64_t k,
+                 const Pack& pack) {
+  runtime.parallel_for(0, kernels::panel_count(out), [&](int64_t begin, int64_t end) {
+    std::vector<float> block(static_cast<size_t>(kernels::kPanelWidth * k));
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t first = t * kernels::kPanelWidth;
+      const int64_t rows = std::min(kernels::kPanelWidth, out - first);
+      for (int64_t j = 0; j < rows; ++j) {
+        std::memcpy(block.data() + j * k, stacked_row(parts, first + j),
+                    static_cast<size_t>(k) * sizeof(float));
+      }
+      pack(block.data(), rows, t);
+    }
+  });
+}
+
 }  // namespace
 
 int64_t activation_stride(int64_t width) {
@@ -81,28 +102,35 @@ int64_t activation_code_stride(int64_t width) {
   return unaliased_stride_bytes(kernels::padded_k(width));
 }
 
+int64_t activation_half_stride(int64_t width) {
+  return unaliased_stride_bytes(2 * kernels::bf16_pairs(width) * int64_t{sizeof(uint16_t)}) /
+         int64_t{sizeof(uint16_t)};
+}
+
 Dense Dense::float32(Runtime& runtime, std::span<const LinearWeights> parts) {
   Dense d;
   d.out_ = stacked_out(parts);
   d.in_ = parts.front().in;
   d.bias_ = stacked_bias(parts, d.out_);
-  const int64_t k = d.in_, panels = kernels::panel_count(d.out_);
+  const int64_t k = d.in_;
   d.packed_f32_ =
       kernels::AlignedBuffer<float>(static_cast<size_t>(kernels::packed_f32_size(d.out_, k)));
-  runtime.parallel_for(0, panels, [&](int64_t begin, int64_t end) {
-    // Pack each panel from its rows of whichever part they lie in (copied first, so the kernel's
-    // packing sees one contiguous [16 x k] block).
-    std::vector<float> block(static_cast<size_t>(kernels::kPanelWidth * k));
-    for (int64_t t = begin; t < end; ++t) {
-      const int64_t first = t * kernels::kPanelWidth;
-      const int64_t rows = std::min(kernels::kPanelWidth, d.out_ - first);
-      for (int64_t j = 0; j < rows; ++j) {
-        std::memcpy(block.data() + j * k, stacked_row(parts, first + j),
-                    static_cast<size_t>(k) * sizeof(float));
-      }
-      kernels::pack_f32_panel(block.data(), rows, k,
-                              d.packed_f32_.data() + t * kernels::kPanelWidth * k);
-    }
+  pack_panels(runtime, parts, d.out_, k, [&](const float* block, int64_t rows, int64_t t) {
+    kernels::pack_f32_panel(block, rows, k, d.packed_f32_.data() + t * kernels::kPanelWidth * k);
+  });
+  return d;
+}
+
+Dense Dense::bf16(Runtime& runtime, std::span<const LinearWeights> parts) {
+  Dense d;
+  d.out_ = stacked_out(parts);
+  d.in_ = parts.front().in;
+  d.bias_ = stacked_bias(parts, d.out_);
+  const int64_t k = d.in_, panel_size = 2 * kernels::kPanelWidth * kernels::bf16_pairs(k);
+  d.packed_bf16_ =
+      kernels::AlignedBuffer<uint16_t>(static_cast<size_t>(kernels::packed_bf16_size(d.out_, k)));
+  pack_panels(runtime, parts, d.out_, k, [&](const float* block, int64_t rows, int64_t t) {
+    kernels::pack_bf16_panel(block, rows, k, d.packed_bf16_.data() + t * panel_size);
   });
   return d;
 }
@@ -137,7 +165,8 @@ Dense Dense::int8(Runtime& runtime, std::span<const LinearWeights> parts) {
 
 size_t Dense::owned_bytes() const {
   return packed_f32_.size() * sizeof(float) + packed_s8_.size() +
-         (bias_.size() + scale_.size()) * sizeof(float) + code_sum_.size() * sizeof(int32_t);
+         packed_bf16_.size() * sizeof(uint16_t) + (bias_.size() + scale_.size()) * sizeof(float) +
+         code_sum_.size() * sizeof(int32_t);
 }
 
 void Dense::apply(Runtime& runtime, const float* x, int64_t x_ld, int64_t m, float* y, int64_t y_ld,
@@ -146,6 +175,26 @@ void Dense::apply(Runtime& runtime, const float* x, int64_t x_ld, int64_t m, flo
   const kernels::Isa isa = kernels::active_isa();
   const auto [first_panel, end_panel] = call_panels(call, out_);
   const float* bias = bias_.empty() ? nullptr : bias_.data();
+  if (packed_bf16_.size() != 0) {
+    // The rows in bf16 first (spread by rows), then the product (spread by panels).
+    const int64_t ldh = activation_half_stride(in_);
+    scratch.halves.resize(static_cast<size_t>(m * ldh));
+    runtime.parallel_for(
+        0, m,
+        [&](int64_t begin, int64_t end) {
+          kernels::convert_bf16_rows(isa, x, x_ld, in_, begin, end, scratch.halves.data(), ldh);
+        },
+        kRowGrain);
+    const kernels::Epilogue epilogue{bias, call.act, call.accumulate};
+    runtime.parallel_for(
+        first_panel, end_panel,
+        [&](int64_t begin, int64_t end) {
+          kernels::gemm_bf16(isa, m, out_, in_, scratch.halves.data(), ldh, packed_bf16_.data(),
+                             begin, end, y, y_ld, epilogue);
+        },
+        kMinPanels);
+    return;
+  }
   if (!quantized_) {
     const kernels::Epilogue epilogue{bias, call.act, call.accumulate};
     runtime.parallel_for(

@@ -1,8 +1,8 @@
 // Internal op: one Linear layer (y = x W^T + b, W stored [out x in] as in PyTorch) whose weights
-// are packed once, at load, in the precision the model was loaded with (float32 panels or int8
-// codes), behind one call. The encoder is written once against it, as CTranslate2's Dense layer
-// is over its precisions. Work is split across the runtime by output panels, so each thread
-// streams its own slice of the weights.
+// are packed once, at load, in the precision the model was loaded with (float32 panels, bf16
+// pairs or int8 codes), behind one call. The encoder is written once against it, as CTranslate2's
+// Dense layer is over its precisions. Work is split across the runtime by output panels, so each
+// thread streams its own slice of the weights.
 #pragma once
 
 #include <cstdint>
@@ -46,6 +46,9 @@ int64_t activation_stride(int64_t width);
 // The same for the int8 path's codes of activations `width` values wide: bytes between rows.
 int64_t activation_code_stride(int64_t width);
 
+// The same for the bf16 path's activations: values (uint16_t) between rows, even.
+int64_t activation_half_stride(int64_t width);
+
 // The layer norm of a pre-norm transformer's block, run on a product's input rows first.
 struct InputNorm {
   const float* gamma = nullptr;  // [in]
@@ -53,11 +56,13 @@ struct InputNorm {
   float eps = 0.0f;
 };
 
-// Per-call buffers of the int8 path (the activations' codes), reused from layer to layer.
+// Per-call buffers of the int8 and bf16 paths (the activations' codes or bf16 values), reused
+// from layer to layer.
 struct DenseScratch {
-  std::vector<uint8_t> codes;  // [rows x padded in, padded as activation_stride's rows are]
-  std::vector<float> scale;    // [rows]
-  std::vector<int32_t> zero;   // [rows]
+  std::vector<uint16_t> halves;  // [rows x activation_half_stride(in)]
+  std::vector<uint8_t> codes;    // [rows x padded in, padded as activation_stride's rows are]
+  std::vector<float> scale;      // [rows]
+  std::vector<int32_t> zero;     // [rows]
 };
 
 // Immutable after construction; any number of threads may apply() it at once. Every row's
@@ -71,6 +76,9 @@ class Dense {
   static Dense float32(Runtime& runtime, std::span<const LinearWeights> parts);
   // Weights quantized per output channel to 8-bit codes, then packed (parts stacked alike).
   static Dense int8(Runtime& runtime, std::span<const LinearWeights> parts);
+  // Weights rounded to bf16 and packed in pairs; products of bf16 pairs summed in float32
+  // (kernels/gemm_bf16.h), the activations rounded to bf16 before each product.
+  static Dense bf16(Runtime& runtime, std::span<const LinearWeights> parts);
 
   int64_t in() const { return in_; }
   int64_t out() const { return out_; }
@@ -91,8 +99,9 @@ class Dense {
   }
   // y = act(layer_norm(x) W^T + b) (or y += ...), the same bits as ops::layer_norm into `h`
   // followed by apply() on h. The float32 path does just that (h then holds the normalised rows,
-  // `h_ld` floats apart); the int8 path normalises and quantizes each block of rows while it is
-  // in L1, since the codes are all its product reads, and leaves h unwritten.
+  // `h_ld` floats apart), and so does the bf16 path; the int8 path normalises and quantizes each
+  // block of rows while it is in L1, since the codes are all its product reads, and leaves h
+  // unwritten.
   void apply_normalized(Runtime& runtime, const float* x, int64_t x_ld, const InputNorm& norm,
                         float* h, int64_t h_ld, int64_t m, float* y, int64_t y_ld,
                         const DenseCall& call, DenseScratch& scratch) const;
@@ -108,6 +117,7 @@ class Dense {
   bool quantized_ = false;
   kernels::AlignedBuffer<float> packed_f32_;
   kernels::AlignedBuffer<int8_t> packed_s8_;
+  kernels::AlignedBuffer<uint16_t> packed_bf16_;
   std::vector<float> bias_;        // [out], or empty.
   std::vector<float> scale_;       // Int8: [out] per-channel scales.
   std::vector<int32_t> code_sum_;  // Int8: [out] sums of each channel's codes.

@@ -51,6 +51,13 @@ MemoryEstimate estimate_memory(const VisionConfig& config, int batch_size, Preci
     e.weight_bytes -= weights * sizeof(float);
     e.weight_bytes += weights + channels * (sizeof(float) + sizeof(int32_t));
   }
+  if (precision == Precision::kBf16) {
+    // The encoder's products become two bytes per weight; their float32 copies are released.
+    const uint64_t d = static_cast<uint64_t>(config.hidden_size);
+    const uint64_t f = static_cast<uint64_t>(config.intermediate_size);
+    const uint64_t layers = static_cast<uint64_t>(config.num_hidden_layers);
+    e.weight_bytes -= layers * (4 * d * d + 2 * d * f) * (sizeof(float) - sizeof(uint16_t));
+  }
   e.activation_bytes_per_worker = static_cast<uint64_t>(
       model::VisionTransformer::activation_bytes(config, std::max(1, batch_size), precision));
   return e;
@@ -70,6 +77,12 @@ MemoryEstimate estimate_memory(const ModelConfig& config, int batch_size, Precis
       const uint64_t channels = static_cast<uint64_t>(t.num_hidden_layers) * (5 * d + f);
       weights = weights - products * sizeof(float) + products +
                 channels * (sizeof(float) + sizeof(int32_t));
+    }
+    if (precision == Precision::kBf16) {
+      const uint64_t d = static_cast<uint64_t>(t.hidden_size);
+      const uint64_t f = static_cast<uint64_t>(t.intermediate_size);
+      weights -= static_cast<uint64_t>(t.num_hidden_layers) * (4 * d * d + 2 * d * f) *
+                 (sizeof(float) - sizeof(uint16_t));
     }
     e.weight_bytes += weights;
     // A worker runs one batch at a time, of images or of texts.

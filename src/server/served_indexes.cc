@@ -42,7 +42,7 @@ ServedIndexes::ServedIndexes(const std::vector<std::string>& specs, const Served
                   "index '" + served.name + "' holds vectors of " + info.model + " (" +
                       info.precision +
                       "), which no --model serves at this precision; add --model " + info.model +
-                      (info.precision == "int8" ? " and --precision int8" : ""));
+                      (info.precision != "fp32" ? " and --precision " + info.precision : ""));
     }
     indexes_.push_back(std::move(served));
   }

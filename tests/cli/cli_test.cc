@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "clipembed/model.h"
+#include "clipembed/version.h"
 #include "support/fixtures.h"
 #include "support/http_test_server.h"
 #include "support/hub_test_server.h"
@@ -276,8 +277,9 @@ TEST(CliTest, EveryCommandAnswersHelpAndNumbersAreChecked) {
   }
   // The version line names the kernels in use, and CLIPEMBED_ISA forces them (bench/compare reads
   // it to learn which paths this CPU has).
-  EXPECT_NE(run("--version", false, "CLIPEMBED_ISA=scalar").out.find("kernels scalar"),
-            std::string::npos);
+  const Result scalar = run("--version", false, "CLIPEMBED_ISA=scalar");
+  EXPECT_NE(scalar.out.find("kernels scalar, bf16 scalar"), std::string::npos) << scalar.out;
+  EXPECT_NE(run("--version").out.find(std::string("bf16 ") + bf16_kernel()), std::string::npos);
   // Choices are shown and checked by name.
   EXPECT_NE(run("serve --help").out.find("--log-format {text,json,off}"), std::string::npos);
   EXPECT_NE(run("serve --log-format bogus", true).out.find("'bogus' is not text, json or off"),
@@ -294,7 +296,7 @@ TEST(CliTest, EveryCommandAnswersHelpAndNumbersAreChecked) {
   }
 }
 
-TEST(CliTest, PrecisionInt8EqualsTheLibraryAndHalfPrecisionIsRefused) {
+TEST(CliTest, PrecisionInt8AndBf16EqualTheLibraryAndFloat16IsRefused) {
   const std::string model = fixture_path("models/tiny-gelu");
   const std::string image = fixture_path("images/wide.png");
   const Result r = run("embed --precision int8 --model " + model + " " + image);
@@ -305,9 +307,15 @@ TEST(CliTest, PrecisionInt8EqualsTheLibraryAndHalfPrecisionIsRefused) {
   EXPECT_NE(record["embedding"].get<std::vector<float>>(),
             ClipModel::load(model)->embed_image(image));
 
+  const Result bf16 = run("embed --precision bf16 --model " + model + " " + image);
+  ASSERT_EQ(bf16.exit_code, 0);
+  auto lib_bf16 = ClipModel::load(model, LoadOptions{.input = {}, .precision = Precision::kBf16});
+  EXPECT_EQ(nlohmann::json::parse(bf16.out)["embedding"].get<std::vector<float>>(),
+            lib_bf16->embed_image(image));
+
   const Result half = run("embed --precision f16 --model " + model + " " + image, true);
   EXPECT_EQ(half.exit_code, 2);
-  EXPECT_NE(half.out.find("half-precision compute is no faster"), std::string::npos) << half.out;
+  EXPECT_NE(half.out.find("float16 compute is no faster"), std::string::npos) << half.out;
   EXPECT_EQ(run("embed --precision int4 --model " + model + " " + image).exit_code, 2);
   const Result bench = run("bench --precision int8 --seconds 0.05 --model " + model);
   EXPECT_EQ(bench.exit_code, 0);
@@ -320,6 +328,10 @@ TEST(CliTest, InfoDescribesTheModel) {
   EXPECT_NE(r.out.find("dimension:      16"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("patch 14, image 336"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("stored as F32"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(std::string("bf16 (") +
+                       (std::string(bf16_kernel()) == "scalar" ? "scalar kernels" : bf16_kernel())),
+            std::string::npos)
+      << r.out;
   EXPECT_NE(run("info --model " + fixture_path("models/tiny-f16")).out.find("stored as F16"),
             std::string::npos);
   EXPECT_EQ(run("info --model /nonexistent").exit_code, 2);

@@ -84,7 +84,7 @@ void expect_batch_invariant(const std::string& dir, Precision precision,
 
 TEST(ClipModelTest, AnImageIsTheSameAloneAndInBatchesOfTwoToSixteen) {
   for (const char* name : {"tiny", "tiny-p16", "tiny-336"}) {
-    for (Precision precision : {Precision::kF32, Precision::kInt8}) {
+    for (Precision precision : {Precision::kF32, Precision::kInt8, Precision::kBf16}) {
       expect_batch_invariant(fixture_path(std::string("models/") + name), precision,
                              {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16});
     }
@@ -153,7 +153,7 @@ void expect_saved_outputs(const std::string& name, const std::string& dir) {
   std::vector<std::string> texts;
   const auto strings = nlohmann::json::parse(std::ifstream(fixture_path("text/strings.json")));
   for (const auto& s : strings["strings"]) texts.push_back(s["text"]);
-  for (Precision precision : {Precision::kF32, Precision::kInt8}) {
+  for (Precision precision : {Precision::kF32, Precision::kInt8, Precision::kBf16}) {
     auto model = ClipModel::load(dir, {.input = {}, .precision = precision});
     const std::string stem = name + "_" + precision_name(precision);
     expect_saved_rows(model->embed_images(images), stem + ".npy");

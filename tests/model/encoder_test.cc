@@ -99,8 +99,8 @@ TEST(QuantizedEncoderTest, BatchedEqualsAloneBitForBit) {
   }
 }
 
-// Both precisions hold their products packed (the mapped float32 weights are released): int8 one
-// byte per weight plus per-channel data, float32 four bytes.
+// Every precision holds its products packed (the mapped float32 weights are released): int8 one
+// byte per weight plus per-channel data, bf16 two bytes, float32 four.
 TEST(EncoderTest, EachPrecisionHoldsWhatItShould) {
   const VisionConfig c = *ModelConfig::read(fixture_path("models/tiny")).vision;
   const int64_t d = c.hidden_size, f = c.intermediate_size;
@@ -112,7 +112,7 @@ TEST(EncoderTest, EachPrecisionHoldsWhatItShould) {
   };
   const model::EncoderShape shape{
       d, f, c.num_attention_heads, c.num_hidden_layers, c.hidden_act, c.layer_norm_eps};
-  model::WeightFile int8_weights = open(), f32_weights = open();
+  model::WeightFile int8_weights = open(), f32_weights = open(), bf16_weights = open();
   const model::Encoder int8(shared_runtime(), int8_weights, "vision_model.encoder.", shape,
                             Precision::kInt8);
   const model::Encoder f32(shared_runtime(), f32_weights, "vision_model.encoder.", shape,
@@ -121,6 +121,10 @@ TEST(EncoderTest, EachPrecisionHoldsWhatItShould) {
   EXPECT_LT(int8.owned_bytes(), static_cast<size_t>(codes) * 2);
   EXPECT_GE(f32.owned_bytes(), static_cast<size_t>(floats));
   EXPECT_LT(f32.owned_bytes(), static_cast<size_t>(floats) * 5 / 4);
+  const model::Encoder bf16(shared_runtime(), bf16_weights, "vision_model.encoder.", shape,
+                            Precision::kBf16);
+  EXPECT_GE(bf16.owned_bytes(), static_cast<size_t>(codes) * 2);
+  EXPECT_LT(bf16.owned_bytes(), static_cast<size_t>(floats) * 5 / 8);
 }
 
 // With pooled rows the last layer computes only those rows past its keys and values: they must be
@@ -137,7 +141,7 @@ TEST(EncoderTest, PooledRowsAreTheSameBitsAsAWholePass) {
   const std::vector<int64_t> starts{0, 7, 8, 20, 33}, pooled{0, 7, 15, 32};
   std::vector<float> input(static_cast<size_t>(starts.back() * d));
   for (size_t i = 0; i < input.size(); ++i) input[i] = std::sin(static_cast<float>(i) * 0.37f);
-  for (Precision precision : {Precision::kF32, Precision::kInt8}) {
+  for (Precision precision : {Precision::kF32, Precision::kInt8, Precision::kBf16}) {
     model::WeightFile weights(
         std::make_unique<model::SafetensorsFile>(fixture_path("models/tiny/model.safetensors")));
     const model::Encoder encoder(shared_runtime(), weights, "vision_model.encoder.", shape,
@@ -159,13 +163,16 @@ TEST(EncoderTest, PooledRowsAreTheSameBitsAsAWholePass) {
   }
 }
 
-TEST(PrecisionTest, NamesParseAndHalfPrecisionIsRefused) {
+TEST(PrecisionTest, NamesParseAndFloat16IsRefused) {
   EXPECT_EQ(parse_precision("fp32"), Precision::kF32);
   EXPECT_EQ(parse_precision("f32"), Precision::kF32);
   EXPECT_EQ(parse_precision("int8"), Precision::kInt8);
+  EXPECT_EQ(parse_precision("bf16"), Precision::kBf16);
+  EXPECT_EQ(parse_precision("bfloat16"), Precision::kBf16);
   EXPECT_STREQ(precision_name(Precision::kInt8), "int8");
   EXPECT_STREQ(precision_name(Precision::kF32), "fp32");
-  for (const char* name : {"f16", "bf16", "fp16"}) {
+  EXPECT_STREQ(precision_name(Precision::kBf16), "bf16");
+  for (const char* name : {"f16", "float16", "fp16"}) {
     try {
       parse_precision(name);
       ADD_FAILURE() << name;

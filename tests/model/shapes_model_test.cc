@@ -1,6 +1,6 @@
 // The bundled shapes model (examples/models/shapes-clip, a small CLIP really trained on 8 colours
-// x 6 shapes) end to end: text finds the right picture, zero-shot labels are right, int8 agrees
-// with float32, and an index ranks "a red circle" first. These check meaning, beside the
+// x 6 shapes) end to end: text finds the right picture, zero-shot labels are right, int8 and bf16
+// agree with float32, and an index ranks "a red circle" first. These check meaning, beside the
 // random-weight tests that check exactness.
 #include <gtest/gtest.h>
 
@@ -58,18 +58,44 @@ size_t correct(const std::vector<size_t>& labels) {
   return n;
 }
 
-TEST(ShapesModelTest, ZeroShotLabelsAreRightAndInt8Agrees) {
+TEST(ShapesModelTest, ZeroShotLabelsAreRightAndInt8AndBf16Agree) {
   const Shapes s = shapes();
   ASSERT_EQ(s.classes.size(), 48u);
   const auto fp32 = ClipModel::load(example("models/shapes-clip"));
-  const auto int8 =
-      ClipModel::load(example("models/shapes-clip"), {.input = {}, .precision = Precision::kInt8});
-  const std::vector<size_t> a = zero_shot_labels(*fp32, s), b = zero_shot_labels(*int8, s);
+  const std::vector<size_t> a = zero_shot_labels(*fp32, s);
   // 41 of 48 with float32 on this machine; the model reaches about 80% on fresh renders.
   EXPECT_GE(correct(a), 38u);
-  size_t agree = 0;
-  for (size_t i = 0; i < a.size(); ++i) agree += a[i] == b[i];
-  EXPECT_GE(agree * 100, 99 * a.size()) << agree << " of " << a.size() << " top-1 labels agree";
+  for (Precision precision : {Precision::kInt8, Precision::kBf16}) {
+    const auto other =
+        ClipModel::load(example("models/shapes-clip"), {.input = {}, .precision = precision});
+    const std::vector<size_t> b = zero_shot_labels(*other, s);
+    size_t agree = 0;
+    for (size_t i = 0; i < a.size(); ++i) agree += a[i] == b[i];
+    EXPECT_GE(agree * 100, 99 * a.size())
+        << precision_name(precision) << ": " << agree << " of " << a.size() << " labels agree";
+  }
+}
+
+// bf16 keeps cosine >= 0.9999 to float32 on every image and prompt of a really trained model.
+TEST(ShapesModelTest, Bf16VectorsStayWithinCosine09999OfFloat32) {
+  const Shapes s = shapes();
+  const auto fp32 = ClipModel::load(example("models/shapes-clip"));
+  const auto bf16 =
+      ClipModel::load(example("models/shapes-clip"), {.input = {}, .precision = Precision::kBf16});
+  std::vector<std::string> prompts;
+  for (const std::string& c : s.classes) prompts.push_back("a photo of a " + c);
+  const auto check = [&](const std::vector<Embedding>& x, const std::vector<Embedding>& y) {
+    ASSERT_EQ(x.size(), y.size());
+    double lowest = 1.0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      lowest = std::min(lowest,
+                        testing::cosine(x[i].data(), y[i].data(), static_cast<int>(x[i].size())));
+    }
+    EXPECT_GE(lowest, 0.9999);
+    EXPECT_LT(lowest, 1.0 - 1e-9);  // Equal vectors would mean bf16 did not run.
+  };
+  check(fp32->embed_images(s.images), bf16->embed_images(s.images));
+  check(fp32->embed_texts(prompts), bf16->embed_texts(prompts));
 }
 
 TEST(ShapesModelTest, AnIndexFindsEachClassByItsName) {

@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> texts;
   for (const auto& s : strings["strings"]) texts.push_back(s["text"]);
   for (int i = 2; i < argc; i += 2) {
-    for (auto precision : {clipembed::Precision::kF32, clipembed::Precision::kInt8}) {
+    for (auto precision :
+         {clipembed::Precision::kF32, clipembed::Precision::kInt8, clipembed::Precision::kBf16}) {
       auto model = clipembed::ClipModel::load(argv[i + 1], {.input = {}, .precision = precision});
       const std::string stem =
           fixtures + "/regression/" + argv[i] + "_" + clipembed::precision_name(precision);
