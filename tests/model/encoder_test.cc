@@ -10,6 +10,7 @@
 
 #include "clipembed/error.h"
 #include "clipembed/model.h"
+#include "clipembed/version.h"
 #include "support/fixtures.h"
 #include "support/npy.h"
 
@@ -64,25 +65,50 @@ TEST(QuantizedFullSizeTest, VitB32CosineAtLeast099) {
   expect_int8_close(dir, fixture_path("embeds_vit-b-32.npy"));
 }
 
+// The lowest cosine between `precision`'s vectors and clipembed's float32 vectors (which match
+// transformers on every model that has references) of the first `count` valid fixture images.
+double lowest_cosine_to_float32(const std::string& dir, Precision precision, size_t count) {
+  auto f32 = ClipModel::load(dir);
+  auto other = ClipModel::load(dir, {.input = {}, .precision = precision});
+  std::vector<ImageInput> images = testing::valid_inputs();
+  images.erase(images.begin() + static_cast<std::ptrdiff_t>(std::min(count, images.size())),
+               images.end());
+  const auto expected = f32->embed_images(images);
+  const auto actual = other->embed_images(images);
+  double lowest = 1.0;
+  for (size_t i = 0; i < images.size(); ++i) {
+    lowest =
+        std::min(lowest, testing::cosine(actual[i].data(), expected[i].data(), f32->dimension()));
+  }
+  std::cout << dir << " " << precision_name(precision) << " cosine to fp32 over " << images.size()
+            << " images: min " << lowest << "\n";
+  return lowest;
+}
+
 // No reference embeddings exist for ViT-L/14 (1.2 GB of random weights, written by `make bench`),
-// so int8 is compared with clipembed's float32 vectors, which match transformers on every model
-// that has references.
+// so int8 is compared with clipembed's float32 vectors.
 TEST(QuantizedFullSizeTest, VitL14CosineToFloat32AtLeast099) {
   const std::string dir = testing::full_size_model_directory("vit-l-14");
   if (dir.empty()) GTEST_SKIP() << testing::kNoFullSizeModel;
-  auto f32 = ClipModel::load(dir);
-  auto int8 = ClipModel::load(dir, kInt8);
-  const std::vector<ImageInput> images = testing::valid_inputs();
-  const auto expected = f32->embed_images(images);
-  const auto actual = int8->embed_images(images);
-  double lowest = 1.0;
-  for (size_t i = 0; i < images.size(); ++i) {
-    const double c = testing::cosine(actual[i].data(), expected[i].data(), f32->dimension());
-    EXPECT_GE(c, 0.99) << i;
-    lowest = std::min(lowest, c);
-  }
-  std::cout << "ViT-L/14 int8 cosine to fp32 over " << images.size() << " images: min " << lowest
-            << "\n";
+  EXPECT_GE(lowest_cosine_to_float32(dir, Precision::kInt8, 100), 0.99);
+}
+
+// bf16 keeps cosine >= 0.9999 to float32 on the full-size models. Where the CPU lacks
+// AVX512_BF16 the scalar path gives the same bits many times slower, so it checks four images.
+size_t bf16_images() { return std::string(bf16_kernel()) == "scalar" ? 4 : 100; }
+
+TEST(Bf16FullSizeTest, VitB32CosineToFloat32AtLeast09999) {
+  const std::string dir = testing::full_size_model_directory("vit-b-32");
+  ASSERT_FALSE(dir.empty()) << testing::kNoFullSizeModel;
+  const double lowest = lowest_cosine_to_float32(dir, Precision::kBf16, bf16_images());
+  EXPECT_GE(lowest, 0.9999);
+  EXPECT_LT(lowest, 1.0 - 1e-9);  // Equal vectors would mean bf16 did not run.
+}
+
+TEST(Bf16FullSizeTest, VitL14CosineToFloat32AtLeast09999) {
+  const std::string dir = testing::full_size_model_directory("vit-l-14");
+  if (dir.empty()) GTEST_SKIP() << testing::kNoFullSizeModel;
+  EXPECT_GE(lowest_cosine_to_float32(dir, Precision::kBf16, bf16_images()), 0.9999);
 }
 
 TEST(QuantizedEncoderTest, BatchedEqualsAloneBitForBit) {
