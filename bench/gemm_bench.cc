@@ -292,10 +292,12 @@ BENCHMARK(BM_FmaPeak)
     ->Threads(2)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
-// ViT-B/32 and ViT-L/14 at batch 8 and 1.
+// ViT-B/32, ViT-L/14 and SigLIP so400m at batch 8 and 1.
 BENCHMARK(BM_LayerProducts)
     ->ArgsProduct({{400, 50}, {768}, {3072}, {0, 1, 2}})
     ->ArgsProduct({{2056, 257}, {1024}, {4096}, {0, 1, 2}})
+    // SigLIP so400m/14-384 at batch 8 and 1 (729 tokens an image).
+    ->ArgsProduct({{5832, 729}, {1152}, {4304}, {0, 1, 2}})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_GemmF32)->Apply(Shapes)->Unit(benchmark::kMillisecond);
