@@ -10,7 +10,7 @@
 #include <utility>
 
 #include "kernels/gemm_bf16.h"
-#include "kernels/math_avx512.h"
+#include "kernels/tile_store_avx512.h"
 
 namespace clipembed::kernels {
 namespace {
@@ -53,25 +53,7 @@ void tile(int64_t pairs, const uint16_t* a, int64_t lda, const uint16_t* panels,
       for (int q = 0; q < P; ++q) acc[r][q] = _mm512_dpbf16_ps(acc[r][q], x, b[q]);
     }
   }
-  // The sums leave the registers here, at constant indices (see gemm_f32_avx2.cc).
-  alignas(64) float sums[R][P][kPanelWidth];
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 2
-    for (int q = 0; q < P; ++q) _mm512_store_ps(sums[r][q], acc[r][q]);
-  }
-  for (int q = 0; q < P; ++q) {
-    const int64_t width = q + 1 == P ? cols : kPanelWidth;
-    const auto mask = static_cast<__mmask16>((1u << width) - 1u);
-    const __m512 bias_v =
-        bias != nullptr ? _mm512_maskz_loadu_ps(mask, bias + q * kPanelWidth) : _mm512_setzero_ps();
-    for (int r = 0; r < R; ++r) {
-      float* out = c + r * ldc + q * kPanelWidth;
-      const __m512 y = e.accumulate ? _mm512_maskz_loadu_ps(mask, out) : _mm512_setzero_ps();
-      _mm512_mask_storeu_ps(
-          out, mask, avx512::finish(_mm512_load_ps(sums[r][q]), bias_v, y, e.act, e.accumulate));
-    }
-  }
+  avx512::store_tile<R, P>(acc, c, ldc, cols, bias, e);
 }
 
 using Tile = void (*)(int64_t, const uint16_t*, int64_t, const uint16_t*, int64_t, const uint16_t*,

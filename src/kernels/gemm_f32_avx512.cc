@@ -9,7 +9,7 @@
 #include <utility>
 
 #include "kernels/gemm_f32.h"
-#include "kernels/math_avx512.h"
+#include "kernels/tile_store_avx512.h"
 
 namespace clipembed::kernels {
 namespace {
@@ -65,23 +65,7 @@ void tile(int64_t k, const float* a, int64_t lda, const float* panels, int64_t p
     }
     return;
   }
-  // The sums leave the registers here, at constant indices (see gemm_f32_avx2.cc).
-  alignas(64) float sums[R][P][kPanelWidth];
-  for (int r = 0; r < R; ++r) {
-    for (int q = 0; q < P; ++q) _mm512_store_ps(sums[r][q], acc[r][q]);
-  }
-  for (int q = 0; q < P; ++q) {
-    const int64_t width = q + 1 == P ? cols : kPanelWidth;
-    const __mmask16 mask = static_cast<__mmask16>((1u << width) - 1u);
-    const __m512 bias_v =
-        bias != nullptr ? _mm512_maskz_loadu_ps(mask, bias + q * kPanelWidth) : _mm512_setzero_ps();
-    for (int r = 0; r < R; ++r) {
-      float* out = c + r * ldc + q * kPanelWidth;
-      const __m512 y = e.accumulate ? _mm512_maskz_loadu_ps(mask, out) : _mm512_setzero_ps();
-      _mm512_mask_storeu_ps(
-          out, mask, avx512::finish(_mm512_load_ps(sums[r][q]), bias_v, y, e.act, e.accumulate));
-    }
-  }
+  avx512::store_tile<R, P>(acc, c, ldc, cols, bias, e);
 }
 
 using Tile = void (*)(int64_t, const float*, int64_t, const float*, int64_t, const float*, float*,

@@ -40,24 +40,21 @@ namespace clipembed {
 MemoryEstimate estimate_memory(const VisionConfig& config, int batch_size, Precision precision) {
   MemoryEstimate e;
   e.weight_bytes = static_cast<uint64_t>(config.parameter_count()) * sizeof(float);
+  // The products packed in the precision release their float32 copies: int8 (the encoder's and
+  // the patch embedding) keeps one byte a weight plus a scale and a code sum an output channel,
+  // bf16 (the encoder's) two bytes a weight; biases and everything else stay float32.
+  const uint64_t d = static_cast<uint64_t>(config.hidden_size);
+  const uint64_t f = static_cast<uint64_t>(config.intermediate_size);
+  const uint64_t layers = static_cast<uint64_t>(config.num_hidden_layers);
+  const uint64_t patch_in =
+      static_cast<uint64_t>(config.num_channels) * config.patch_size * config.patch_size;
+  const uint64_t encoder = layers * (4 * d * d + 2 * d * f);
   if (precision == Precision::kInt8) {
-    // The encoder's products become one byte per weight plus a scale and a code sum per output
-    // channel; their float32 copies are released (biases and everything else stay float32).
-    const uint64_t d = static_cast<uint64_t>(config.hidden_size);
-    const uint64_t f = static_cast<uint64_t>(config.intermediate_size);
-    const uint64_t layers = static_cast<uint64_t>(config.num_hidden_layers);
-    const uint64_t weights = layers * (4 * d * d + 2 * d * f);
-    const uint64_t channels = layers * (4 * d + f + d);
+    const uint64_t weights = encoder + d * patch_in, channels = layers * (4 * d + f + d) + d;
     e.weight_bytes -= weights * sizeof(float);
     e.weight_bytes += weights + channels * (sizeof(float) + sizeof(int32_t));
   }
-  if (precision == Precision::kBf16) {
-    // The encoder's products become two bytes per weight; their float32 copies are released.
-    const uint64_t d = static_cast<uint64_t>(config.hidden_size);
-    const uint64_t f = static_cast<uint64_t>(config.intermediate_size);
-    const uint64_t layers = static_cast<uint64_t>(config.num_hidden_layers);
-    e.weight_bytes -= layers * (4 * d * d + 2 * d * f) * (sizeof(float) - sizeof(uint16_t));
-  }
+  if (precision == Precision::kBf16) e.weight_bytes -= encoder * (sizeof(float) - sizeof(uint16_t));
   e.activation_bytes_per_worker = static_cast<uint64_t>(
       model::VisionTransformer::activation_bytes(config, std::max(1, batch_size), precision));
   return e;
