@@ -43,7 +43,7 @@ test-release: build
 # tuning) compute through the same code and run in the release and sanitizer suites. Of the
 # full-size ViT-B/32 tests only the saved vectors' runs here (every path gives those bits, so the
 # others' accuracy bounds hold for the scalar path too): each is minutes of scalar products.
-NOT_KERNEL_TESTS := 'FullSizeModelTest|ClipModelTextFullSizeTest|QuantizedFullSizeTest|Python\.|Docs\.|FaultTest|CliMemoryTest|DecodeMemoryTest|ModelPoolTest|InstallTest|SearchTuningTest|HttpServerTest|HostileClientTest|HttpRulesTest|AdmissionTest|ClientsTest|NodeClientsTest|SearchPageTest|ThumbnailsTest|ServeTest|UrlFetcherTest|HubDownloadTest|MetricsTest|AccessLogTest'
+NOT_KERNEL_TESTS := 'FullSizeModelTest|ClipModelTextFullSizeTest|QuantizedFullSizeTest|Bf16FullSizeTest|Python\.|Docs\.|FaultTest|CliMemoryTest|DecodeMemoryTest|ModelPoolTest|InstallTest|SearchTuningTest|HttpServerTest|HostileClientTest|HttpRulesTest|AdmissionTest|ClientsTest|NodeClientsTest|SearchPageTest|ThumbnailsTest|ServeTest|UrlFetcherTest|HubDownloadTest|MetricsTest|AccessLogTest'
 test-scalar: build
 	./scripts/full_size_model vit-b-32
 	./scripts/full_size_model vit-b-32-clip
