@@ -94,7 +94,7 @@ int run_info(const std::string& ref) {
                 model->weights_dtype().c_str());
     std::printf("precisions:     fp32 and int8 (%s kernels), bf16 (%s)\n", kernel_isa(),
                 std::strcmp(bf16_kernel(), "scalar") == 0
-                    ? "scalar kernels: this CPU lacks AVX512_BF16, so bf16 is many times slower"
+                    ? "scalar kernels, without AVX512_BF16 here: correct but many times slower"
                     : bf16_kernel());
     std::printf(
         "memory:         fp32 weights %.1f MB (int8 %.1f MB, bf16 %.1f MB); per worker %.1f MB "
