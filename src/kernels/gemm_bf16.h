@@ -7,10 +7,10 @@
 // the inputs are bf16 numbers (subnormals read as zero) and ftz() flushes a subnormal result to a
 // zero of its sign. That is exactly what AVX512_BF16's vdpbf16ps does in each lane (Intel's
 // pseudo-code, and checked bit for bit on AMD Zen 4 over millions of random operands, subnormal
-// and infinite ones included), so the scalar reference below and the SIMD path give the same
-// bits, and, the chain depending on nothing but the row and the weights, every batch is invariant.
-// Floats become bf16 by rounding to nearest even, subnormals to a zero of their sign and NaN to a
-// quiet NaN (what vcvtneps2bf16 does).
+// and infinite ones included), so the scalar reference (scalar_reference.h) and the SIMD path give
+// the same bits, and, the chain depending on nothing but the row and the weights, every batch is
+// invariant. Floats become bf16 by rounding to nearest even, subnormals to a zero of their sign and
+// NaN to a quiet NaN (what vcvtneps2bf16 does).
 #pragma once
 
 #include <cmath>
@@ -40,7 +40,7 @@ inline float bf16_to_float(uint16_t h) {
   return x;
 }
 
-// Even k: the pairs a row of k values takes (an odd k gets a zero last value).
+// The pairs a row of k values takes (an odd k gets a zero last value).
 inline int64_t bf16_pairs(int64_t k) { return (k + 1) / 2; }
 
 // bf16 values (uint16_t) the packed form of an [n x k] weight takes.
