@@ -14,6 +14,19 @@ json string_or_strings(const std::string& what) {
           {"description", what}};
 }
 
+// An OpenAI-style list: {"object": "list", "data": [items...]} plus `more` properties.
+json list_of(const json& items, json more = json::object()) {
+  more["object"] = {{"const", "list"}};
+  more["data"] = {{"type", "array"}, {"items", items}};
+  return {{"type", "object"}, {"properties", more}};
+}
+
+// The precisions a model runs in (precision_name()).
+const json& precision_schema() {
+  static const json schema = {{"enum", {"fp32", "int8", "bf16"}}};
+  return schema;
+}
+
 // The bodies, as README.md's "Requests" describes them.
 json schemas() {
   const json image = {{"type", "string"},
@@ -39,26 +52,20 @@ json schemas() {
           {"normalize", {{"type", "boolean"}}},
           {"dimensions", {{"type", "integer"}}}}}}},
       {"EmbeddingsResponse",
-       {{"type", "object"},
-        {"properties",
-         {{"object", {{"const", "list"}}},
-          {"model", {{"type", "string"}}},
-          {"data",
-           {{"type", "array"},
-            {"items",
-             {{"type", "object"},
-              {"properties",
-               {{"object", {{"const", "embedding"}}},
-                {"index", {{"type", "integer"}}},
-                {"embedding",
-                 {{"oneOf",
-                   json::array({{{"type", "array"}, {"items", {{"type", "number"}}}},
-                                {{"type", "string"}, {"contentEncoding", "base64"}}})}}}}}}}}},
-          {"usage",
+       list_of(
            {{"type", "object"},
             {"properties",
-             {{"prompt_tokens", {{"type", "integer"}}},
-              {"total_tokens", {{"type", "integer"}}}}}}}}}}},
+             {{"object", {{"const", "embedding"}}},
+              {"index", {{"type", "integer"}}},
+              {"embedding",
+               {{"oneOf", json::array({{{"type", "array"}, {"items", {{"type", "number"}}}},
+                                       {{"type", "string"}, {"contentEncoding", "base64"}}})}}}}}},
+           {{"model", {{"type", "string"}}},
+            {"usage",
+             {{"type", "object"},
+              {"properties",
+               {{"prompt_tokens", {{"type", "integer"}}},
+                {"total_tokens", {{"type", "integer"}}}}}}}})},
       {"ClassifyRequest",
        {{"type", "object"},
         {"required", {"labels"}},
@@ -150,35 +157,24 @@ json schemas() {
           {"dimension", {{"type", "integer"}}},
           {"modalities", {{"type", "array"}, {"items", {{"enum", {"image", "text"}}}}}},
           {"zero_shot", {{"enum", {"softmax", "sigmoid"}}}}}}}},
-      {"ModelList",
-       {{"type", "object"},
-        {"properties",
-         {{"object", {{"const", "list"}}},
-          {"data", {{"type", "array"}, {"items", {{"$ref", "#/components/schemas/Model"}}}}}}}}},
+      {"ModelList", list_of({{"$ref", "#/components/schemas/Model"}})},
       {"Info",
        {{"allOf", json::array({{{"$ref", "#/components/schemas/Model"}},
                                {{"type", "object"},
                                 {"properties",
                                  {{"version", {{"type", "string"}}},
-                                  {"precision", {{"type", "string"}}},
+                                  {"precision", precision_schema()},
                                   {"max_items_per_request", {{"type", "integer"}}},
                                   {"max_body_bytes", {{"type", "integer"}}},
                                   {"models", {{"type", "integer"}}}}}}})}}},
-      {"IndexList",
-       {{"type", "object"},
-        {"properties",
-         {{"object", {{"const", "list"}}},
-          {"data",
-           {{"type", "array"},
-            {"items",
-             {{"type", "object"},
-              {"properties",
-               {{"name", {{"type", "string"}}},
-                {"model", {{"type", "string"}}},
-                {"count", {{"type", "integer"}}},
-                {"dimension", {{"type", "integer"}}},
-                {"precision", {{"type", "string"}}},
-                {"type", {{"enum", {"flat", "hnsw", "ivfpq"}}}}}}}}}}}}}},
+      {"IndexList", list_of({{"type", "object"},
+                             {"properties",
+                              {{"name", {{"type", "string"}}},
+                               {"model", {{"type", "string"}}},
+                               {"count", {{"type", "integer"}}},
+                               {"dimension", {{"type", "integer"}}},
+                               {"precision", precision_schema()},
+                               {"type", {{"enum", {"flat", "hnsw", "ivfpq"}}}}}}})},
       {"Status", {{"type", "object"}, {"properties", {{"status", {{"type", "string"}}}}}}},
       {"Error", error},
   };
