@@ -33,6 +33,13 @@ std::shared_ptr<const clipembed::ClipModel> bench_model(
   return model;
 }
 
+// A benchmark's precision argument: 0 fp32, 1 int8, 2 bf16.
+clipembed::Precision precision_arg(int64_t arg) {
+  return arg == 1   ? clipembed::Precision::kInt8
+         : arg == 2 ? clipembed::Precision::kBf16
+                    : clipembed::Precision::kF32;
+}
+
 // The model for a benchmark, or null after marking the benchmark skipped (no model here).
 std::shared_ptr<const clipembed::ClipModel> model_or_skip(benchmark::State& state,
                                                           clipembed::Precision precision) {
@@ -55,9 +62,7 @@ clipembed::Image synthetic_image(int width, int height) {
 }
 
 void BM_Forward(benchmark::State& state) {
-  const auto model = model_or_skip(state, state.range(1) == 1   ? clipembed::Precision::kInt8
-                                          : state.range(1) == 2 ? clipembed::Precision::kBf16
-                                                                : clipembed::Precision::kF32);
+  const auto model = model_or_skip(state, precision_arg(state.range(1)));
   if (model == nullptr) return;
   const int64_t batch = state.range(0);
   const clipembed::EmbedOptions options{.normalize = false};
@@ -88,9 +93,7 @@ BENCHMARK(BM_Forward)
 // words, end), the same ids tools/ort_text_bench.mjs gives ONNX Runtime (which pads them to the
 // batch's longest). The model: CLIPEMBED_BENCH_TEXT_MODEL, else build/models/vit-b-32-clip.
 void BM_TextForward(benchmark::State& state) {
-  const clipembed::Precision precision = state.range(1) == 1   ? clipembed::Precision::kInt8
-                                         : state.range(1) == 2 ? clipembed::Precision::kBf16
-                                                               : clipembed::Precision::kF32;
+  const clipembed::Precision precision = precision_arg(state.range(1));
   std::shared_ptr<const clipembed::ClipModel> model;
   try {
     model = bench_model(precision, "CLIPEMBED_BENCH_TEXT_MODEL", "vit-b-32-clip");

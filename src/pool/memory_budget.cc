@@ -66,21 +66,16 @@ MemoryEstimate estimate_memory(const ModelConfig& config, int batch_size, Precis
   if (config.has_text()) {
     const TextConfig& t = *config.text;
     uint64_t weights = static_cast<uint64_t>(t.parameter_count()) * sizeof(float);
+    const uint64_t d = static_cast<uint64_t>(t.hidden_size);
+    const uint64_t f = static_cast<uint64_t>(t.intermediate_size);
+    const uint64_t layers = static_cast<uint64_t>(t.num_hidden_layers);
+    const uint64_t products = layers * (4 * d * d + 2 * d * f);
     if (precision == Precision::kInt8) {
-      const uint64_t d = static_cast<uint64_t>(t.hidden_size);
-      const uint64_t f = static_cast<uint64_t>(t.intermediate_size);
-      const uint64_t products =
-          static_cast<uint64_t>(t.num_hidden_layers) * (4 * d * d + 2 * d * f);
-      const uint64_t channels = static_cast<uint64_t>(t.num_hidden_layers) * (5 * d + f);
+      const uint64_t channels = layers * (5 * d + f);
       weights = weights - products * sizeof(float) + products +
                 channels * (sizeof(float) + sizeof(int32_t));
     }
-    if (precision == Precision::kBf16) {
-      const uint64_t d = static_cast<uint64_t>(t.hidden_size);
-      const uint64_t f = static_cast<uint64_t>(t.intermediate_size);
-      weights -= static_cast<uint64_t>(t.num_hidden_layers) * (4 * d * d + 2 * d * f) *
-                 (sizeof(float) - sizeof(uint16_t));
-    }
+    if (precision == Precision::kBf16) weights -= products * (sizeof(float) - sizeof(uint16_t));
     e.weight_bytes += weights;
     // A worker runs one batch at a time, of images or of texts.
     e.activation_bytes_per_worker =
